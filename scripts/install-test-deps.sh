@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use, when they are missing (Debian).
+set -euo pipefail
+
+# command -> Debian package
+declare -A needed=(
+)
+
+missing=()
+for cmd in "${!needed[@]}"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+done
+rustup target add wasm32-wasip2 >/dev/null
+
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "missing packages: ${missing[*]} (install them with apt-get as root)" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
