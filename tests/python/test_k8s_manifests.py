@@ -1,0 +1,257 @@
+"""The Kubernetes manifests, checked offline.
+
+Every object of the base and of each rendered overlay validates strictly
+against the Kubernetes OpenAPI schema, and the references that no schema sees
+hold (Services -> pods, Ingress -> Services, pods -> RuntimeClass, ConfigMaps,
+Secrets, spin.toml components, routes and variables). Each check is also fed a
+deliberately broken manifest, to prove it can fail.
+"""
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingress"))
+import k8s_manifests as km  # noqa: E402
+
+TARGETS = ["base", "overlays/local", "overlays/production"]
+
+
+@pytest.fixture(scope="module")
+def k8s_tree(tmp_path_factory):
+    return km.copy_k8s_tree(tmp_path_factory.mktemp("k8s"))
+
+
+@pytest.fixture(scope="module")
+def rendered(k8s_tree):
+    return {t: km.render(k8s_tree / t) for t in TARGETS}
+
+
+@pytest.fixture(scope="module")
+def runtime_classes():
+    return km.load_yaml_file(km.RUNTIMECLASS)
+
+
+@pytest.fixture(scope="module")
+def spin():
+    return km.load_spin_manifest()
+
+
+@pytest.fixture
+def base(rendered):
+    """A fresh, mutable copy of the rendered base."""
+    return copy.deepcopy(rendered["base"])
+
+
+def obj(docs, kind, name):
+    matches = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(matches) == 1, f"{kind}/{name}: {len(matches)} found"
+    return matches[0]
+
+
+def container(docs, deployment):
+    return obj(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+def env(c, name):
+    return next(e for e in c["env"] if e["name"] == name)
+
+
+# ------------------------------------------------------------ the real manifests
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_object_validates_strictly_against_the_schema(rendered, runtime_classes, target):
+    assert km.schema_errors(rendered[target] + runtime_classes) == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_cross_references_hold(rendered, runtime_classes, spin, target):
+    assert km.all_cross_reference_errors(rendered[target], runtime_classes, spin) == []
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_reference_deployment_is_there(rendered, target):
+    docs = rendered[target]
+    ns = obj(docs, "Namespace", "mlops")
+    assert ns
+    iris = obj(docs, "Deployment", "iris-api")
+    assert iris["spec"]["replicas"] >= 2
+    mlflow = obj(docs, "Deployment", "mlflow-server")
+    assert mlflow["spec"]["replicas"] == 1 and mlflow["spec"]["strategy"]["type"] == "Recreate"
+    assert obj(docs, "Service", "iris-api-service")["spec"]["ports"][0]["port"] == 8000
+    assert obj(docs, "Service", "mlflow-server-service")["spec"]["ports"][0]["port"] == 5000
+    assert env(container(docs, "iris-api"), "SPIN_COMPONENTS_TO_RETAIN")["value"] == "iris-api"
+    assert env(container(docs, "mlflow-server"), "SPIN_COMPONENTS_TO_RETAIN")["value"] == "mlflow-server"
+    cfg = obj(docs, "ConfigMap", "iris-api-config")
+    assert cfg["data"]["mlflow_tracking_uri"] == "http://mlflow-server-service:5000"
+    assert obj(docs, "Secret", "iris-api-secrets")["data"]["api_keys"]
+    ing = obj(docs, "Ingress", "iris-api-ingress")
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["spec"]["tls"][0]["hosts"] == ["iris-api.example.com"]
+    assert obj(docs, "HorizontalPodAutoscaler", "iris-api-hpa")
+    assert obj(docs, "PodDisruptionBudget", "iris-api-pdb")
+    mlruns = [v for v in mlflow["spec"]["template"]["spec"]["volumes"] if v["name"] == "mlruns-volume"]
+    assert len(mlruns) == 1
+
+
+def test_overlays_put_mlruns_where_they_say(rendered):
+    def mlruns(target):
+        vols = obj(rendered[target], "Deployment", "mlflow-server")["spec"]["template"]["spec"]["volumes"]
+        return next(v for v in vols if v["name"] == "mlruns-volume")
+
+    assert mlruns("overlays/local")["hostPath"]["path"] == "/tmp/mlruns"
+    assert "emptyDir" not in mlruns("overlays/local")
+    assert mlruns("overlays/production")["persistentVolumeClaim"]["claimName"] == "mlruns-pvc"
+    assert "emptyDir" not in mlruns("overlays/production")
+    ns = obj(rendered["overlays/production"], "Namespace", "mlops")
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_production_secret_comes_from_the_uncommitted_file(k8s_tree, rendered):
+    import base64
+
+    expected = (k8s_tree / "overlays/production/iris-api-secrets.env").read_text()
+    value = next(line.split("=", 1)[1] for line in expected.splitlines() if line.startswith("api_keys="))
+    secret = obj(rendered["overlays/production"], "Secret", "iris-api-secrets")
+    assert base64.b64decode(secret["data"]["api_keys"]).decode() == value
+    assert (km.K8S / "overlays/production/.gitignore").read_text().split() == ["iris-api-secrets.env"]
+
+
+def test_route_component_follows_spin_precedence(spin):
+    both = ["iris-api", "mlflow-server"]
+    assert km.route_component(spin, "/health", both) == "iris-api"
+    assert km.route_component(spin, "/health", ["mlflow-server"]) == "mlflow-server"
+    assert km.route_component(spin, "/v2/health/ready", both) == "iris-api"
+    assert km.route_component(spin, "/api/2.0/mlflow/experiments/get", both) == "mlflow-server"
+    assert km.route_component(spin, "/api/2.0/mlflow/experiments/get", ["iris-api"]) is None
+    assert km.route_component(spin, "/predict/extra", ["iris-api"]) is None
+
+
+# ------------------------------------------------------------ each check can fail
+
+
+def test_schema_rejects_a_misspelled_field(base):
+    container(base, "iris-api")["readynessProbe"] = container(base, "iris-api").pop("readinessProbe")
+    errors = km.schema_errors(base)
+    assert any("Deployment/iris-api" in e and "readynessProbe" in e for e in errors), errors
+
+
+def test_schema_rejects_a_wrong_type(base):
+    obj(base, "Service", "iris-api-service")["spec"]["ports"][0]["port"] = "8000"
+    errors = km.schema_errors(base)
+    assert any("Service/iris-api-service" in e and "8000" in e for e in errors), errors
+
+
+def test_object_without_namespace_is_caught(base):
+    del obj(base, "ConfigMap", "iris-api-config")["metadata"]["namespace"]
+    assert any("ConfigMap/iris-api-config has no namespace" in e for e in km.namespace_errors(base))
+
+
+def test_service_selector_that_matches_no_pod_is_caught(base):
+    obj(base, "Service", "iris-api-service")["spec"]["selector"]["app.kubernetes.io/name"] = "iris"
+    assert any("Service/iris-api-service selector" in e for e in km.service_errors(base))
+
+
+def test_service_target_port_missing_on_pods_is_caught(base):
+    obj(base, "Service", "mlflow-server-service")["spec"]["ports"][0]["targetPort"] = 5000
+    assert any("targets 5000" in e for e in km.service_errors(base))
+
+
+def test_ingress_backend_to_missing_service_or_port_is_caught(base):
+    path = obj(base, "Ingress", "iris-api-ingress")["spec"]["rules"][0]["http"]["paths"][0]
+    path["backend"]["service"]["port"]["number"] = 80
+    assert any("backend port" in e for e in km.ingress_errors(base))
+    path["backend"]["service"]["name"] = "iris-api"
+    assert any("names Service iris-api, which does not exist" in e for e in km.ingress_errors(base))
+
+
+def test_ingress_host_without_tls_is_caught(base):
+    obj(base, "Ingress", "iris-api-ingress")["spec"]["rules"][0]["host"] = "api.example.com"
+    assert any("not covered by its tls" in e for e in km.ingress_errors(base))
+
+
+def test_runtime_class_mismatch_is_caught(base, runtime_classes):
+    obj(base, "Deployment", "iris-api")["spec"]["template"]["spec"]["runtimeClassName"] = "wasmtime-spin"
+    errors = km.runtime_class_errors(base, runtime_classes)
+    assert any("runtimeClassName 'wasmtime-spin' is not in runtimeclass.yaml" in e for e in errors), errors
+
+
+def test_missing_runwasi_command_is_caught(base, runtime_classes):
+    del container(base, "mlflow-server")["command"]
+    assert any('command: ["/"]' in e for e in km.runtime_class_errors(base, runtime_classes))
+
+
+def test_unknown_retained_component_is_caught(base, runtime_classes, spin):
+    env(container(base, "iris-api"), "SPIN_COMPONENTS_TO_RETAIN")["value"] = "iris_api"
+    errors = km.retained_component_errors(base, runtime_classes, spin)
+    assert any("retains 'iris_api'" in e for e in errors), errors
+
+
+def test_probe_path_not_routed_to_retained_component_is_caught(base, runtime_classes, spin):
+    # /metrics is iris-api's; with only mlflow-server retained it goes to mlflow-server's /...,
+    # so use a retained component whose routes do not cover the path.
+    c = container(base, "iris-api")
+    c["readinessProbe"]["httpGet"]["path"] = "/api/2.0/mlflow/experiments/search"
+    errors = km.probe_errors(base, runtime_classes, spin)
+    assert any("readinessProbe path /api/2.0/mlflow/experiments/search is routed to no retained" in e
+               for e in errors), errors
+
+
+def test_probe_on_wrong_port_is_caught(base, runtime_classes, spin):
+    container(base, "iris-api")["livenessProbe"]["httpGet"]["port"] = 8000
+    assert any("livenessProbe port 8000" in e for e in km.probe_errors(base, runtime_classes, spin))
+
+
+def test_unknown_spin_variable_is_caught(base, runtime_classes, spin):
+    env(container(base, "iris-api"), "SPIN_VARIABLE_MODEL_URI")["name"] = "SPIN_VARIABLE_MODEL_URL"
+    errors = km.variable_errors(base, runtime_classes, spin)
+    assert any("no variable 'model_url'" in e for e in errors), errors
+
+
+def test_variable_for_a_component_not_retained_is_caught(base, runtime_classes, spin):
+    container(base, "mlflow-server")["env"].append({"name": "SPIN_VARIABLE_API_KEYS", "value": "x"})
+    errors = km.variable_errors(base, runtime_classes, spin)
+    assert any("Deployment/mlflow-server" in e and "no retained component uses" in e for e in errors), errors
+
+
+def test_missing_configmap_and_secret_keys_are_caught(base):
+    del obj(base, "ConfigMap", "iris-api-config")["data"]["model_uri"]
+    del obj(base, "Secret", "iris-api-secrets")["data"]["api_keys"]
+    errors = km.reference_errors(base)
+    assert any("key 'model_uri' of ConfigMap iris-api-config" in e for e in errors), errors
+    assert any("key 'api_keys' of Secret iris-api-secrets" in e for e in errors), errors
+
+
+def test_missing_runtime_config_key_is_caught(base):
+    cm = obj(base, "ConfigMap", "mlflow-server-runtime-config")
+    cm["data"] = {"runtime.toml": cm["data"]["runtime-config.toml"]}
+    errors = km.reference_errors(base)
+    assert any("key 'runtime-config.toml' of ConfigMap mlflow-server-runtime-config" in e for e in errors), errors
+
+
+def test_selectors_of_pdb_policy_and_hpa_are_checked(base):
+    obj(base, "PodDisruptionBudget", "iris-api-pdb")["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] = "x"
+    obj(base, "HorizontalPodAutoscaler", "iris-api-hpa")["spec"]["scaleTargetRef"]["name"] = "iris"
+    pol = obj(base, "NetworkPolicy", "mlflow-server-from-iris-api")
+    pol["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] = "iris"
+    errors = km.selector_errors(base)
+    assert any("PodDisruptionBudget/iris-api-pdb selector" in e for e in errors), errors
+    assert any("scales Deployment/iris, which does not exist" in e for e in errors), errors
+    assert any("NetworkPolicy/mlflow-server-from-iris-api peer" in e for e in errors), errors
+
+
+def test_store_off_the_volume_is_caught(base, runtime_classes, spin):
+    cm = obj(base, "ConfigMap", "mlflow-server-runtime-config")
+    cm["data"]["runtime-config.toml"] = cm["data"]["runtime-config.toml"].replace("/mlruns/mlflow.db", "/data/mlflow.db")
+    errors = km.storage_errors(base, runtime_classes, spin)
+    assert any("sqlite_database.default path /data/mlflow.db is on no volume" in e for e in errors), errors
+
+
+def test_default_store_on_read_only_root_is_caught(base, runtime_classes, spin):
+    c = container(base, "iris-api")
+    c["volumeMounts"] = [m for m in c["volumeMounts"] if m["mountPath"] != "/.spin"]
+    errors = km.storage_errors(base, runtime_classes, spin)
+    assert any("iris-api's key_value_store 'default' defaults to /.spin" in e for e in errors), errors
