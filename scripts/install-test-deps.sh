@@ -4,6 +4,9 @@ set -euo pipefail
 
 # command -> Debian package
 declare -A needed=(
+    [nginx]=nginx
+    [openssl]=openssl
+    [curl]=curl
 )
 
 missing=()
