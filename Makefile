@@ -42,3 +42,53 @@ py-test: build venv
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
+
+## Kubernetes (docs/kubernetes.md): the app as an OCI image, deployed with kustomize.
+## K8S_OVERLAY=local (k3d/kind/minikube) or production; IMAGE names the image.
+K8S_OVERLAY ?= local
+IMAGE ?= spinflow:dev
+KUBECTL ?= kubectl
+K8S_NS := mlops
+
+.PHONY: k8s-image k8s-image-docker k8s-deploy k8s-local-tls k8s-status k8s-mlflow-ui k8s-delete
+
+## OCI image archive target/oci/spinflow.tar (/spin.toml + the .wasm files), no engine needed.
+k8s-image: build
+	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar
+
+## The same image with a container engine (docker build of a context staged from spin.toml).
+k8s-image-docker: build
+	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar --rootfs target/oci/rootfs
+	docker build -f deploy/Dockerfile -t $(IMAGE) target/oci/rootfs
+
+k8s-deploy:
+	@if [ "$(K8S_OVERLAY)" = production ] && [ ! -f k8s/overlays/production/iris-api-secrets.env ]; then \
+	  echo "k8s/overlays/production/iris-api-secrets.env is missing: copy the .example next to it and set real keys" >&2; exit 1; fi
+	$(KUBECTL) apply -f runtimeclass.yaml
+	$(KUBECTL) apply -k k8s/overlays/$(K8S_OVERLAY)
+	@if [ "$(K8S_OVERLAY)" = local ]; then $(MAKE) --no-print-directory k8s-local-tls; fi
+	$(KUBECTL) -n $(K8S_NS) rollout status deployment/mlflow-server --timeout=180s
+	$(KUBECTL) -n $(K8S_NS) rollout status deployment/iris-api --timeout=180s
+
+## A self-signed certificate for iris-api.example.com in the Ingress's TLS secret (local clusters).
+k8s-local-tls:
+	@$(KUBECTL) -n $(K8S_NS) get secret iris-api-tls >/dev/null 2>&1 || { \
+	  mkdir -p target/k8s-tls && \
+	  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj /CN=iris-api.example.com \
+	    -addext subjectAltName=DNS:iris-api.example.com \
+	    -keyout target/k8s-tls/tls.key -out target/k8s-tls/tls.crt 2>/dev/null && \
+	  $(KUBECTL) -n $(K8S_NS) create secret tls iris-api-tls \
+	    --cert=target/k8s-tls/tls.crt --key=target/k8s-tls/tls.key; }
+
+k8s-status:
+	$(KUBECTL) get runtimeclass wasmtime-spin-v2
+	$(KUBECTL) get pods,services -n ingress-nginx
+	$(KUBECTL) get all,ingress,configmap,secret,pvc,hpa,pdb,networkpolicy -n $(K8S_NS)
+
+## MLflow UI and REST API on http://127.0.0.1:5000 (kubectl port-forward; Ctrl-C to stop).
+k8s-mlflow-ui:
+	$(KUBECTL) -n $(K8S_NS) port-forward service/mlflow-server-service 5000:5000
+
+## Removes what k8s-deploy applied (the namespace with its data; the RuntimeClass stays).
+k8s-delete:
+	$(KUBECTL) delete -k k8s/overlays/$(K8S_OVERLAY) --ignore-not-found
