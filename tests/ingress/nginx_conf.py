@@ -182,7 +182,7 @@ def render_nginx_conf(
         f"error_log {prefix}/error.log warn;",
         "events { worker_connections 512; }",
         "http {",
-        "    log_format upstreaminfo '$remote_addr \"$request\" $status $upstream_addr';",
+        "    log_format upstreaminfo '$remote_addr \"$request\" $status \"$upstream_addr\"';",
         f"    access_log {prefix}/access.log upstreaminfo;",
         f"    client_body_temp_path {prefix}/client_body;",
         f"    proxy_temp_path {prefix}/proxy;",
