@@ -1,0 +1,278 @@
+//! `bench all`: set up, start every system in turn on a free loopback port, run its
+//! workloads, stop it, and write the report. Repetitions alternate the order of the
+//! systems so that drift on a shared machine does not favour one side.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::loadgen::{self, LoadOptions};
+use crate::predict;
+use crate::procs::{self, Server};
+use crate::report::{self, RunInfo};
+use crate::results::{Better, Results};
+use crate::setup::{self, Paths};
+use crate::systems::{self, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
+use crate::tracking::{self, Plan};
+use crate::{hostfig, sizes};
+
+/// What `bench all` was asked to do.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub quick: bool,
+    /// Only these systems (`spinflow` alone still brings the native floor).
+    pub only: Option<Vec<String>>,
+    /// Where the report and plots go.
+    pub out: PathBuf,
+    pub reps: usize,
+    pub build: bool,
+    pub plots: bool,
+}
+
+impl Options {
+    fn wants(&self, system: &str) -> bool {
+        match &self.only {
+            None => true,
+            Some(list) => {
+                list.iter().any(|s| s == system)
+                    || (system == "floor" && list.iter().any(|s| s == "spinflow"))
+            }
+        }
+    }
+
+    pub fn predict_load(&self) -> LoadOptions {
+        if self.quick {
+            LoadOptions {
+                connections: 16,
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(2),
+            }
+        } else {
+            LoadOptions {
+                connections: 16,
+                warmup: Duration::from_secs(2),
+                duration: Duration::from_secs(8),
+            }
+        }
+    }
+
+    pub fn tracking_plan(&self) -> Plan {
+        let log_metric = if self.quick {
+            LoadOptions {
+                connections: 8,
+                warmup: Duration::from_millis(500),
+                duration: Duration::from_secs(2),
+            }
+        } else {
+            LoadOptions {
+                connections: 8,
+                warmup: Duration::from_secs(1),
+                duration: Duration::from_secs(8),
+            }
+        };
+        Plan {
+            runs: 200,
+            writers: 8,
+            batches: if self.quick { 4 } else { 20 },
+            batch_size: 1000,
+            log_metric_clients: 8,
+            log_metric,
+            search_queries: if self.quick { 10 } else { 50 },
+            history_points: 200,
+            history_queries: if self.quick { 20 } else { 100 },
+        }
+    }
+}
+
+/// The fixed answer of the floor: the size and shape of a one-row prediction.
+pub const FLOOR_BODY: &str = r#"{"predictions":[{"class":"setosa","class_index":0,"probabilities":{"setosa":0.97,"versicolor":0.03,"virginica":0.0}}],"model":{"name":"iris","version":"1","source":"embedded"}}"#;
+
+pub async fn run(opts: Options) -> Result<PathBuf> {
+    let started = Instant::now();
+    let stamp = chrono::Utc::now();
+    let work = opts
+        .out
+        .join("tmp")
+        .join(stamp.format("%Y%m%dT%H%M%S").to_string());
+    fs::create_dir_all(&work)?;
+    let paths = Paths::new(work.clone())?;
+    let needs_peers = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
+        .concat()
+        .iter()
+        .any(|s| !systems::is_native(s) && opts.wants(s));
+
+    if opts.build {
+        setup::build_spinflow(&paths)?;
+    }
+    let model_dir = if needs_peers {
+        setup::ensure_venv(&paths)?;
+        Some(setup::train_peer_model(&paths)?)
+    } else {
+        None
+    };
+
+    let mut info = RunInfo::new(&opts, &paths, stamp, needs_peers);
+    let mut results = Results::default();
+
+    let predict: Vec<&str> = PREDICT_SYSTEMS
+        .iter()
+        .copied()
+        .filter(|s| opts.wants(s))
+        .collect();
+    for rep in 0..opts.reps {
+        for system in in_rep_order(&predict, rep) {
+            let launch = systems::predict_launch(
+                &paths,
+                system,
+                procs::free_port()?,
+                model_dir.as_ref(),
+                FLOOR_BODY,
+            );
+            info.command(system, &systems::command_line(&launch, &paths));
+            match procs::start(launch, &paths.work.join("logs")).await {
+                Ok(server) => predict_system(server, system, &opts, &mut results).await,
+                Err(e) => results.note(format!("{system} did not start: {e:#}")),
+            }
+        }
+    }
+
+    if opts.wants("spinflow") {
+        hostfig::run(&paths, &opts, &mut info, &mut results).await;
+    }
+
+    let tracking: Vec<&str> = TRACKING_SYSTEMS
+        .iter()
+        .copied()
+        .filter(|s| opts.wants(s))
+        .collect();
+    let plan = opts.tracking_plan();
+    for rep in 0..opts.reps {
+        for system in in_rep_order(&tracking, rep) {
+            let launch = systems::tracking_launch(&paths, system, procs::free_port()?);
+            info.command(
+                &format!("{system} (tracking)"),
+                &systems::command_line(&launch, &paths),
+            );
+            match procs::start(launch, &paths.work.join("logs")).await {
+                Ok(server) => tracking_system(server, system, rep, &plan, &mut results).await,
+                Err(e) => results.note(format!("{system} (tracking) did not start: {e:#}")),
+            }
+        }
+    }
+
+    sizes::record(&paths, needs_peers, &mut results);
+    info.finish(started.elapsed());
+    let report = report::write(&opts, &paths, &info, &results)?;
+    if opts.plots {
+        report::plot(&paths, &report)?;
+    }
+    Ok(report)
+}
+
+/// Odd repetitions run the systems in reverse order.
+fn in_rep_order<'a>(systems: &[&'a str], rep: usize) -> Vec<&'a str> {
+    let mut v = systems.to_vec();
+    if rep % 2 == 1 {
+        v.reverse();
+    }
+    v
+}
+
+async fn settle_and_measure_rss(server: &Server) -> f64 {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.rss_mib()
+}
+
+async fn predict_system(server: Server, system: &str, opts: &Options, results: &mut Results) {
+    results.record(
+        "resources (prediction)",
+        "cold start",
+        "ms",
+        Better::Lower,
+        system,
+        server.cold_start.as_secs_f64() * 1000.0,
+    );
+    let idle = settle_and_measure_rss(&server).await;
+    results.record(
+        "resources (prediction)",
+        "RSS idle",
+        "MiB",
+        Better::Lower,
+        system,
+        idle,
+    );
+    let load = opts.predict_load();
+    for (target, protocol) in predict::targets(system) {
+        for (workload, n) in [("predict 1 row", 1), ("predict 100 rows", 100)] {
+            let spec = predict::request(protocol, &server.authority(), &predict::rows_for(n));
+            match loadgen::run(&spec, load).await {
+                Ok(r) => {
+                    if r.errors > 0 {
+                        results.note(format!(
+                            "{target} {workload}: {} errors, {} reconnects (first: {})",
+                            r.errors,
+                            r.reconnects,
+                            r.first_error.as_deref().unwrap_or("-")
+                        ));
+                    }
+                    if r.requests == 0 {
+                        continue;
+                    }
+                    results.record(workload, "req/s", "req/s", Better::Higher, &target, r.rps);
+                    results.record(workload, "p50", "ms", Better::Lower, &target, r.p50_ms);
+                    results.record(workload, "p99", "ms", Better::Lower, &target, r.p99_ms);
+                }
+                Err(e) => results.note(format!("{target} {workload}: {e:#}")),
+            }
+        }
+    }
+    results.record(
+        "resources (prediction)",
+        "RSS after load",
+        "MiB",
+        Better::Lower,
+        system,
+        server.rss_mib(),
+    );
+    server.stop();
+}
+
+async fn tracking_system(
+    server: Server,
+    system: &str,
+    rep: usize,
+    plan: &Plan,
+    results: &mut Results,
+) {
+    results.record(
+        "resources (tracking)",
+        "cold start",
+        "ms",
+        Better::Lower,
+        system,
+        server.cold_start.as_secs_f64() * 1000.0,
+    );
+    let idle = settle_and_measure_rss(&server).await;
+    results.record(
+        "resources (tracking)",
+        "RSS idle",
+        "MiB",
+        Better::Lower,
+        system,
+        idle,
+    );
+    if let Err(e) = tracking::run_all(&server.authority(), system, rep, plan, results).await {
+        results.note(format!("{system} (tracking): {e:#}\n{}", server.log_tail()));
+    }
+    results.record(
+        "resources (tracking)",
+        "RSS after load",
+        "MiB",
+        Better::Lower,
+        system,
+        server.rss_mib(),
+    );
+    server.stop();
+}

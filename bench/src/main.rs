@@ -1,0 +1,151 @@
+//! `bench`: measures spinflow against the systems it replaces, side by side in one run.
+//!
+//! - `bench all [--quick] [--only spinflow]`: the whole benchmark and its report.
+//! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
+//! - `bench floor --listen ADDR`: the native HTTP floor server.
+
+mod client;
+mod floor;
+mod harness;
+mod hostfig;
+mod loadgen;
+mod machine;
+mod predict;
+mod procs;
+mod report;
+mod results;
+mod setup;
+mod sizes;
+mod systems;
+mod tracking;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of spinflow against the systems it replaces")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Set up, run every workload against every system, write the report and plots.
+    All {
+        /// Short runs, one repetition (a few minutes); the report is named <date>-quick.md.
+        #[arg(long)]
+        quick: bool,
+        /// Only these systems, comma-separated (`spinflow` also runs the native floor).
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<String>>,
+        /// Directory of the report and plots.
+        #[arg(long, default_value_os_t = default_out())]
+        out: PathBuf,
+        /// Repetitions of each figure (default: 2, or 1 with --quick).
+        #[arg(long)]
+        reps: Option<usize>,
+        /// Do not run `make build` first (the host and components are already built).
+        #[arg(long)]
+        no_build: bool,
+        /// Do not draw the PNG plots (they need the bench venv's matplotlib).
+        #[arg(long)]
+        no_plots: bool,
+    },
+    /// Load one URL with N keep-alive connections for a fixed duration; prints JSON.
+    Load {
+        url: String,
+        #[arg(short = 'c', long, default_value_t = 16)]
+        connections: usize,
+        /// Seconds measured, after the warm-up.
+        #[arg(short = 'd', long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(short = 'w', long, default_value_t = 2.0)]
+        warmup: f64,
+        /// A request body; the method becomes POST.
+        #[arg(long)]
+        body: Option<String>,
+        /// Extra header, `name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+    },
+    /// Serve fixed bytes on every request (the HTTP floor of this machine).
+    Floor {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long, default_value = harness::FLOOR_BODY)]
+        body: String,
+    },
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results")
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Cmd::All {
+            quick,
+            only,
+            out,
+            reps,
+            no_build,
+            no_plots,
+        } => {
+            let opts = harness::Options {
+                quick,
+                only,
+                out,
+                reps: reps.unwrap_or(if quick { 1 } else { 2 }).max(1),
+                build: !no_build,
+                plots: !no_plots,
+            };
+            let report = rt.block_on(harness::run(opts))?;
+            println!("report: {}", report.display());
+        }
+        Cmd::Load {
+            url,
+            connections,
+            duration,
+            warmup,
+            body,
+            headers,
+        } => {
+            let spec = load_spec(&url, body, &headers)?;
+            let opts = loadgen::LoadOptions {
+                connections,
+                warmup: Duration::from_secs_f64(warmup),
+                duration: Duration::from_secs_f64(duration),
+            };
+            let result = rt.block_on(loadgen::run(&spec, opts))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+        Cmd::Floor { listen, body } => rt.block_on(floor::serve(listen, body.into()))?,
+    }
+    Ok(())
+}
+
+fn load_spec(url: &str, body: Option<String>, headers: &[String]) -> Result<loadgen::RequestSpec> {
+    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut spec = match body {
+        Some(b) => loadgen::RequestSpec::post_json(authority, path, b),
+        None => loadgen::RequestSpec::get(authority, path),
+    };
+    for h in headers {
+        let (name, value) = h.split_once(':').context("headers are `name: value`")?;
+        spec = spec.header(name.trim(), value.trim());
+    }
+    Ok(spec)
+}

@@ -1,0 +1,455 @@
+//! The report: `<out>/<date>.md` (or `<date>-quick.md`), the figures as JSON beside
+//! it, and PNG plots drawn by `bench/plot.py` with the bench venv's matplotlib.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::harness::Options;
+use crate::machine::{self, Machine};
+use crate::results::{Better, Figure, Results};
+use crate::setup::{self, Paths};
+use crate::systems;
+
+/// Everything about a run that is not a figure.
+#[derive(Debug, Serialize)]
+pub struct RunInfo {
+    pub started: String,
+    pub mode: String,
+    pub reps: usize,
+    pub machine: Machine,
+    pub load_before: String,
+    pub load_after: String,
+    pub elapsed_s: f64,
+    pub versions: Vec<(String, String)>,
+    /// (system, command line) as launched.
+    pub commands: Vec<(String, String)>,
+    pub stem: String,
+}
+
+impl RunInfo {
+    pub fn new(opts: &Options, paths: &Paths, started: DateTime<Utc>, peers: bool) -> Self {
+        let commit = setup::output(
+            "git",
+            &[
+                "-C",
+                paths.repo.to_str().unwrap_or("."),
+                "rev-parse",
+                "--short",
+                "HEAD",
+            ],
+        );
+        let dirty = !setup::output(
+            "git",
+            &[
+                "-C",
+                paths.repo.to_str().unwrap_or("."),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ],
+        )
+        .is_empty();
+        let mut versions = vec![
+            (
+                "spinflow commit".to_string(),
+                format!(
+                    "{commit}{}",
+                    if dirty {
+                        " (with uncommitted changes)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            ("rustc".to_string(), setup::output("rustc", &["--version"])),
+        ];
+        if peers {
+            let py = paths.venv_bin("python");
+            versions.push((
+                "python".into(),
+                setup::output(py.to_str().unwrap_or("python3"), &["--version"]),
+            ));
+            for dist in [
+                "mlflow",
+                "fastapi",
+                "uvicorn",
+                "uvloop",
+                "scikit-learn",
+                "prometheus-client",
+                "fasttrackml",
+            ] {
+                versions.push((dist.into(), setup::pip_version(paths, dist)));
+            }
+        }
+        let stem = format!(
+            "{}{}",
+            started.format("%Y-%m-%d"),
+            if opts.quick { "-quick" } else { "" }
+        );
+        RunInfo {
+            started: started.format("%Y-%m-%d %H:%M UTC").to_string(),
+            mode: if opts.quick {
+                "quick".into()
+            } else {
+                "full".into()
+            },
+            reps: opts.reps,
+            machine: machine::describe(),
+            load_before: machine::load_average(),
+            load_after: String::new(),
+            elapsed_s: 0.0,
+            versions,
+            commands: Vec::new(),
+            stem,
+        }
+    }
+
+    pub fn command(&mut self, system: &str, line: &str) {
+        if !self.commands.iter().any(|(s, _)| s == system) {
+            self.commands.push((system.to_string(), line.to_string()));
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.load_after = machine::load_average();
+        self.elapsed_s = elapsed.as_secs_f64();
+    }
+}
+
+/// `value` with a precision that suits its size.
+pub fn fmt(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v >= 1000.0 {
+        format!("{v:.0}")
+    } else if v >= 100.0 {
+        format!("{v:.1}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// Median with its spread over the repetitions: `123 (118–130)`.
+fn cell(f: &Figure) -> String {
+    if f.values.len() > 1 {
+        format!("{} ({}–{})", fmt(f.median()), fmt(f.min()), fmt(f.max()))
+    } else {
+        fmt(f.median())
+    }
+}
+
+/// spinflow / peer, and whether that is the good direction.
+fn ratio(ours: &Figure, peer: &Figure) -> (f64, bool) {
+    let r = ours.median() / peer.median();
+    let good = match ours.better {
+        Better::Higher => r >= 1.0,
+        Better::Lower => r <= 1.0,
+    };
+    (r, good)
+}
+
+/// Name under which spinflow appears in a workload's figures.
+fn our_name(workload: &str) -> &'static str {
+    if workload.starts_with("host") {
+        "spinflow (trivial component)"
+    } else {
+        "spinflow"
+    }
+}
+
+/// Which of our figures a peer is compared with (request for request).
+fn our_counterpart(workload: &str, peer: &str) -> &'static str {
+    if peer == "mlflow-serve" && workload.starts_with("predict") {
+        "spinflow /invocations"
+    } else {
+        our_name(workload)
+    }
+}
+
+fn workloads(results: &Results) -> Vec<String> {
+    let mut seen = Vec::new();
+    for f in &results.figures {
+        if !seen.contains(&f.workload) {
+            seen.push(f.workload.clone());
+        }
+    }
+    seen
+}
+
+/// One table per workload: rows are systems, columns are metrics (median and spread).
+fn workload_table(out: &mut String, results: &Results, workload: &str) {
+    let figs: Vec<&Figure> = results
+        .figures
+        .iter()
+        .filter(|f| f.workload == workload)
+        .collect();
+    let mut metrics: Vec<(String, String)> = Vec::new();
+    let mut systems_seen: Vec<String> = Vec::new();
+    for f in &figs {
+        if !metrics.iter().any(|(m, _)| *m == f.metric) {
+            metrics.push((f.metric.clone(), f.unit.clone()));
+        }
+        if !systems_seen.contains(&f.system) {
+            systems_seen.push(f.system.clone());
+        }
+    }
+    let _ = writeln!(out, "### {workload}\n");
+    let header: Vec<String> = metrics
+        .iter()
+        .map(|(m, u)| {
+            if m == u {
+                m.clone()
+            } else {
+                format!("{m} ({u})")
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "| system | {} |", header.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---:|".repeat(metrics.len()));
+    for system in &systems_seen {
+        let cells: Vec<String> = metrics
+            .iter()
+            .map(|(m, _)| {
+                results
+                    .find(workload, m, system)
+                    .map(cell)
+                    .unwrap_or_else(|| "-".into())
+            })
+            .collect();
+        let _ = writeln!(out, "| {system} | {} |", cells.join(" | "));
+    }
+    let _ = writeln!(out);
+}
+
+/// For every workload and metric: spinflow / each peer.
+fn ratio_table(out: &mut String, results: &Results) {
+    let _ = writeln!(out, "| workload | metric | spinflow / peer |");
+    let _ = writeln!(out, "|---|---|---|");
+    for workload in workloads(results) {
+        let metrics: BTreeSet<&str> = results
+            .figures
+            .iter()
+            .filter(|f| f.workload == workload)
+            .map(|f| f.metric.as_str())
+            .collect();
+        for metric in metrics {
+            let mut parts = Vec::new();
+            for peer in results
+                .figures
+                .iter()
+                .filter(|f| f.workload == workload && f.metric == metric)
+            {
+                if peer.system.starts_with("spinflow") {
+                    continue;
+                }
+                let ours_name = our_counterpart(&workload, &peer.system);
+                let Some(ours) = results.find(&workload, metric, ours_name) else {
+                    continue;
+                };
+                let (r, good) = ratio(ours, peer);
+                parts.push(format!(
+                    "{}: **{}x**{}",
+                    peer.system,
+                    fmt(r),
+                    if good { "" } else { " (worse)" }
+                ));
+            }
+            if !parts.is_empty() {
+                let _ = writeln!(out, "| {workload} | {metric} | {} |", parts.join(", "));
+            }
+        }
+    }
+    let _ = writeln!(out);
+}
+
+/// Writes the markdown report and the JSON figures; returns the report's path.
+pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -> Result<PathBuf> {
+    fs::create_dir_all(&opts.out)?;
+    let md_path = opts.out.join(format!("{}.md", info.stem));
+    let json_path = opts.out.join(format!("{}.json", info.stem));
+    let plots = if opts.plots {
+        plot_names(&info.stem, results)
+    } else {
+        Vec::new()
+    };
+    let json = serde_json::json!({"info": info, "results": results, "plots": plots});
+    fs::write(&json_path, serde_json::to_string_pretty(&json)?)?;
+
+    let mut out = String::new();
+    let m = &info.machine;
+    let _ = writeln!(out, "# spinflow benchmarks — {}\n", info.started);
+    let _ = writeln!(
+        out,
+        "Mode **{}**, {} repetition(s) per figure; tables show the median and, in brackets, the range over the repetitions. \
+         Every system ran on this machine in the same run, one at a time, on a free 127.0.0.1 port; \
+         repetitions alternate the order of the systems.\n",
+        info.mode, info.reps
+    );
+    let _ = writeln!(
+        out,
+        "- Machine: {} cores ({}), {:.1} GiB memory, Linux {}",
+        m.cores, m.cpu, m.memory_gib, m.kernel
+    );
+    let _ = writeln!(
+        out,
+        "- Machine load (1/5/15-min load average): {} before, {} after; the run took {:.0} s",
+        info.load_before, info.load_after, info.elapsed_s
+    );
+    let _ = writeln!(
+        out,
+        "- Command: `cargo run -p bench --release -- all{}`",
+        if opts.quick { " --quick" } else { "" }
+    );
+    for (k, v) in &info.versions {
+        let _ = writeln!(out, "- {k}: {v}");
+    }
+    let _ = writeln!(out);
+
+    let _ = writeln!(out, "## Ratios (spinflow / peer)\n");
+    let _ = writeln!(
+        out,
+        "Throughput ratios above 1 and latency, memory and start-up ratios below 1 favour spinflow; \
+         the others are marked (worse). `mlflow-serve` is compared with spinflow's `/invocations` \
+         (the same MLflow scoring request); every other prediction peer with spinflow's `/predict`.\n"
+    );
+    ratio_table(&mut out, results);
+
+    if !plots.is_empty() {
+        let _ = writeln!(out, "## Plots\n");
+        for (_, file) in &plots {
+            let _ = writeln!(out, "![{file}]({file})\n");
+        }
+    }
+
+    let _ = writeln!(out, "## Figures\n");
+    let _ = writeln!(
+        out,
+        "The load generator is this crate's own (hyper + tokio, closed loop, HDR histogram); its ceiling \
+         on this machine is the `floor` row of the prediction tables (the native floor answers fixed \
+         bytes, so the generator cannot go faster than that against anything). It shares the 2 cores \
+         with the server under test, as wrk would.\n"
+    );
+    for w in workloads(results) {
+        workload_table(&mut out, results, &w);
+    }
+
+    if !results.sizes.is_empty() {
+        let _ = writeln!(out, "### artifact size on disk\n");
+        let _ = writeln!(out, "| artifact | MiB |\n|---|---:|");
+        for (label, mib) in &results.sizes {
+            let _ = writeln!(out, "| {label} | {} |", fmt(*mib));
+        }
+        let _ = writeln!(out, "\nPeers: the installed files of the named distributions and everything they depend on, without the Python interpreter itself.\n");
+    }
+
+    let _ = writeln!(out, "## Systems and commands\n");
+    for (system, line) in &info.commands {
+        let base = system.trim_end_matches(" (tracking)");
+        let _ = writeln!(
+            out,
+            "- **{system}** — {}  \n  `{line}`",
+            systems::describe(base)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "## Workloads\n");
+    let _ = writeln!(out, "{}", workloads_text(opts));
+    if !results.notes.is_empty() {
+        let _ = writeln!(out, "## Notes and errors\n");
+        for n in &results.notes {
+            let _ = writeln!(out, "- {}", n.replace('\n', "\n  "));
+        }
+        let _ = writeln!(out);
+    }
+    fs::write(&md_path, out)?;
+    let _ = paths;
+    Ok(md_path)
+}
+
+/// What each workload does, with this run's sizes and durations.
+fn workloads_text(opts: &Options) -> String {
+    let load = opts.predict_load();
+    let plan = opts.tracking_plan();
+    let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
+    format!(
+        "- **predict 1 row / 100 rows**: {conns} keep-alive connections, closed loop, {dur} measured after a {warm} warm-up; \
+  spinflow and the FastAPI app get `POST /predict` with `X-API-Key` (one object with named features, or \
+  `{{\"features\": [[...] x 100]}}`); `mlflow models serve` and spinflow's `/invocations` get MLflow's \
+  `dataframe_split`. Every answer is checked (2xx and a class name in the body); the floor answers fixed bytes.
+- **create-runs**: {runs} `runs/create`, one client, one after another.
+- **log-batch**: {writers} writers at once, each {batches} batches of {batch} metrics (10 keys x {steps} steps) into its own run; \
+  metrics/s over the wall time; then every point is read back with `get-history` and counted.
+- **log-metric**: {lm} connections, each `runs/log-metric` with a new step per request, {lmdur} measured after a {lmwarm} warm-up; \
+  afterwards the stored points are counted (no acknowledged point may be missing).
+- **search-runs**: `runs/search` over the {runs} runs with `metrics.loss < 0.5` and `order_by metrics.loss DESC` \
+  (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
+- **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.
+- **resources**: resident memory (VmRSS summed over the server's whole process tree) one second after it \
+  answered its first 200, and again after its workloads; cold start = process launch to first 200 on its \
+  health route (a route answered by the component itself for spinflow).
+",
+        conns = load.connections,
+        dur = secs(load.duration),
+        warm = secs(load.warmup),
+        runs = plan.runs,
+        writers = plan.writers,
+        batches = plan.batches,
+        batch = plan.batch_size,
+        steps = plan.batch_size / 10,
+        lm = plan.log_metric_clients,
+        lmdur = secs(plan.log_metric.duration),
+        lmwarm = secs(plan.log_metric.warmup),
+        sq = plan.search_queries,
+        hp = plan.history_points,
+        hq = plan.history_queries,
+    )
+}
+
+/// The plots `plot.py` draws for these results: (workload, file name).
+pub fn plot_names(stem: &str, results: &Results) -> Vec<(String, String)> {
+    let mut v = vec![("headline".to_string(), format!("{stem}-headline.png"))];
+    for w in workloads(results) {
+        let slug: String = w
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-");
+        v.push((w.clone(), format!("{stem}-{slug}.png")));
+    }
+    if results.figures.is_empty() {
+        v.clear();
+    }
+    v
+}
+
+/// Draws the PNGs next to the report with `bench/plot.py`.
+pub fn plot(paths: &Paths, report: &Path) -> Result<()> {
+    let json = report.with_extension("json");
+    let py = paths.venv_bin("python");
+    let status = Command::new(&py)
+        .arg(paths.repo.join("bench/plot.py"))
+        .arg(&json)
+        .status()
+        .with_context(|| format!("running {} bench/plot.py", py.display()))?;
+    anyhow::ensure!(status.success(), "plot.py failed with {status}");
+    Ok(())
+}

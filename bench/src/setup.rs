@@ -1,0 +1,131 @@
+//! What the harness installs and builds before it measures: our host and components,
+//! the peers' virtual environment, and the peers' model.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// Paths everything else is found from.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    pub repo: PathBuf,
+    /// The peers' virtual environment (`bench/.venv`).
+    pub venv: PathBuf,
+    /// Scratch space of this run: state dirs, databases, logs (not committed).
+    pub work: PathBuf,
+    /// This binary, which also serves the native floor.
+    pub bench_exe: PathBuf,
+}
+
+impl Paths {
+    pub fn new(work: PathBuf) -> Result<Self> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("bench/ has a parent")?
+            .to_path_buf();
+        Ok(Paths {
+            venv: repo.join("bench/.venv"),
+            repo,
+            work,
+            bench_exe: std::env::current_exe()?,
+        })
+    }
+
+    pub fn spinflow(&self) -> PathBuf {
+        self.repo.join("target/release/spinflow")
+    }
+
+    pub fn venv_bin(&self, name: &str) -> PathBuf {
+        self.venv.join("bin").join(name)
+    }
+
+    pub fn peers(&self) -> PathBuf {
+        self.repo.join("bench/peers")
+    }
+
+    pub fn wasm(&self, name: &str) -> PathBuf {
+        self.repo
+            .join("target/wasm32-wasip2/wasm-release")
+            .join(name)
+    }
+}
+
+/// Runs a command with inherited output and fails if it fails.
+pub fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its trimmed stdout ("" when it cannot run).
+pub fn output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Builds the host and every component of spin.toml, as `make build` does.
+pub fn build_spinflow(paths: &Paths) -> Result<()> {
+    run(Command::new("make").arg("build").current_dir(&paths.repo))
+}
+
+/// Creates `bench/.venv` with the peers, unless it already holds exactly the pinned set.
+pub fn ensure_venv(paths: &Paths) -> Result<()> {
+    let reqs = paths.peers().join("requirements.txt");
+    let nodeps = paths.peers().join("requirements-nodeps.txt");
+    let wanted = format!(
+        "{}\n{}",
+        fs::read_to_string(&reqs)?,
+        fs::read_to_string(&nodeps)?
+    );
+    let stamp = paths.venv.join(".bench-installed");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    eprintln!(
+        "installing the peers into {} (a few minutes, once)",
+        paths.venv.display()
+    );
+    run(Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&paths.venv))?;
+    let pip = paths.venv_bin("pip");
+    run(Command::new(&pip).args(["install", "--quiet", "--upgrade", "pip"]))?;
+    run(Command::new(&pip)
+        .args(["install", "--quiet", "-r"])
+        .arg(&reqs))?;
+    // FastTrackML's wheel pins mlflow<3 for its Python client; only its Go server is used.
+    run(Command::new(&pip)
+        .args(["install", "--quiet", "--no-deps", "-r"])
+        .arg(&nodeps))?;
+    fs::write(&stamp, wanted)?;
+    Ok(())
+}
+
+/// Trains the peers' scikit-learn model once per run and returns its MLflow model dir.
+pub fn train_peer_model(paths: &Paths) -> Result<PathBuf> {
+    let dir = paths.work.join("peer-model");
+    if !dir.join("MLmodel").exists() {
+        run(Command::new(paths.venv_bin("python"))
+            .arg(paths.peers().join("train.py"))
+            .arg(&dir))?;
+    }
+    Ok(dir)
+}
+
+/// Version of an installed Python distribution in the bench venv.
+pub fn pip_version(paths: &Paths, dist: &str) -> String {
+    let py = paths.venv_bin("python");
+    let code = format!("import importlib.metadata as m; print(m.version('{dist}'))");
+    output(py.to_str().unwrap_or("python3"), &["-c", &code])
+}
