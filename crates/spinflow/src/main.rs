@@ -1,1 +1,43 @@
-fn main() {}
+//! `spinflow`: run the Spin app with our wasmtime host (`up`), build its
+//! components (`build`), or train and log the Iris model (`train`).
+
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "spinflow",
+    version,
+    about = "Run the spinflow Spin app on a wasmtime host"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the application's HTTP trigger, as `spin up` does.
+    Up(Box<up::UpArgs>),
+    /// Run every component's build command from the manifest, as `spin build` does.
+    Build(up::BuildArgs),
+    /// Train the Iris model and log it to an MLflow tracking server.
+    Train(trainer::TrainArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => up::run(*args),
+        Command::Build(args) => host::builder::build(&args.from, &args.component_id),
+        Command::Train(args) => trainer::run(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

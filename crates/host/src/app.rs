@@ -1,0 +1,487 @@
+//! A loaded application: validated manifest, resolved configuration, compiled
+//! components and the router. `App::load` does all start-up checks;
+//! `App::handle_*` serve one request each on a fresh instance.
+
+use crate::allowed_hosts::AllowedHosts;
+use crate::engine::{self, EngineOptions, EPOCH_TICK};
+use crate::key_value::{KeyValueState, KvStores};
+use crate::manifest::{LoadedManifest, RouteDecl, StaticResponse};
+use crate::outbound_http::OutboundHooks;
+use crate::router::{RouteTarget, Router};
+use crate::runtime_config::{RuntimeConfig, StorageLocation};
+use crate::sqlite::{Databases, SqliteState};
+use crate::state::{self, HostState};
+use crate::stdio::{HostStream, PrefixedOutput};
+use crate::variables::{AppVariables, ComponentVariables};
+use anyhow::{bail, Context, Result};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+/// Everything `spinflow up` can be told.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    pub manifest: PathBuf,
+    pub state_dir: Option<PathBuf>,
+    pub runtime_config_file: Option<PathBuf>,
+    /// Serve only these components (empty = all).
+    pub component_ids: Vec<String>,
+    /// `-e KEY=VALUE`: environment of every component.
+    pub env: Vec<(String, String)>,
+    /// `--variable name=value`: application variable values.
+    pub variables: BTreeMap<String, String>,
+    /// `--sqlite`: statements run against the default database before serving.
+    pub sqlite_statements: Vec<String>,
+    /// `--key-value key=value`: entries set in the default store before serving.
+    pub key_values: Vec<(String, String)>,
+    /// Largest request body, unless a component sets its own (see `limits`).
+    pub max_request_body_bytes: u64,
+    /// Wall-clock limit of one request (guest execution and response headers).
+    pub request_timeout: Option<Duration>,
+    pub cache_dir: Option<PathBuf>,
+    pub engine: EngineOptions,
+}
+
+impl AppOptions {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self {
+            manifest: manifest.into(),
+            state_dir: None,
+            runtime_config_file: None,
+            component_ids: Vec::new(),
+            env: Vec::new(),
+            variables: BTreeMap::new(),
+            sqlite_statements: Vec::new(),
+            key_values: Vec::new(),
+            max_request_body_bytes: DEFAULT_MAX_REQUEST_BODY_BYTES,
+            request_timeout: Some(Duration::from_secs(600)),
+            cache_dir: engine::default_cache_dir(),
+            engine: EngineOptions::default(),
+        }
+    }
+}
+
+/// Default request body limit: large enough for model artifacts (which are
+/// streamed, not buffered, by the host).
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 4 << 30;
+
+/// One servable component.
+pub struct ComponentRuntime {
+    pub id: Arc<str>,
+    pre: ProxyPre<HostState>,
+    env: Vec<(String, String)>,
+    variables: ComponentVariables,
+    sqlite: SqliteState,
+    key_value: KeyValueState,
+    allowed_hosts: Arc<AllowedHosts>,
+    pub max_request_body_bytes: u64,
+}
+
+pub struct App {
+    pub name: String,
+    pub version: Option<String>,
+    engine: Engine,
+    components: HashMap<String, Arc<ComponentRuntime>>,
+    pub router: Router<StaticResponse>,
+    pub request_timeout: Option<Duration>,
+    pub state_dir: PathBuf,
+}
+
+/// Why a request produced no guest response.
+#[derive(Debug)]
+pub enum InvokeError {
+    /// The guest trapped, returned an error code or never answered.
+    Guest(String),
+    /// The request ran longer than the request timeout.
+    Timeout,
+    /// The request body was larger than allowed.
+    BodyTooLarge,
+}
+
+impl App {
+    pub async fn load(options: &AppOptions) -> Result<Arc<Self>> {
+        let loaded = LoadedManifest::load(&options.manifest)?;
+        let manifest = &loaded.manifest;
+        let cwd = std::env::current_dir()?;
+        let runtime_config = match &options.runtime_config_file {
+            Some(path) => RuntimeConfig::load(path, &cwd)?,
+            None => RuntimeConfig::default(),
+        };
+        let state_dir = options
+            .state_dir
+            .clone()
+            .or(runtime_config.state_dir.clone())
+            .unwrap_or_else(|| loaded.dir.join(".spin"));
+        let state_dir = std::path::absolute(state_dir)?;
+
+        let retained = retained_components(&loaded, &options.component_ids)?;
+        let app_vars =
+            AppVariables::resolve(manifest, &options.variables, |k| std::env::var(k).ok())?;
+
+        // Resolve per-component configuration and validate it before compiling anything.
+        let mut plans = Vec::new();
+        let (mut kv_labels, mut sqlite_labels) = (BTreeSet::new(), BTreeSet::new());
+        for id in &retained {
+            let decl = &manifest.component[id];
+            let variables = ComponentVariables::resolve(&app_vars, &decl.variables)
+                .with_context(|| format!("component `{id}`: invalid variables"))?;
+            let hosts: Vec<String> = decl
+                .allowed_outbound_hosts
+                .iter()
+                .chain(decl.allowed_http_hosts.iter())
+                .map(|h| app_vars.render(h))
+                .collect::<Result<_>>()
+                .with_context(|| format!("component `{id}`: invalid allowed_outbound_hosts"))?;
+            let allowed = AllowedHosts::parse(&hosts)
+                .with_context(|| format!("component `{id}`: invalid allowed_outbound_hosts"))?;
+            check_chaining(id, &allowed, &retained, manifest.component.keys())?;
+            kv_labels.extend(decl.key_value_stores.iter().cloned());
+            sqlite_labels.extend(decl.sqlite_databases.iter().cloned());
+            plans.push((id.clone(), variables, allowed));
+        }
+
+        let kv_locations = store_locations(
+            "key_value_stores",
+            &kv_labels,
+            &runtime_config.key_value_stores,
+            state_dir.join("sqlite_key_value.db"),
+        )?;
+        let sqlite_locations = store_locations(
+            "sqlite_databases",
+            &sqlite_labels,
+            &runtime_config.sqlite_databases,
+            state_dir.join("sqlite_db.db"),
+        )?;
+        let kv_stores = Arc::new(KvStores::open(&kv_locations)?);
+        let databases = Arc::new(Databases::open(&sqlite_locations)?);
+        for sql in &options.sqlite_statements {
+            databases
+                .execute_batch("default", sql)
+                .with_context(|| format!("--sqlite statement failed: {sql}"))?;
+        }
+        if !options.key_values.is_empty() {
+            seed_key_values(&kv_stores, &options.key_values).await?;
+        }
+
+        let engine = engine::build_engine(&options.engine)?;
+        engine::start_epoch_ticker(&engine);
+        let linker = state::linker(&engine)?;
+        let mut components = HashMap::new();
+        for (id, variables, allowed) in plans {
+            let decl = &manifest.component[&id];
+            let source = loaded.component_source(&id)?;
+            let component = engine::load_component(&engine, &source, options.cache_dir.as_deref())
+                .with_context(|| format!("component `{id}`"))?;
+            let instance_pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!("component `{id}` imports something spinflow does not provide")
+                })?;
+            let pre = ProxyPre::new(instance_pre)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!("component `{id}` does not export wasi:http/incoming-handler")
+                })?;
+            let runtime = ComponentRuntime {
+                id: id.as_str().into(),
+                pre,
+                env: decl
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .chain(options.env.iter().cloned())
+                    .collect(),
+                variables,
+                sqlite: SqliteState {
+                    databases: databases.clone(),
+                    allowed: Arc::new(
+                        decl.sqlite_databases
+                            .iter()
+                            .cloned()
+                            .collect::<HashSet<_>>(),
+                    ),
+                },
+                key_value: KeyValueState {
+                    stores: kv_stores.clone(),
+                    allowed: Arc::new(
+                        decl.key_value_stores
+                            .iter()
+                            .cloned()
+                            .collect::<HashSet<_>>(),
+                    ),
+                },
+                allowed_hosts: Arc::new(allowed),
+                max_request_body_bytes: component_body_limit(decl, options.max_request_body_bytes)
+                    .with_context(|| format!("component `{id}`"))?,
+            };
+            components.insert(id, Arc::new(runtime));
+        }
+
+        let mut routes = Vec::new();
+        for trigger in manifest.http_triggers()? {
+            let RouteDecl::Path(route) = &trigger.route else {
+                continue;
+            };
+            if route.starts_with("/.well-known/spin") {
+                eprintln!("spinflow: route {route} is reserved by Spin and will never be reached");
+                continue;
+            }
+            match (&trigger.component, &trigger.static_response) {
+                (Some(c), _) if components.contains_key(c) => {
+                    routes.push((route.clone(), RouteTarget::Component(c.clone())))
+                }
+                (Some(_), _) => {}
+                (None, Some(response)) => {
+                    routes.push((route.clone(), RouteTarget::Static(response.clone())))
+                }
+                (None, None) => unreachable!("validated by the manifest parser"),
+            }
+        }
+        let (router, shadowed) = Router::build(routes);
+        for raw in shadowed {
+            eprintln!(
+                "spinflow: route {raw} is a duplicate of a later route and will never be reached"
+            );
+        }
+
+        let app = Arc::new(App {
+            name: manifest.application.name.clone(),
+            version: manifest.application.version.clone(),
+            engine,
+            components,
+            router,
+            request_timeout: options.request_timeout,
+            state_dir,
+        });
+        app.warm_up().await?;
+        Ok(app)
+    }
+
+    pub fn component(&self, id: &str) -> Option<&Arc<ComponentRuntime>> {
+        self.components.get(id)
+    }
+
+    /// Instantiates each component once, so link or pool-limit problems show at start-up.
+    async fn warm_up(self: &Arc<Self>) -> Result<()> {
+        for component in self.components.values() {
+            let mut store = self.new_store(component);
+            component
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component `{}` cannot be instantiated", component.id))?;
+        }
+        Ok(())
+    }
+
+    fn new_store(self: &Arc<Self>, component: &ComponentRuntime) -> Store<HostState> {
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&component.env)
+            .stdout(PrefixedOutput::new(&component.id, HostStream::Stdout))
+            .stderr(PrefixedOutput::new(&component.id, HostStream::Stderr));
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            variables: component.variables.clone(),
+            sqlite: component.sqlite.clone(),
+            key_value: component.key_value.clone(),
+            outbound: OutboundHooks {
+                component_id: component.id.clone(),
+                allowed: component.allowed_hosts.clone(),
+                app: Arc::downgrade(self),
+            },
+        };
+        let mut store = Store::new(&self.engine, state);
+        let ticks = match self.request_timeout {
+            Some(t) => (t.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
+            None => u64::MAX,
+        };
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Runs `request` through a fresh instance of `component`.
+    pub async fn invoke<B>(
+        self: &Arc<Self>,
+        component: &Arc<ComponentRuntime>,
+        request: http::Request<B>,
+    ) -> Result<http::Response<HyperOutgoingBody>, InvokeError>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let mut store = self.new_store(component);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let guest_error = |e: wasmtime::Error| InvokeError::Guest(format!("{e:#}"));
+        let request = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(guest_error)?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(guest_error)?;
+        let pre = component.pre.clone();
+        // The guest keeps running after it sends the response head, to stream the body.
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, request, outparam)
+                .await
+        });
+        let outcome = match self.request_timeout {
+            Some(limit) => match tokio::time::timeout(limit, receiver).await {
+                Ok(r) => r,
+                Err(_) => {
+                    task.abort();
+                    return Err(InvokeError::Timeout);
+                }
+            },
+            None => receiver.await,
+        };
+        match outcome {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(InvokeError::Guest(format!(
+                "guest returned error code {code:?}"
+            ))),
+            Err(_) => Err(InvokeError::Guest(match task.await {
+                Ok(Ok(())) => "guest did not set a response".to_string(),
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(e) => format!("guest task failed: {e}"),
+            })),
+        }
+    }
+
+    /// Serves a chained request (`http://<id>.spin.internal/...`) in-process, as
+    /// if `id` were routed at `/...`.
+    pub async fn handle_chained(
+        self: &Arc<Self>,
+        id: &str,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+    ) -> Result<http::Response<wasmtime_wasi_http::WasiBody>, wasmtime_wasi_http::Error> {
+        let component = self
+            .component(id)
+            .cloned()
+            .ok_or(wasmtime_wasi_http::Error::DestinationNotFound)?;
+        let request = crate::server::prepare_chained_request(request);
+        match self.invoke(&component, request).await {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                crate::server::log_invoke_error(&component.id, &e);
+                Ok(crate::server::error_response(500))
+            }
+        }
+    }
+}
+
+/// The component ids to serve; unknown ids are an error, as in Spin.
+fn retained_components(loaded: &LoadedManifest, requested: &[String]) -> Result<Vec<String>> {
+    let all: Vec<String> = loaded.manifest.component.keys().cloned().collect();
+    if requested.is_empty() {
+        return Ok(all);
+    }
+    for id in requested {
+        if !loaded.manifest.component.contains_key(id) {
+            bail!(
+                "--component-id {id}: no such component in {} (components: {})",
+                loaded.path.display(),
+                all.join(", ")
+            );
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|id| requested.contains(id))
+        .collect())
+}
+
+/// A retained component may only chain to retained components (Spin's rule for
+/// selective deployment).
+fn check_chaining<'a>(
+    id: &str,
+    allowed: &AllowedHosts,
+    retained: &[String],
+    all: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    let all: Vec<&String> = all.collect();
+    for target in allowed.chaining_targets() {
+        if target == "*" {
+            if all.len() != retained.len() {
+                bail!(
+                    "selected component `{id}` cannot use wildcard service chaining (allowed_outbound_hosts = [\"http://*.spin.internal\"]) when only some components are served"
+                );
+            }
+        } else if all.iter().any(|c| c.as_str() == target) && !retained.iter().any(|c| c == target)
+        {
+            bail!(
+                "selected component `{id}` cannot use service chaining to unselected component `{target}` (allowed_outbound_hosts = [\"http://{target}.spin.internal\"]); serve it too with --component-id {target}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Where each used label lives: the runtime config, else the default file for
+/// `default`; any other unconfigured label is a start-up error, as in Spin.
+fn store_locations(
+    key: &str,
+    used: &BTreeSet<String>,
+    configured: &BTreeMap<String, StorageLocation>,
+    default_path: PathBuf,
+) -> Result<BTreeMap<String, StorageLocation>> {
+    let mut out = BTreeMap::new();
+    for label in used {
+        let location = match configured.get(label) {
+            Some(l) => l.clone(),
+            None if label == "default" => StorageLocation::File(default_path.clone()),
+            None => bail!(
+                "unknown {key} label `{label}`: configure it in a runtime config file (--runtime-config-file)"
+            ),
+        };
+        out.insert(label.clone(), location);
+    }
+    Ok(out)
+}
+
+async fn seed_key_values(stores: &KvStores, entries: &[(String, String)]) -> Result<()> {
+    let store = stores
+        .get("default")
+        .context("--key-value needs a component that uses the `default` key-value store")?;
+    for (k, v) in entries {
+        store
+            .set(k.clone(), v.clone().into_bytes())
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+/// `[component.<id>.tool.spinflow] max_request_body_bytes = N` overrides the
+/// host-wide limit for one component (tool tables are ignored by Spin itself).
+fn component_body_limit(decl: &crate::manifest::ComponentDecl, default: u64) -> Result<u64> {
+    let Some(tool) = decl.tool.get("spinflow") else {
+        return Ok(default);
+    };
+    match tool.get("max_request_body_bytes") {
+        None => Ok(default),
+        Some(toml::Value::Integer(n)) if *n > 0 => Ok(*n as u64),
+        Some(other) => {
+            bail!("tool.spinflow.max_request_body_bytes must be a positive integer, found {other}")
+        }
+    }
+}

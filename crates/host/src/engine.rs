@@ -1,0 +1,187 @@
+//! The wasmtime engine and component compilation, with compiled code cached on disk.
+//!
+//! The cache key is the SHA-256 of the `.wasm` bytes plus wasmtime's
+//! precompile-compatibility hash of the engine configuration (wasmtime version,
+//! target, tunables), so a changed component, engine setting or host build
+//! never loads stale code.
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch ticks; request timeouts are counted in these ticks.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Use the pooling instance allocator (fast instantiation, memory reserved up front).
+    pub pooling: bool,
+    /// Largest linear memory a guest may grow to.
+    pub max_instance_memory: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            max_instance_memory: 2 << 30,
+        }
+    }
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config
+}
+
+/// Builds the engine. If the pooling allocator cannot reserve its address space
+/// (e.g. under a tight `ulimit -v`), falls back to on-demand allocation.
+pub fn build_engine(options: &EngineOptions) -> Result<Engine> {
+    if options.pooling {
+        let mut pooling = PoolingAllocationConfig::default();
+        // Up to this many requests run at once; more wait for a free slot.
+        pooling
+            .total_component_instances(MAX_CONCURRENT_INSTANCES)
+            .total_core_instances(MAX_CONCURRENT_INSTANCES * 4)
+            .total_memories(MAX_CONCURRENT_INSTANCES * 2)
+            .total_tables(MAX_CONCURRENT_INSTANCES * 4)
+            .total_stacks(MAX_CONCURRENT_INSTANCES)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16)
+            .max_core_instances_per_component(32)
+            .max_component_instance_size(4 << 20)
+            .max_core_instance_size(4 << 20)
+            .table_elements(200_000)
+            .max_memory_size(options.max_instance_memory)
+            // Reset the first pages with memset rather than madvise: cheaper for small guests.
+            .linear_memory_keep_resident(64 << 10)
+            .table_keep_resident(64 << 10);
+        let mut config = base_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        match Engine::new(&config) {
+            Ok(engine) => return Ok(engine),
+            Err(e) => eprintln!(
+                "spinflow: pooling allocator unavailable ({e}); using on-demand instance allocation"
+            ),
+        }
+    }
+    let config = base_config();
+    Ok(Engine::new(&config)?)
+}
+
+/// Instances (and so requests) that can run concurrently with the pooling allocator.
+pub const MAX_CONCURRENT_INSTANCES: u32 = 256;
+
+/// Loads a component, from the compiled-code cache when possible.
+pub fn load_component(
+    engine: &Engine,
+    wasm_path: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<Component> {
+    let bytes = std::fs::read(wasm_path).with_context(|| {
+        format!(
+            "cannot read component {} (build it first: `spinflow build`)",
+            wasm_path.display()
+        )
+    })?;
+    if !is_component(&bytes) {
+        bail!(
+            "{} is a core wasm module, not a component: build it for `--target wasm32-wasip2`",
+            wasm_path.display()
+        );
+    }
+    let Some(cache_dir) = cache_dir else {
+        return compile(engine, &bytes, wasm_path);
+    };
+    let cached = cache_dir.join(format!("{}.cwasm", cache_key(engine, &bytes)));
+    if cached.is_file() {
+        // SAFETY: the file was written by `Component::serialize` of an engine with the
+        // same compatibility hash (it is in the file name), into a cache dir we own.
+        match unsafe { Component::deserialize_file(engine, &cached) } {
+            Ok(component) => return Ok(component),
+            Err(e) => eprintln!(
+                "spinflow: ignoring unusable cache entry {}: {e}",
+                cached.display()
+            ),
+        }
+    }
+    let component = compile(engine, &bytes, wasm_path)?;
+    if let Err(e) = store(&component, cache_dir, &cached) {
+        eprintln!(
+            "spinflow: could not write compiled-code cache {}: {e:#}",
+            cached.display()
+        );
+    }
+    Ok(component)
+}
+
+/// A component's preamble has layer 1 where a core module has layer 0.
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[6..8] == [1, 0]
+}
+
+fn compile(engine: &Engine, bytes: &[u8], path: &Path) -> Result<Component> {
+    Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot compile component {}", path.display()))
+}
+
+fn store(component: &Component, dir: &Path, path: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let bytes = component.serialize()?;
+    // Write then rename, so a concurrent start never reads half a file.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
+    struct ShaHasher(Sha256);
+    impl Hasher for ShaHasher {
+        fn finish(&self) -> u64 {
+            unreachable!("only the digest is used")
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.write(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.write(&Sha256::digest(wasm));
+    let digest = hasher.0.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The default compiled-code cache: `$SPINFLOW_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/spinflow`, else `~/.cache/spinflow`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("SPINFLOW_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(dir).join("spinflow"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/spinflow"))
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] for as long as the engine lives.
+pub fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("spinflow-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .expect("spawn epoch thread");
+}

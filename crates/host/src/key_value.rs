@@ -1,0 +1,540 @@
+//! Key-value stores: `fermyon:spin/key-value@2.0.0` and `wasi:keyvalue/{store,atomics,batch}`
+//! (0.2.0-draft2), both over the same SQLite-backed stores.
+//!
+//! A store labelled L lives in the table `spin_key_value(store, key, value)` of
+//! its database file with `store = L`, the layout Spin's own "spin" store uses.
+//! Counters written by `increment` are 8-byte little-endian i64 values.
+
+use crate::bindings::{spin_v2::key_value as v2, wasi_keyvalue as wkv};
+use crate::runtime_config::StorageLocation;
+use crate::sqlite_pool::{blocking, Pool};
+use anyhow::Result;
+use rusqlite::{params, OptionalExtension};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use wasmtime::component::{HasData, Resource, ResourceTable};
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
+    store TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (store, key)
+)";
+
+/// One labelled store.
+#[derive(Clone)]
+pub struct KvStore {
+    label: Arc<str>,
+    pool: Arc<Pool>,
+}
+
+/// All stores of the app, by label.
+#[derive(Default)]
+pub struct KvStores {
+    stores: HashMap<String, KvStore>,
+}
+
+impl KvStores {
+    /// Opens every configured store; stores sharing a file share a pool.
+    pub fn open(locations: &BTreeMap<String, StorageLocation>) -> Result<Self> {
+        let mut pools: Vec<(StorageLocation, Arc<Pool>)> = Vec::new();
+        let mut stores = HashMap::new();
+        for (label, location) in locations {
+            let existing = pools
+                .iter()
+                .find(|(l, _)| l == location && *l != StorageLocation::InMemory);
+            let pool = match existing {
+                Some((_, p)) => p.clone(),
+                None => {
+                    let p = Pool::open(location)?;
+                    p.checkout()?.execute_batch(SCHEMA)?;
+                    pools.push((location.clone(), p.clone()));
+                    p
+                }
+            };
+            stores.insert(
+                label.clone(),
+                KvStore {
+                    label: label.as_str().into(),
+                    pool,
+                },
+            );
+        }
+        Ok(Self { stores })
+    }
+
+    pub fn get(&self, label: &str) -> Option<&KvStore> {
+        self.stores.get(label)
+    }
+}
+
+/// Store operations; each runs on the blocking pool with its own connection.
+impl KvStore {
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, String> {
+        let store = self.clone();
+        blocking(move || {
+            let mut conn = store.pool.checkout().map_err(|e| format!("{e:#}"))?;
+            f(&mut conn, &store.label).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("{e:#}"))?
+    }
+
+    pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, String> {
+        self.run(move |c, s| read(c, s, &key)).await
+    }
+
+    pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), String> {
+        self.run(move |c, s| write(c, s, &key, &value)).await
+    }
+
+    pub async fn delete(&self, key: String) -> Result<(), String> {
+        self.run(move |c, s| {
+            c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .execute(params![s, key])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn exists(&self, key: String) -> Result<bool, String> {
+        self.run(move |c, s| {
+            c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .exists(params![s, key])
+        })
+        .await
+    }
+
+    pub async fn keys(&self) -> Result<Vec<String>, String> {
+        self.run(|c, s| {
+            c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
+                .query_map(params![s], |row| row.get(0))?
+                .collect()
+        })
+        .await
+    }
+
+    /// Adds `delta` to the counter at `key` (absent = 0) atomically.
+    pub async fn increment(&self, key: String, delta: i64) -> Result<i64, String> {
+        self.run(move |c, s| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current = match read(&tx, s, &key)? {
+                None => 0,
+                Some(bytes) => decode_counter(&bytes).ok_or_else(|| {
+                    rusqlite::Error::InvalidParameterName(format!(
+                        "value at {key:?} is not an 8-byte little-endian counter"
+                    ))
+                })?,
+            };
+            let next = current.checked_add(delta).ok_or_else(|| {
+                rusqlite::Error::InvalidParameterName(format!("counter at {key:?} would overflow"))
+            })?;
+            write(&tx, s, &key, &next.to_le_bytes())?;
+            tx.commit()?;
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Sets `key` to `value` only if it still holds `expected`. Returns whether it did.
+    pub async fn compare_and_swap(
+        &self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> Result<bool, String> {
+        self.run(move |c, s| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if read(&tx, s, &key)? != expected {
+                return Ok(false);
+            }
+            write(&tx, s, &key, &value)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+fn read(c: &rusqlite::Connection, store: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+        .query_row(params![store, key], |row| row.get(0))
+        .optional()
+}
+
+fn write(c: &rusqlite::Connection, store: &str, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![store, key, value])
+    .map(|_| ())
+}
+
+fn decode_counter(bytes: &[u8]) -> Option<i64> {
+    Some(i64::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// The key-value capability of one instance.
+#[derive(Clone)]
+pub struct KeyValueState {
+    pub stores: Arc<KvStores>,
+    /// Labels the component declared in `key_value_stores`.
+    pub allowed: Arc<HashSet<String>>,
+}
+
+/// A guest store (fermyon) or bucket (wasi:keyvalue) resource.
+pub struct StoreHandle {
+    store: KvStore,
+}
+
+/// A wasi:keyvalue compare-and-swap handle: the value seen when it was made.
+pub struct CasHandle {
+    store: KvStore,
+    key: String,
+    current: Option<Vec<u8>>,
+}
+
+pub struct KeyValueView<'a> {
+    pub state: &'a KeyValueState,
+    pub table: &'a mut ResourceTable,
+}
+
+pub struct KeyValueCapability;
+impl HasData for KeyValueCapability {
+    type Data<'a> = KeyValueView<'a>;
+}
+
+enum OpenError {
+    NoSuchStore,
+    AccessDenied,
+}
+
+impl KeyValueView<'_> {
+    fn open(&mut self, label: &str) -> anyhow::Result<Result<Resource<StoreHandle>, OpenError>> {
+        if !self.state.allowed.contains(label) {
+            return Ok(Err(OpenError::AccessDenied));
+        }
+        let Some(store) = self.state.stores.get(label) else {
+            return Ok(Err(OpenError::NoSuchStore));
+        };
+        Ok(Ok(self.table.push(StoreHandle {
+            store: store.clone(),
+        })?))
+    }
+
+    fn store(&self, handle: &Resource<StoreHandle>) -> anyhow::Result<KvStore> {
+        Ok(self.table.get(handle)?.store.clone())
+    }
+}
+
+impl v2::Host for KeyValueView<'_> {}
+
+impl v2::HostStore for KeyValueView<'_> {
+    async fn open(
+        &mut self,
+        label: String,
+    ) -> anyhow::Result<Result<Resource<v2::Store>, v2::Error>> {
+        Ok(KeyValueView::open(self, &label)?.map_err(|e| match e {
+            OpenError::NoSuchStore => v2::Error::NoSuchStore,
+            OpenError::AccessDenied => v2::Error::AccessDenied,
+        }))
+    }
+
+    async fn get(
+        &mut self,
+        s: Resource<v2::Store>,
+        key: String,
+    ) -> anyhow::Result<Result<Option<Vec<u8>>, v2::Error>> {
+        Ok(self.store(&s)?.get(key).await.map_err(v2::Error::Other))
+    }
+
+    async fn set(
+        &mut self,
+        s: Resource<v2::Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> anyhow::Result<Result<(), v2::Error>> {
+        Ok(self
+            .store(&s)?
+            .set(key, value)
+            .await
+            .map_err(v2::Error::Other))
+    }
+
+    async fn delete(
+        &mut self,
+        s: Resource<v2::Store>,
+        key: String,
+    ) -> anyhow::Result<Result<(), v2::Error>> {
+        Ok(self.store(&s)?.delete(key).await.map_err(v2::Error::Other))
+    }
+
+    async fn exists(
+        &mut self,
+        s: Resource<v2::Store>,
+        key: String,
+    ) -> anyhow::Result<Result<bool, v2::Error>> {
+        Ok(self.store(&s)?.exists(key).await.map_err(v2::Error::Other))
+    }
+
+    async fn get_keys(
+        &mut self,
+        s: Resource<v2::Store>,
+    ) -> anyhow::Result<Result<Vec<String>, v2::Error>> {
+        Ok(self.store(&s)?.keys().await.map_err(v2::Error::Other))
+    }
+
+    async fn drop(&mut self, s: Resource<v2::Store>) -> anyhow::Result<()> {
+        self.table.delete(s)?;
+        Ok(())
+    }
+}
+
+impl wkv::store::Host for KeyValueView<'_> {
+    async fn open(
+        &mut self,
+        identifier: String,
+    ) -> anyhow::Result<Result<Resource<wkv::store::Bucket>, wkv::store::Error>> {
+        Ok(KeyValueView::open(self, &identifier)?.map_err(|e| match e {
+            OpenError::NoSuchStore => wkv::store::Error::NoSuchStore,
+            OpenError::AccessDenied => wkv::store::Error::AccessDenied,
+        }))
+    }
+}
+
+impl wkv::store::HostBucket for KeyValueView<'_> {
+    async fn get(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+    ) -> anyhow::Result<Result<Option<Vec<u8>>, wkv::store::Error>> {
+        Ok(self
+            .store(&b)?
+            .get(key)
+            .await
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn set(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> anyhow::Result<Result<(), wkv::store::Error>> {
+        Ok(self
+            .store(&b)?
+            .set(key, value)
+            .await
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn delete(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+    ) -> anyhow::Result<Result<(), wkv::store::Error>> {
+        Ok(self
+            .store(&b)?
+            .delete(key)
+            .await
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn exists(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+    ) -> anyhow::Result<Result<bool, wkv::store::Error>> {
+        Ok(self
+            .store(&b)?
+            .exists(key)
+            .await
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn list_keys(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        _cursor: Option<String>,
+    ) -> anyhow::Result<Result<wkv::store::KeyResponse, wkv::store::Error>> {
+        // Every key in one page: the cursor is always `none`.
+        Ok(self
+            .store(&b)?
+            .keys()
+            .await
+            .map(|keys| wkv::store::KeyResponse { keys, cursor: None })
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn drop(&mut self, b: Resource<wkv::store::Bucket>) -> anyhow::Result<()> {
+        self.table.delete(b)?;
+        Ok(())
+    }
+}
+
+impl wkv::atomics::Host for KeyValueView<'_> {
+    async fn increment(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+        delta: i64,
+    ) -> anyhow::Result<Result<i64, wkv::store::Error>> {
+        Ok(self
+            .store(&b)?
+            .increment(key, delta)
+            .await
+            .map_err(wkv::store::Error::Other))
+    }
+
+    async fn swap(
+        &mut self,
+        cas: Resource<wkv::atomics::Cas>,
+        value: Vec<u8>,
+    ) -> anyhow::Result<Result<(), wkv::atomics::CasError>> {
+        let handle = self.table.get(&cas)?;
+        let (store, key, expected) = (
+            handle.store.clone(),
+            handle.key.clone(),
+            handle.current.clone(),
+        );
+        match store.compare_and_swap(key, expected, value).await {
+            Ok(true) => {
+                self.table.delete(cas)?;
+                Ok(Ok(()))
+            }
+            // The guest gets its CAS handle back to retry with.
+            Ok(false) => Ok(Err(wkv::atomics::CasError::CasFailed(cas))),
+            Err(e) => {
+                self.table.delete(cas)?;
+                Ok(Err(wkv::atomics::CasError::StoreError(
+                    wkv::store::Error::Other(e),
+                )))
+            }
+        }
+    }
+}
+
+impl wkv::atomics::HostCas for KeyValueView<'_> {
+    async fn new(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key: String,
+    ) -> anyhow::Result<Result<Resource<wkv::atomics::Cas>, wkv::store::Error>> {
+        let store = self.store(&b)?;
+        let current = match store.get(key.clone()).await {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(wkv::store::Error::Other(e))),
+        };
+        Ok(Ok(self.table.push(CasHandle {
+            store,
+            key,
+            current,
+        })?))
+    }
+
+    async fn current(
+        &mut self,
+        cas: Resource<wkv::atomics::Cas>,
+    ) -> anyhow::Result<Result<Option<Vec<u8>>, wkv::store::Error>> {
+        Ok(Ok(self.table.get(&cas)?.current.clone()))
+    }
+
+    async fn drop(&mut self, cas: Resource<wkv::atomics::Cas>) -> anyhow::Result<()> {
+        self.table.delete(cas)?;
+        Ok(())
+    }
+}
+
+impl wkv::batch::Host for KeyValueView<'_> {
+    async fn get_many(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        keys: Vec<String>,
+    ) -> anyhow::Result<Result<Vec<(String, Option<Vec<u8>>)>, wkv::store::Error>> {
+        let store = self.store(&b)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            match store.get(key.clone()).await {
+                Ok(v) => out.push((key, v)),
+                Err(e) => return Ok(Err(wkv::store::Error::Other(e))),
+            }
+        }
+        Ok(Ok(out))
+    }
+
+    async fn set_many(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        key_values: Vec<(String, Vec<u8>)>,
+    ) -> anyhow::Result<Result<(), wkv::store::Error>> {
+        let store = self.store(&b)?;
+        for (key, value) in key_values {
+            if let Err(e) = store.set(key, value).await {
+                return Ok(Err(wkv::store::Error::Other(e)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn delete_many(
+        &mut self,
+        b: Resource<wkv::store::Bucket>,
+        keys: Vec<String>,
+    ) -> anyhow::Result<Result<(), wkv::store::Error>> {
+        let store = self.store(&b)?;
+        for key in keys {
+            if let Err(e) = store.delete(key).await {
+                return Ok(Err(wkv::store::Error::Other(e)));
+            }
+        }
+        Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stores() -> KvStores {
+        KvStores::open(&BTreeMap::from([
+            ("default".to_string(), StorageLocation::InMemory),
+            ("other".to_string(), StorageLocation::InMemory),
+        ]))
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn labels_are_separate_namespaces() {
+        let s = stores();
+        let (a, b) = (s.get("default").unwrap(), s.get("other").unwrap());
+        a.set("k".into(), b"1".to_vec()).await.unwrap();
+        assert_eq!(a.get("k".into()).await.unwrap(), Some(b"1".to_vec()));
+        assert_eq!(b.get("k".into()).await.unwrap(), None);
+        assert_eq!(a.keys().await.unwrap(), vec!["k".to_string()]);
+        a.delete("k".into()).await.unwrap();
+        assert!(!a.exists("k".into()).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn increment_and_cas() {
+        let s = stores();
+        let a = s.get("default").unwrap();
+        assert_eq!(a.increment("n".into(), 5).await.unwrap(), 5);
+        assert_eq!(a.increment("n".into(), -2).await.unwrap(), 3);
+        assert!(!a
+            .compare_and_swap("c".into(), Some(b"x".to_vec()), b"y".to_vec())
+            .await
+            .unwrap());
+        assert!(a
+            .compare_and_swap("c".into(), None, b"y".to_vec())
+            .await
+            .unwrap());
+        assert_eq!(a.get("c".into()).await.unwrap(), Some(b"y".to_vec()));
+        a.set("text".into(), b"abc".to_vec()).await.unwrap();
+        assert!(a.increment("text".into(), 1).await.is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! The per-request store data (`Store<HostState>`) and the linker that wires
+//! every host capability to it.
+
+use crate::bindings;
+use crate::key_value::{KeyValueCapability, KeyValueState, KeyValueView};
+use crate::outbound_http::OutboundHooks;
+use crate::sqlite::{SqliteCapability, SqliteState, SqliteView};
+use crate::variables::ComponentVariables;
+use anyhow::Result;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::Engine;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Everything one instance can reach. Built fresh for every request.
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub variables: ComponentVariables,
+    pub sqlite: SqliteState,
+    pub key_value: KeyValueState,
+    pub outbound: OutboundHooks,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
+    SqliteView {
+        state: &s.sqlite,
+        table: &mut s.table,
+    }
+}
+
+fn key_value_view(s: &mut HostState) -> KeyValueView<'_> {
+    KeyValueView {
+        state: &s.key_value,
+        table: &mut s.table,
+    }
+}
+
+fn variables(s: &mut HostState) -> &mut ComponentVariables {
+    &mut s.variables
+}
+
+/// A linker with WASI p2, wasi:http and the Spin interfaces.
+pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+
+    use bindings::{spin_v2, sqlite_v3, wasi_config, wasi_keyvalue};
+    spin_v2::variables::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, variables)?;
+    wasi_config::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, variables)?;
+    spin_v2::sqlite::add_to_linker::<_, SqliteCapability>(&mut linker, sqlite_view)?;
+    sqlite_v3::add_to_linker::<_, SqliteCapability>(&mut linker, sqlite_view)?;
+    spin_v2::key_value::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
+    wasi_keyvalue::store::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
+    wasi_keyvalue::atomics::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
+    wasi_keyvalue::batch::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
+    Ok(linker)
+}

@@ -1,0 +1,182 @@
+//! A Spin component that reports what the host gives it, selected by `?op=`:
+//!
+//! | op | does |
+//! |---|---|
+//! | `echo` (default) | JSON of method, uri, path, query, headers and body length |
+//! | `counter` | increments a global and returns it (per-request isolation) |
+//! | `var&name=N` | the component variable N |
+//! | `env&name=N` | the environment variable N |
+//! | `kv-set&store=S&key=K&value=V`, `kv-get&store=S&key=K` | fermyon key-value |
+//! | `incr&store=S&key=K&delta=D` | wasi:keyvalue atomics increment |
+//! | `sql&db=D` | runs the body as one SQL statement, returns the rows as JSON |
+//! | `fetch&url=U` | outbound GET, answers `<status>\n<body>` or 502 and the error |
+//! | `trap` | panics |
+
+use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::http_component;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+#[http_component]
+async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let params: Vec<(String, String)> = req
+        .query()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_string(), decode(v)),
+            None => (p.to_string(), String::new()),
+        })
+        .collect();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    Ok(match param("op").as_str() {
+        "" | "echo" => echo(&req),
+        "counter" => text(
+            200,
+            (COUNTER.fetch_add(1, Ordering::SeqCst) + 1).to_string(),
+        ),
+        "var" => match spin_sdk::variables::get(&param("name")) {
+            Ok(v) => text(200, v),
+            Err(e) => text(404, format!("{e:?}")),
+        },
+        "env" => match std::env::var(param("name")) {
+            Ok(v) => text(200, v),
+            Err(_) => text(404, "unset".into()),
+        },
+        "kv-set" => match spin_sdk::key_value::Store::open(&param("store")) {
+            Ok(store) => match store.set(&param("key"), param("value").as_bytes()) {
+                Ok(()) => text(200, "stored".into()),
+                Err(e) => text(500, format!("{e:?}")),
+            },
+            Err(e) => text(403, format!("{e:?}")),
+        },
+        "kv-get" => match spin_sdk::key_value::Store::open(&param("store")) {
+            Ok(store) => match store.get(&param("key")) {
+                Ok(Some(v)) => text(200, String::from_utf8_lossy(&v).into_owned()),
+                Ok(None) => text(404, "missing".into()),
+                Err(e) => text(500, format!("{e:?}")),
+            },
+            Err(e) => text(403, format!("{e:?}")),
+        },
+        "incr" => {
+            use spin_sdk::wit::wasi::keyvalue::{atomics, store};
+            match store::open(&param("store")) {
+                Ok(bucket) => {
+                    let delta = param("delta").parse().unwrap_or(1);
+                    match atomics::increment(&bucket, &param("key"), delta) {
+                        Ok(v) => text(200, v.to_string()),
+                        Err(e) => text(500, format!("{e:?}")),
+                    }
+                }
+                Err(e) => text(403, format!("{e:?}")),
+            }
+        }
+        "sql" => sql(&param("db"), &String::from_utf8_lossy(req.body())),
+        "fetch" => {
+            let outbound = Request::builder()
+                .method(Method::Get)
+                .uri(param("url"))
+                .build();
+            match spin_sdk::http::send::<_, Response>(outbound).await {
+                Ok(r) => text(
+                    200,
+                    format!("{}\n{}", r.status(), String::from_utf8_lossy(r.body())),
+                ),
+                Err(e) => text(502, format!("{e:?}")),
+            }
+        }
+        "trap" => panic!("probe asked to trap"),
+        other => text(400, format!("unknown op {other:?}")),
+    })
+}
+
+fn text(status: u16, body: String) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(body)
+        .build()
+}
+
+fn echo(req: &Request) -> Response {
+    let headers: serde_json::Map<String, serde_json::Value> = req
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.as_str().unwrap_or("").into()))
+        .collect();
+    let body = serde_json::json!({
+        "method": req.method().to_string(),
+        "uri": req.uri(),
+        "path": req.path(),
+        "query": req.query(),
+        "headers": headers,
+        "body_len": req.body().len(),
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
+}
+
+fn sql(db: &str, statement: &str) -> Response {
+    use spin_sdk::sqlite3::{Connection, Value};
+    let conn = match Connection::open(db) {
+        Ok(c) => c,
+        Err(e) => return text(403, format!("{e:?}")),
+    };
+    match conn.execute(statement, &[]) {
+        Ok(result) => {
+            let rows: Vec<serde_json::Value> = result
+                .rows
+                .iter()
+                .map(|row| {
+                    row.values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Integer(i) => serde_json::json!(i),
+                            Value::Real(f) => serde_json::json!(f),
+                            Value::Text(s) => serde_json::json!(s),
+                            Value::Blob(b) => serde_json::json!(b),
+                            Value::Null => serde_json::Value::Null,
+                        })
+                        .collect()
+                })
+                .collect();
+            let body = serde_json::json!({ "columns": result.columns, "rows": rows });
+            text(200, body.to_string())
+        }
+        Err(e) => text(500, format!("{e:?}")),
+    }
+}
+
+/// Percent-decoding for query values (`+` is a space).
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

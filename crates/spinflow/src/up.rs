@@ -1,0 +1,201 @@
+//! `spinflow up` and `spinflow build` arguments (named after `spin up` / `spin build`).
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use host::{App, AppOptions, ServeOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The application manifest (a spin.toml file or its directory).
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    pub from: PathBuf,
+    /// Build only these components.
+    #[arg(short = 'c', long = "component-id")]
+    pub component_id: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The application manifest (a spin.toml file or its directory).
+    #[arg(short = 'f', long = "from", default_value = "spin.toml")]
+    from: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SPIN_HTTP_LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// Directory for default key-value and SQLite files [default: .spin next to the manifest].
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Serve only this component (repeatable). Also read from SPIN_COMPONENTS_TO_RETAIN (comma-separated).
+    #[arg(short = 'c', long = "component-id")]
+    component_id: Vec<String>,
+    /// Spin runtime config file ([key_value_store.<label>], [sqlite_database.<label>]).
+    #[arg(long, env = "RUNTIME_CONFIG_FILE")]
+    runtime_config_file: Option<PathBuf>,
+    /// Environment variable for every component (KEY=VALUE, repeatable).
+    #[arg(short = 'e', long = "env", value_parser = parse_pair)]
+    env: Vec<(String, String)>,
+    /// Application variable value (name=value, repeatable); wins over SPIN_VARIABLE_<NAME>.
+    #[arg(long = "variable", value_parser = parse_pair)]
+    variable: Vec<(String, String)>,
+    /// SQL run against the default database before serving (repeatable; @file reads a file).
+    #[arg(long = "sqlite")]
+    sqlite: Vec<String>,
+    /// Entry set in the default key-value store before serving (key=value, repeatable).
+    #[arg(long = "key-value", value_parser = parse_pair)]
+    key_value: Vec<(String, String)>,
+    /// No access log.
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// Run `spinflow build` first.
+    #[arg(long)]
+    build: bool,
+    /// Largest accepted request body in bytes (suffixes K, M, G accepted); larger gets 413.
+    /// A component can set its own with [component.<id>.tool.spinflow] max_request_body_bytes.
+    #[arg(long, env = "SPINFLOW_MAX_REQUEST_BODY", default_value = "4G", value_parser = parse_size)]
+    max_request_body: u64,
+    /// Per-request time limit in seconds (0 = none).
+    #[arg(long, env = "SPINFLOW_REQUEST_TIMEOUT", default_value_t = 600)]
+    request_timeout: u64,
+    /// Compiled-code cache directory [default: ~/.cache/spinflow].
+    #[arg(long, env = "SPINFLOW_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile components at every start instead of using the cache.
+    #[arg(long)]
+    disable_cache: bool,
+    /// Allocate instances on demand instead of from a pre-reserved pool.
+    #[arg(long)]
+    disable_pooling: bool,
+    /// Largest linear memory a component may use (suffixes K, M, G accepted).
+    #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY", default_value = "2G", value_parser = parse_size)]
+    max_instance_memory: u64,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        None => (s, 1u64),
+        Some((i, _)) => {
+            let unit = s[i..].trim().to_ascii_uppercase();
+            let unit = unit.trim_end_matches('B').trim_end_matches('I');
+            let mult = match unit {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M or G)")),
+            };
+            (&s[..i], mult)
+        }
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("invalid size {s:?}"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+pub fn run(args: UpArgs) -> Result<()> {
+    if args.build {
+        host::builder::build(&args.from, &[])?;
+    }
+    let mut component_ids = args.component_id.clone();
+    if component_ids.is_empty() {
+        if let Ok(list) = std::env::var("SPIN_COMPONENTS_TO_RETAIN") {
+            component_ids = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+    }
+    let mut options = AppOptions::new(&args.from);
+    options.state_dir = args.state_dir.clone();
+    options.runtime_config_file = args.runtime_config_file.clone();
+    options.component_ids = component_ids;
+    options.env = args.env.clone();
+    options.variables = args.variable.iter().cloned().collect();
+    options.sqlite_statements = args
+        .sqlite
+        .iter()
+        .map(|s| match s.strip_prefix('@') {
+            Some(path) => {
+                std::fs::read_to_string(path).with_context(|| format!("--sqlite @{path}"))
+            }
+            None => Ok(s.clone()),
+        })
+        .collect::<Result<_>>()?;
+    options.key_values = args.key_value.clone();
+    options.max_request_body_bytes = args.max_request_body;
+    options.request_timeout =
+        (args.request_timeout > 0).then(|| Duration::from_secs(args.request_timeout));
+    if args.disable_cache {
+        options.cache_dir = None;
+    } else if let Some(dir) = &args.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    options.engine.pooling = !args.disable_pooling;
+    options.engine.max_instance_memory = usize::try_from(args.max_instance_memory)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let app = App::load(&options).await?;
+        let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+            Ok(l) => l,
+            Err(e) => bail!("cannot listen on {}: {e}", args.listen),
+        };
+        host::serve(
+            app,
+            listener,
+            ServeOptions { quiet: args.quiet },
+            shutdown_signal(),
+        )
+        .await
+    })?;
+    // Guest tasks still streaming bodies are abandoned, not awaited.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_units() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("10k").unwrap(), 10 << 10);
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn pairs_split_on_the_first_equals() {
+        assert_eq!(parse_pair("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert!(parse_pair("novalue").is_err());
+    }
+}

@@ -1,0 +1,279 @@
+//! Helpers for end-to-end tests: build the test components, start the real
+//! `spinflow up` binary on a free loopback port, talk HTTP to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn probe_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/probe/spin.toml")
+}
+
+/// Compiled code shared by every test host, so each component compiles once.
+fn cache_dir() -> PathBuf {
+    repo_root().join("target/spinflow-test-cache")
+}
+
+/// Builds the given wasm packages once per test binary (cargo makes it a no-op when fresh).
+pub fn build_wasm(packages: &[&str]) {
+    static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !built.iter().any(|b| b == p))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(repo_root()).args([
+        "build",
+        "--target",
+        "wasm32-wasip2",
+        "--profile",
+        "wasm-release",
+    ]);
+    for p in &missing {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().expect("run cargo build for test components");
+    assert!(
+        status.success(),
+        "building {missing:?} for wasm32-wasip2 failed"
+    );
+    built.extend(missing.iter().map(|s| s.to_string()));
+}
+
+/// A running `spinflow up`.
+pub struct Host {
+    child: Child,
+    pub url: String,
+    pub output: Arc<Mutex<String>>,
+}
+
+pub struct HostBuilder {
+    manifest: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    state_dir: Option<PathBuf>,
+}
+
+pub fn host(manifest: impl Into<PathBuf>) -> HostBuilder {
+    HostBuilder {
+        manifest: manifest.into(),
+        args: Vec::new(),
+        env: Vec::new(),
+        state_dir: None,
+    }
+}
+
+/// The probe app with its one required variable set.
+pub fn probe_host() -> HostBuilder {
+    build_wasm(&["probe"]);
+    host(probe_manifest()).env("SPIN_VARIABLE_TOKEN", "t0ken")
+}
+
+impl HostBuilder {
+    pub fn arg(mut self, a: impl Into<String>) -> Self {
+        self.args.push(a.into());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn state_dir(mut self, dir: &Path) -> Self {
+        self.state_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spinflow"));
+        cmd.arg("up")
+            .arg("-f")
+            .arg(&self.manifest)
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--cache-dir")
+            .arg(cache_dir());
+        if let Some(dir) = &self.state_dir {
+            cmd.arg("--state-dir").arg(dir);
+        }
+        cmd.args(&self.args);
+        // Tests must not inherit a developer's settings.
+        for var in [
+            "SPIN_HTTP_LISTEN_ADDR",
+            "SPIN_COMPONENTS_TO_RETAIN",
+            "RUNTIME_CONFIG_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Starts the host and waits for `Serving http://...`.
+    pub fn start(self) -> Host {
+        match self.try_start() {
+            Ok(h) => h,
+            Err(output) => panic!("spinflow up did not start:\n{output}"),
+        }
+    }
+
+    /// Starts the host; `Err` carries its output if it exits before serving.
+    pub fn try_start(self) -> Result<Host, String> {
+        let mut child = self.command().spawn().expect("spawn spinflow");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        collect(child.stdout.take().unwrap(), output.clone(), Some(tx));
+        collect(child.stderr.take().unwrap(), output.clone(), None);
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+                if let Some(addr) = line.strip_prefix("Serving http://") {
+                    return Ok(Host {
+                        child,
+                        url: format!("http://{}", addr.trim()),
+                        output,
+                    });
+                }
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                // Let the readers drain what the process printed.
+                std::thread::sleep(Duration::from_millis(200));
+                return Err(output.lock().unwrap().clone());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!(
+                    "timed out; output so far:\n{}",
+                    output.lock().unwrap()
+                ));
+            }
+        }
+    }
+}
+
+fn collect(
+    stream: impl Read + Send + 'static,
+    output: Arc<Mutex<String>>,
+    lines: Option<std::sync::mpsc::Sender<String>>,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            output.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(tx) = &lines {
+                let _ = tx.send(line);
+            }
+        }
+    });
+}
+
+impl Host {
+    pub fn get(&self, path: &str) -> Reply {
+        request(agent().get(format!("{}{path}", self.url)).call())
+    }
+
+    pub fn post(&self, path: &str, body: &[u8]) -> Reply {
+        request(agent().post(format!("{}{path}", self.url)).send(body))
+    }
+
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until the host's output contains `needle`; returns the output.
+    pub fn wait_for_output(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.output();
+            if out.contains(needle) || Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A response, read fully.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+pub fn request(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = result.unwrap_or_else(|e| panic!("HTTP request failed: {e}"));
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Reply {
+        status: response.status().as_u16(),
+        headers,
+        body,
+    }
+}
