@@ -1,21 +1,19 @@
 //! mlflow-server: the MLflow tracking server of spinflow, as a Spin HTTP component.
+//!
+//! Layout: `http` (request model + router with one dispatch table per API area),
+//! `error` (the one error type, mapped to MLflow's error_code/status), `service`
+//! (experiments, runs, metrics, server info), `search` (filter language → SQL),
+//! `artifacts` (chunked artifact store + proxy endpoints), `store` (SQL seam over Spin
+//! SQLite or rusqlite, versioned migrations), `util` (ids, time, names, page tokens).
+//! Only `entry` touches Spin's HTTP types; everything else runs natively in unit tests.
 
-use spin_sdk::http::{IntoResponse, Request, Response};
-use spin_sdk::http_component;
+pub mod artifacts;
+pub mod error;
+pub mod http;
+pub mod search;
+pub mod service;
+pub mod store;
+pub mod util;
 
-#[http_component]
-fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
-    let body = match req.path() {
-        "/health" => serde_json::json!({
-            "status": "ok",
-            "service": env!("CARGO_PKG_NAME"),
-            "version": env!("CARGO_PKG_VERSION"),
-        }),
-        _ => return Ok(Response::new(404, ())),
-    };
-    Ok(Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .build())
-}
+#[cfg(target_arch = "wasm32")]
+mod entry;

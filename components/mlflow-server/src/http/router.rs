@@ -1,0 +1,183 @@
+//! The router: one dispatch table per API area.
+//!
+//! # Adding a service area
+//! 1. Write a module with handlers of type [`Handler`] and a `pub const ROUTES: &[Route]`
+//!    table (paths relative to the area prefix; `{name}` matches one path segment and
+//!    `{*name}` the rest of the path, raw; both are read with [`PathParams::get`]).
+//! 2. Add one line to [`AREAS`] naming the prefixes it serves (e.g. [`MLFLOW_V2`] serves
+//!    both `/api/2.0/mlflow/` and its `/ajax-api/2.0/mlflow/` alias).
+//! 3. If the area has tables, give it its own `&[Migration]` list and add one line to
+//!    `store::migrations::AREAS` (steps are versioned per area, so areas never collide).
+//!
+//! Handlers decode their message with [`ApiRequest::message`] (query string for GET, JSON
+//! body otherwise), return `Err(MlflowError)` for failures (rendered once, by
+//! [`dispatch`]), and never panic. Paths no table claims answer a plain 404, which the
+//! MLflow client reads as "endpoint not supported" and falls back.
+
+use super::{ApiRequest, ApiResponse, Method};
+use crate::error::ApiResult;
+use crate::store::Db;
+
+/// What a handler gets besides the request.
+pub struct Ctx<'a> {
+    pub db: &'a dyn Db,
+}
+
+/// `{name}` segments captured from the route pattern, percent-decoded.
+#[derive(Debug, Default)]
+pub struct PathParams(Vec<(&'static str, String)>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+pub type Handler = fn(&Ctx, &ApiRequest, &PathParams) -> ApiResult<ApiResponse>;
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub handler: Handler,
+}
+
+/// Shorthand for building route tables.
+pub const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+    }
+}
+
+pub struct Area {
+    pub prefixes: &'static [&'static str],
+    pub routes: &'static [Route],
+}
+
+pub const MLFLOW_V2: &[&str] = &["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"];
+pub const MLFLOW_V3: &[&str] = &["/api/3.0/mlflow/", "/ajax-api/3.0/mlflow/"];
+pub const ARTIFACTS_V2: &[&str] = &["/api/2.0/mlflow-artifacts/"];
+pub const ROOT: &[&str] = &["/"];
+
+/// Every area the server answers. Model registry and logged models plug in here.
+pub const AREAS: &[Area] = &[
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::service::experiments::ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::service::runs::ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::service::metrics::ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::artifacts::handlers::TRACKING_ROUTES,
+    },
+    Area {
+        prefixes: ARTIFACTS_V2,
+        routes: crate::artifacts::handlers::PROXY_ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V3,
+        routes: crate::service::server_info::V3_ROUTES,
+    },
+    Area {
+        prefixes: ROOT,
+        routes: crate::service::server_info::ROOT_ROUTES,
+    },
+];
+
+fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
+    let mut params = PathParams::default();
+    let mut want = pattern.split('/');
+    let mut have = path.split('/');
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(h)) if w.starts_with("{*") && w.ends_with('}') => {
+                // Wildcard: the rest of the path, left percent-encoded for the handler.
+                let rest: Vec<&str> = std::iter::once(h).chain(have.by_ref()).collect();
+                params.0.push((&w[2..w.len() - 1], rest.join("/")));
+                return Some(params);
+            }
+            (Some(w), Some(h)) if w.starts_with('{') && w.ends_with('}') && !h.is_empty() => {
+                let decoded = percent_encoding::percent_decode_str(h)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                params.0.push((&w[1..w.len() - 1], decoded));
+            }
+            (Some(w), Some(h)) if w == h => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the handler for a request, if any table claims it.
+pub fn find(method: Method, path: &str) -> Option<(Handler, PathParams)> {
+    for area in AREAS {
+        for prefix in area.prefixes {
+            let Some(rest) = path.strip_prefix(prefix) else {
+                continue;
+            };
+            for r in area.routes {
+                if r.method != method {
+                    continue;
+                }
+                if let Some(params) = match_pattern(r.path, rest) {
+                    return Some((r.handler, params));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Routes a buffered request and renders errors the MLflow way.
+pub fn dispatch(ctx: &Ctx, req: &ApiRequest) -> ApiResponse {
+    let path = req.path.trim_end_matches('/');
+    let path = if path.is_empty() { "/" } else { path };
+    match find(req.method, path) {
+        Some((handler, params)) => {
+            handler(ctx, req, &params).unwrap_or_else(|e| ApiResponse::error(&e))
+        }
+        None => ApiResponse::not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_capture_segments() {
+        let p = match_pattern(
+            "logged-models/{id}/tags/{key}",
+            "logged-models/m-1/tags/a%2Fb",
+        )
+        .unwrap();
+        assert_eq!(p.get("id"), "m-1");
+        assert_eq!(p.get("key"), "a/b");
+        assert!(match_pattern("logged-models/{id}", "logged-models/").is_none());
+        assert!(match_pattern("runs/get", "runs/get/x").is_none());
+        let p = match_pattern("artifacts/{*path}", "artifacts/1/r/artifacts/a%20b.txt").unwrap();
+        assert_eq!(p.get("path"), "1/r/artifacts/a%20b.txt");
+    }
+
+    #[test]
+    fn ajax_alias_and_unknown_paths() {
+        assert!(find(Method::Post, "/api/2.0/mlflow/runs/create").is_some());
+        assert!(find(Method::Post, "/ajax-api/2.0/mlflow/runs/create").is_some());
+        assert!(find(Method::Get, "/api/2.0/mlflow/runs/create").is_none());
+        assert!(find(Method::Get, "/api/2.0/mlflow/registered-models/get").is_none());
+        assert!(find(Method::Get, "/api/2.0/mlflow/nope").is_none());
+    }
+}

@@ -1,0 +1,11 @@
+//! MLflow's search filter language: a tokenizer ([`lexer`]), a parser into typed clauses
+//! ([`parser`]), and per-entity validation + SQL generation ([`runs`], [`experiments`]).
+//! Values only ever reach SQL as bound parameters.
+
+pub mod experiments;
+pub mod lexer;
+pub mod parser;
+pub mod runs;
+pub mod sql;
+
+pub use parser::{parse_filter, parse_order_by, Clause, Entity, Literal, Op, OrderBy};
