@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingress"))
 import k8s_manifests as km  # noqa: E402
@@ -86,6 +87,7 @@ class Stack:
     mlflow: object
     api_key: str
     tmp: Path
+    mlruns: Path
 
     def curl(self, path, *, method=None, data=None, headers=(), source="127.0.0.1", scheme="https"):
         """One curl request; returns (status, lower-cased headers, body)."""
@@ -175,7 +177,7 @@ def stack(start_app, tmp_path, local_docs, ingress):
     nginx = nginx_runner.Nginx(tmp_path / "nginx", conf).start(("127.0.0.1", https_port))
     try:
         yield Stack(host, https_port, http_port, cert[0], nginx, replicas, mlflow,
-                    iris_env["SPIN_VARIABLE_API_KEYS"].split(",")[0], tmp_path)
+                    iris_env["SPIN_VARIABLE_API_KEYS"].split(",")[0], tmp_path, mlruns)
     finally:
         nginx.stop()
 
@@ -272,3 +274,12 @@ def test_requests_keep_succeeding_with_one_replica_stopped(stack):
     attempts = upstream_attempts(stack, "127.0.0.4")
     assert len(attempts) == 10
     assert {tried[-1] for tried in attempts} <= survivors  # each request ended on a live replica
+
+
+def test_mlflow_server_keeps_its_data_on_the_mlruns_volume(stack):
+    # Through the Service address iris-api uses (a port-forward, for people).
+    r = requests.post(stack.mlflow.url + "/api/2.0/mlflow/experiments/create", json={"name": "k8s-volume"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert (stack.mlruns / "mlflow.db").is_file()
+    assert not (stack.mlflow.state_dir / "sqlite_db.db").exists()  # nothing on the pod's ephemeral /.spin
+
