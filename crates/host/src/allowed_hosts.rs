@@ -78,6 +78,18 @@ impl AllowedHost {
             s => bail!("allowed outbound host {entry:?} has an invalid scheme {s:?}"),
         };
         let authority = match rest.split_once('/') {
+            // `10.0.0.0/8[:port]`: the slash belongs to a CIDR, not a path.
+            Some((ip, tail))
+                if ip.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+                    && tail.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                let end = tail.find('/').unwrap_or(tail.len());
+                ensure!(
+                    tail[end..].trim_end_matches('/').is_empty(),
+                    "allowed outbound host {entry:?} must not contain a path"
+                );
+                &rest[..ip.len() + 1 + end]
+            }
             Some((authority, path)) => {
                 ensure!(
                     path.is_empty(),
