@@ -116,6 +116,13 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let mut info = RunInfo::new(&opts, &paths, stamp, needs_peers);
     let mut results = Results::default();
 
+    if opts.wants("spinflow") {
+        hostfig::run(&paths, &opts, &mut info, &mut results).await;
+        if let Err(e) = hostfig::prime_cache(&paths).await {
+            results.note(format!("priming the compiled-code cache: {e:#}"));
+        }
+    }
+
     let predict: Vec<&str> = PREDICT_SYSTEMS
         .iter()
         .copied()
@@ -136,10 +143,6 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
                 Err(e) => results.note(format!("{system} did not start: {e:#}")),
             }
         }
-    }
-
-    if opts.wants("spinflow") {
-        hostfig::run(&paths, &opts, &mut info, &mut results).await;
     }
 
     let tracking: Vec<&str> = TRACKING_SYSTEMS

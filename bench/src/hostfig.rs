@@ -10,34 +10,16 @@ use anyhow::{ensure, Context, Result};
 
 use crate::harness::Options;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
-use crate::procs::{self, Launch};
+use crate::procs::{self, Launch, Server};
 use crate::report::RunInfo;
 use crate::results::{Better, Results};
-use crate::setup::Paths;
+use crate::setup::{self, Paths};
 use crate::systems;
 
 const TRIVIAL: &str = "spinflow (trivial component)";
+const WHOLE_APP: &str = "spinflow (whole app)";
 const FLOOR: &str = "floor (same bytes)";
-
-/// Where the host's trivial test component is built, newest layout first.
-fn trivial_wasm(paths: &Paths) -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("BENCH_TRIVIAL_WASM") {
-        return Some(PathBuf::from(p));
-    }
-    let dirs = [
-        "target/wasm32-wasip2/wasm-release",
-        "target/wasm32-wasip2/release",
-    ];
-    let names = [
-        "hello.wasm",
-        "trivial.wasm",
-        "hello_component.wasm",
-        "test_hello.wasm",
-    ];
-    dirs.iter()
-        .flat_map(|d| names.iter().map(move |n| paths.repo.join(d).join(n)))
-        .find(|p| p.exists())
-}
+const COLD: &str = "host: cold start";
 
 /// A manifest that routes everything to the trivial component.
 fn trivial_manifest(paths: &Paths, wasm: &Path) -> Result<PathBuf> {
@@ -53,96 +35,106 @@ fn trivial_manifest(paths: &Paths, wasm: &Path) -> Result<PathBuf> {
 }
 
 pub async fn run(paths: &Paths, opts: &Options, info: &mut RunInfo, results: &mut Results) {
-    let Some(wasm) = trivial_wasm(paths) else {
-        results
-            .note("host figures skipped: no trivial test component built (set BENCH_TRIVIAL_WASM)");
-        return;
-    };
-    if let Err(e) = measure(paths, &wasm, opts, info, results).await {
+    if let Err(e) = measure(paths, opts, info, results).await {
         results.note(format!("host figures: {e:#}"));
     }
 }
 
-fn trivial_launch(paths: &Paths, manifest: &Path, state: &Path, port: u16) -> Launch {
-    let mut launch = systems::spinflow(paths, "trivial", port, state, &[], "/");
+/// `spinflow up` of `manifest` with its own state dir and compiled-code cache.
+fn launch(paths: &Paths, name: &str, manifest: &Path, ready: &str, cache: &Path) -> Result<Launch> {
+    let state = paths
+        .work
+        .join(format!("state-{}", name.replace([' ', '(', ')'], "")));
+    let mut launch = systems::spinflow(paths, name, procs::free_port()?, &state, &[], ready);
     launch.args[2] = manifest.display().to_string();
-    launch
+    launch.env = vec![("SPINFLOW_CACHE_DIR".into(), cache.display().to_string())];
+    Ok(launch)
+}
+
+/// Starts twice on a new cache: the first start compiles, the second loads the cache.
+/// Returns the second server, still running.
+async fn cold_starts(
+    paths: &Paths,
+    name: &str,
+    manifest: &Path,
+    ready: &str,
+    cache: &Path,
+    info: &mut RunInfo,
+    results: &mut Results,
+) -> Result<Server> {
+    let logs = paths.work.join("logs");
+    let _ = fs::remove_dir_all(cache);
+    let first = launch(paths, name, manifest, ready, cache)?;
+    info.command(name, &systems::command_line(&first, paths));
+    let first = procs::start(first, &logs).await?;
+    results.record(
+        COLD,
+        "no compiled-code cache",
+        "ms",
+        Better::Lower,
+        name,
+        ms(first.cold_start),
+    );
+    first.stop();
+    let second = procs::start(launch(paths, name, manifest, ready, cache)?, &logs).await?;
+    results.record(
+        COLD,
+        "with compiled-code cache",
+        "ms",
+        Better::Lower,
+        name,
+        ms(second.cold_start),
+    );
+    Ok(second)
 }
 
 async fn measure(
     paths: &Paths,
-    wasm: &Path,
     opts: &Options,
     info: &mut RunInfo,
     results: &mut Results,
 ) -> Result<()> {
-    let manifest = trivial_manifest(paths, wasm)?;
+    let wasm = setup::ensure_hello(paths)?;
+    let manifest = trivial_manifest(paths, &wasm)?;
+    let app_manifest = paths.repo.join("spin.toml");
     let logs = paths.work.join("logs");
-    let load = if opts.quick {
-        LoadOptions {
-            connections: 16,
-            warmup: Duration::from_secs(1),
-            duration: Duration::from_secs(2),
-        }
-    } else {
-        LoadOptions {
-            connections: 16,
-            warmup: Duration::from_secs(2),
-            duration: Duration::from_secs(8),
-        }
-    };
+    let load = opts.predict_load();
     let single = LoadOptions {
         connections: 1,
         ..load
     };
 
     for rep in 0..opts.reps {
-        // Cold start: a new state dir has no compiled code; the second start reuses it.
-        let state = paths.work.join(format!("state-trivial-{rep}"));
-        let launch = trivial_launch(paths, &manifest, &state, procs::free_port()?);
-        info.command(TRIVIAL, &systems::command_line(&launch, paths));
-        let first = procs::start(launch, &logs).await?;
-        results.record(
-            "host: cold start",
-            "no compiled-code cache",
-            "ms",
-            Better::Lower,
-            TRIVIAL,
-            ms(first.cold_start),
-        );
-        first.stop();
-        let server = procs::start(
-            trivial_launch(paths, &manifest, &state, procs::free_port()?),
-            &logs,
+        let cache = paths.work.join(format!("cache-rep{rep}"));
+        // The whole app (both components): the start a user waits for after `make up`.
+        let app = cold_starts(
+            paths,
+            WHOLE_APP,
+            &app_manifest,
+            "/health",
+            &cache,
+            info,
+            results,
         )
         .await?;
-        results.record(
-            "host: cold start",
-            "with compiled-code cache",
-            "ms",
-            Better::Lower,
-            TRIVIAL,
-            ms(server.cold_start),
-        );
+        app.stop();
+        let server = cold_starts(paths, TRIVIAL, &manifest, "/", &cache, info, results).await?;
 
         // The floor answers exactly the bytes the component answers.
         let mut conn = loadgen::connect(&server.authority()).await?;
-        let (status, body) = loadgen::send(
-            &mut conn,
-            RequestSpec::get(&server.authority(), "/").build()?,
-        )
-        .await?;
+        let probe = RequestSpec::get(&server.authority(), "/").build()?;
+        let (status, body) = loadgen::send(&mut conn, probe).await?;
         ensure!(status == 200, "trivial component answered {status}");
         let body = String::from_utf8(body.to_vec()).context("trivial component body is text")?;
-        let floor_launch = systems::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
-        let floor = procs::start(floor_launch, &logs).await?;
+        let floor = systems::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
+        let floor = procs::start(floor, &logs).await?;
 
         let mut pairs = vec![(TRIVIAL, server.authority()), (FLOOR, floor.authority())];
         if rep % 2 == 1 {
             pairs.reverse();
         }
         for (name, authority) in &pairs {
-            let spec = RequestSpec::get(authority, "/");
+            let spec = RequestSpec::get(authority, "/").expect(body.trim());
             let r = loadgen::run(&spec, load).await?;
             ensure!(
                 r.errors == 0,
@@ -150,31 +142,20 @@ async fn measure(
                 r.errors,
                 r.first_error
             );
-            results.record(
-                "host: trivial component, 16 connections",
-                "req/s",
-                "req/s",
-                Better::Higher,
-                name,
-                r.rps,
-            );
-            results.record(
-                "host: trivial component, 16 connections",
-                "p99",
-                "ms",
-                Better::Lower,
-                name,
-                r.p99_ms,
-            );
+            let w16 = "host: trivial component, 16 connections";
+            results.record(w16, "req/s", "req/s", Better::Higher, name, r.rps);
+            results.record(w16, "p50", "ms", Better::Lower, name, r.p50_ms);
+            results.record(w16, "p99", "ms", Better::Lower, name, r.p99_ms);
             let r1 = loadgen::run(&spec, single).await?;
-            results.record(
-                "host: trivial component, 1 connection",
-                "p50",
-                "ms",
-                Better::Lower,
-                name,
-                r1.p50_ms,
+            ensure!(
+                r1.errors == 0,
+                "{name}: {} errors ({:?})",
+                r1.errors,
+                r1.first_error
             );
+            let w1 = "host: trivial component, 1 connection";
+            results.record(w1, "req/s", "req/s", Better::Higher, name, r1.rps);
+            results.record(w1, "p50", "ms", Better::Lower, name, r1.p50_ms);
         }
         results.record(
             "resources (host)",
@@ -196,27 +177,41 @@ async fn measure(
         floor.stop();
     }
 
-    // Per-request cost of the host (routing + a fresh instance + the call), from the
-    // single-connection latencies measured side by side.
-    if let (Some(t), Some(f)) = (
-        results
-            .find("host: trivial component, 1 connection", "p50", TRIVIAL)
-            .map(|f| f.values.clone()),
-        results
-            .find("host: trivial component, 1 connection", "p50", FLOOR)
-            .map(|f| f.values.clone()),
-    ) {
-        for (a, b) in t.iter().zip(f.iter()) {
-            results.record(
-                "host: per-request cost",
-                "p50 over the floor",
-                "µs",
-                Better::Lower,
-                TRIVIAL,
-                (a - b) * 1000.0,
-            );
-        }
+    // What one request costs the host (routing, a fresh instance, the call) beyond
+    // the floor's HTTP handling: the single-connection latencies, side by side.
+    let w1 = "host: trivial component, 1 connection";
+    let ours = results
+        .find(w1, "p50", TRIVIAL)
+        .map(|f| f.values.clone())
+        .unwrap_or_default();
+    let floor = results
+        .find(w1, "p50", FLOOR)
+        .map(|f| f.values.clone())
+        .unwrap_or_default();
+    for (a, b) in ours.iter().zip(floor.iter()) {
+        results.record(
+            "host: per-request cost",
+            "p50 over the floor",
+            "µs",
+            Better::Lower,
+            TRIVIAL,
+            (a - b) * 1000.0,
+        );
     }
+    Ok(())
+}
+
+/// Fills this run's shared compiled-code cache, so that the cold starts measured
+/// later are restarts (as a user's second `spinflow up`), whichever system runs first.
+pub async fn prime_cache(paths: &Paths) -> Result<()> {
+    let l = launch(
+        paths,
+        "prime",
+        &paths.repo.join("spin.toml"),
+        "/health",
+        &paths.spinflow_cache(),
+    )?;
+    procs::start(l, &paths.work.join("logs")).await?.stop();
     Ok(())
 }
 

@@ -37,6 +37,11 @@ impl Paths {
         self.repo.join("target/release/spinflow")
     }
 
+    /// The compiled-code cache of this run's `spinflow up` processes.
+    pub fn spinflow_cache(&self) -> PathBuf {
+        self.work.join("spinflow-cache")
+    }
+
     pub fn venv_bin(&self, name: &str) -> PathBuf {
         self.venv.join("bin").join(name)
     }
@@ -73,9 +78,42 @@ pub fn output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the host and every component of spin.toml, as `make build` does.
+/// Builds the host and every component of spin.toml (`make build`), and the host's
+/// trivial test component.
 pub fn build_spinflow(paths: &Paths) -> Result<()> {
-    run(Command::new("make").arg("build").current_dir(&paths.repo))
+    run(Command::new("make").arg("build").current_dir(&paths.repo))?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "wasm-release",
+            "-p",
+            "hello",
+        ])
+        .current_dir(&paths.repo))
+}
+
+/// Builds the host's trivial test component (`hello`) when it is missing.
+pub fn ensure_hello(paths: &Paths) -> Result<PathBuf> {
+    let wasm = paths.wasm("hello.wasm");
+    if !wasm.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(cargo)
+            .args([
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "wasm-release",
+                "-p",
+                "hello",
+            ])
+            .current_dir(&paths.repo))?;
+    }
+    Ok(wasm)
 }
 
 /// Creates `bench/.venv` with the peers, unless it already holds exactly the pinned set.

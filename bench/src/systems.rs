@@ -29,7 +29,7 @@ pub fn is_native(system: &str) -> bool {
 pub fn describe(system: &str) -> &'static str {
     match system {
         "floor" => "native hyper server answering fixed bytes (the HTTP floor)",
-        "spinflow" => "our .wasm component in `spinflow up`",
+        "spinflow" => "our .wasm components in `spinflow up` (whole app for prediction; `--component-id mlflow-server` for tracking)",
         "fastapi-1w" => "reference FastAPI iris-api, uvicorn 1 worker",
         "fastapi-2w" => "reference FastAPI iris-api, uvicorn --workers 2 (default: no TCP_NODELAY, uvicorn #3149)",
         "fastapi-2w-nodelay" => "the same, 2 workers with TCP_NODELAY restored",
@@ -41,7 +41,7 @@ pub fn describe(system: &str) -> &'static str {
     }
 }
 
-/// Launch of a `spinflow up` serving the repo's spin.toml (or another manifest).
+/// Launch of a `spinflow up` serving the repo's spin.toml (`manifest` replaces it).
 pub fn spinflow(
     paths: &Paths,
     name: &str,
@@ -64,7 +64,11 @@ pub fn spinflow(
         name: name.into(),
         program: paths.spinflow(),
         args: all,
-        env: vec![],
+        // One compiled-code cache per run, primed before anything is measured.
+        env: vec![(
+            "SPINFLOW_CACHE_DIR".into(),
+            paths.spinflow_cache().display().to_string(),
+        )],
         cwd: Some(paths.repo.clone()),
         port,
         ready_path: ready_path.into(),
@@ -106,15 +110,9 @@ pub fn predict_launch(
     let state = paths.work.join(format!("state-{system}-{port}"));
     match system {
         "floor" => floor(paths, system, port, floor_body),
-        // iris-api alone, as in its own pod (selective deployment).
-        "spinflow" => spinflow(
-            paths,
-            system,
-            port,
-            &state,
-            &["--component-id", "iris-api"],
-            "/health",
-        ),
+        // The whole app, as `make up` serves it: iris-api declares the tracking server
+        // as an outbound host, and the host serves it only beside mlflow-server.
+        "spinflow" => spinflow(paths, system, port, &state, &[], "/health"),
         "fastapi-1w" | "fastapi-2w" | "fastapi-2w-nodelay" => {
             let mut args = vec![
                 "main:app".to_string(),
