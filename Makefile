@@ -4,7 +4,7 @@ SPINFLOW := target/release/spinflow
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: up build host components test test-deps venv rust-test py-test lint
+.PHONY: up build host components test test-deps venv rust-test py-test py-test-mlflow29 lint
 
 ## Build everything and run the whole app on 127.0.0.1:3000.
 up: build
@@ -20,7 +20,7 @@ components: host
 	$(SPINFLOW) build
 
 ## Run every test: Rust unit and end-to-end tests, then the Python suites.
-test: test-deps build venv rust-test py-test
+test: test-deps build venv rust-test py-test py-test-mlflow29
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -38,6 +38,17 @@ rust-test: build
 
 py-test: build venv
 	$(VENV)/bin/pytest tests/python -q
+
+## The tracking suites again with the MLflow 2.9 client of the reference deployment.
+VENV29 := .venv-mlflow29
+$(VENV29)/.installed: tests/python/requirements-mlflow29.txt
+	python3 -m venv $(VENV29)
+	$(VENV29)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV29)/bin/python -m pip install --quiet -r tests/python/requirements-mlflow29.txt
+	touch $@
+
+py-test-mlflow29: build $(VENV29)/.installed
+	$(VENV29)/bin/pytest tests/python/test_tracking*.py -q
 
 lint:
 	cargo fmt --all --check

@@ -4,10 +4,6 @@
 use crate::lenient::{de_f64, opt_bool, opt_f64, opt_i64, opt_string, ser_f64, string_list};
 use serde::{Deserialize, Serialize};
 
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
 /// A key/value pair: experiment tags, run tags, params and input tags share this shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct KeyValue {
@@ -170,11 +166,12 @@ pub struct Run {
     pub outputs: RunOutputs,
 }
 
-/// An entry of an artifact listing. `file_size` is absent for directories and empty files.
+/// An entry of an artifact listing. `is_dir` is always written (the client indexes it);
+/// `file_size` is absent for directories and empty files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct FileInfo {
     pub path: String,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub is_dir: bool,
     #[serde(
         default,
@@ -556,6 +553,15 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&f).unwrap(),
             r#"{"path":"d","is_dir":true}"#
+        );
+        let f = FileInfo {
+            path: "f".into(),
+            is_dir: false,
+            file_size: Some(3),
+        };
+        assert_eq!(
+            serde_json::to_string(&f).unwrap(),
+            r#"{"path":"f","is_dir":false,"file_size":3}"#
         );
     }
 }
