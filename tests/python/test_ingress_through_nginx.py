@@ -155,7 +155,26 @@ def compiled_components(tmp_path_factory):
 
 
 @pytest.fixture
-def stack(compiled_components, start_app, tmp_path, local_docs, ingress):
+def make_stack(compiled_components, start_app, tmp_path, local_docs, ingress):
+    """Starts the whole path: mlflow-server, the iris-api replicas, nginx."""
+    proxies = []
+
+    def _make(iris_overrides=None):
+        stack = _start_stack(start_app, tmp_path, local_docs, ingress, iris_overrides or {})
+        proxies.append(stack.nginx)
+        return stack
+
+    yield _make
+    for nginx in proxies:
+        nginx.stop()
+
+
+@pytest.fixture
+def stack(make_stack):
+    return make_stack()
+
+
+def _start_stack(start_app, tmp_path, local_docs, ingress, iris_overrides):
     # mlflow-server, as its Deployment runs it.
     ml_env = pod_env(local_docs, "mlflow-server")
     ml_env.pop("SPIN_HTTP_LISTEN_ADDR")  # the fixture gives each host its own loopback port
@@ -172,6 +191,7 @@ def stack(compiled_components, start_app, tmp_path, local_docs, ingress):
     iris_env.pop("SPIN_HTTP_LISTEN_ADDR")
     assert iris_env["SPIN_VARIABLE_MLFLOW_TRACKING_URI"] == service_url(local_docs, "mlflow-server-service")
     iris_env["SPIN_VARIABLE_MLFLOW_TRACKING_URI"] = mlflow.url
+    iris_env.update(iris_overrides)
     replicas_wanted = find(local_docs, "Deployment", "iris-api")["spec"]["replicas"]
     replicas = [start_app(["--component-id", iris_env["SPIN_COMPONENTS_TO_RETAIN"]], env=iris_env)
                 for _ in range(replicas_wanted)]
@@ -190,11 +210,8 @@ def stack(compiled_components, start_app, tmp_path, local_docs, ingress):
         prefix=tmp_path / "nginx",
     )
     nginx = nginx_runner.Nginx(tmp_path / "nginx", conf).start(("127.0.0.1", https_port))
-    try:
-        yield Stack(host, https_port, http_port, cert[0], nginx, replicas, mlflow,
-                    iris_env["SPIN_VARIABLE_API_KEYS"].split(",")[0], tmp_path, mlruns)
-    finally:
-        nginx.stop()
+    return Stack(host, https_port, http_port, cert[0], nginx, replicas, mlflow,
+                 iris_env["SPIN_VARIABLE_API_KEYS"].split(",")[0], tmp_path, mlruns)
 
 
 def upstream_attempts(stack, source, requests_sent):
@@ -309,4 +326,3 @@ def test_mlflow_server_keeps_its_data_on_the_mlruns_volume(stack):
     assert r.status_code == 200, r.text
     assert (stack.mlruns / "mlflow.db").is_file()
     assert not (stack.mlflow.state_dir / "sqlite_db.db").exists()  # nothing on the pod's ephemeral /.spin
-
