@@ -107,7 +107,9 @@ fn record_registration(
         entry["name"] == version.name.as_str()
             && match &entry["version"] {
                 serde_json::Value::String(v) => *v == version.version,
-                other => other.to_string() == version.version,
+                other => other
+                    .as_u64()
+                    .is_some_and(|n| n.to_string() == version.version),
             }
     };
     if existing.iter().any(same) {
