@@ -27,6 +27,8 @@ enum HostPattern {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PortPattern {
     Any,
+    Exact(u16),
+    /// `start..end`, end excluded.
     Range(u16, u16),
 }
 
@@ -117,27 +119,23 @@ impl AllowedHost {
         let port = match port {
             Some("*") => PortPattern::Any,
             Some(p) => match p.split_once("..") {
-                Some((a, b)) => PortPattern::Range(
-                    a.parse()
-                        .with_context(|| format!("invalid port range in {entry:?}"))?,
-                    b.parse::<u16>()
-                        .with_context(|| format!("invalid port range in {entry:?}"))?
-                        - 1,
-                ),
-                None => {
-                    let p: u16 = p
-                        .parse()
-                        .with_context(|| format!("invalid port in {entry:?}"))?;
-                    PortPattern::Range(p, p)
+                // Spin's ranges exclude their end.
+                Some((a, b)) => {
+                    let bound = |s: &str| {
+                        s.parse::<u16>()
+                            .with_context(|| format!("invalid port range in {entry:?}"))
+                    };
+                    PortPattern::Range(bound(a)?, bound(b)?)
                 }
+                None => PortPattern::Exact(
+                    p.parse()
+                        .with_context(|| format!("invalid port in {entry:?}"))?,
+                ),
             },
             None => match &scheme {
-                SchemePattern::Exact(s) => {
-                    let p = default_port(s).with_context(|| {
-                        format!("allowed outbound host {entry:?} needs a port: scheme {s:?} has no default")
-                    })?;
-                    PortPattern::Range(p, p)
-                }
+                SchemePattern::Exact(s) => PortPattern::Exact(default_port(s).with_context(|| {
+                    format!("allowed outbound host {entry:?} needs a port: scheme {s:?} has no default")
+                })?),
                 SchemePattern::Any => {
                     bail!("allowed outbound host {entry:?} needs a port when the scheme is `*`")
                 }
@@ -161,7 +159,8 @@ impl AllowedHost {
         };
         let port_ok = match self.port {
             PortPattern::Any => true,
-            PortPattern::Range(lo, hi) => (lo..=hi).contains(&port),
+            PortPattern::Exact(p) => p == port,
+            PortPattern::Range(start, end) => (start..end).contains(&port),
         };
         scheme_ok && host_ok && port_ok
     }

@@ -2,7 +2,7 @@
 //! components and the router. `App::load` does all start-up checks;
 //! `App::handle_*` serve one request each on a fresh instance.
 
-use crate::allowed_hosts::AllowedHosts;
+use crate::allowed_hosts::{AllowedHost, AllowedHosts};
 use crate::engine::{self, EngineOptions, EPOCH_TICK};
 use crate::key_value::{KeyValueState, KvStores};
 use crate::manifest::{LoadedManifest, RouteDecl, StaticResponse};
@@ -133,16 +133,16 @@ impl App {
             let decl = &manifest.component[id];
             let variables = ComponentVariables::resolve(&app_vars, &decl.variables)
                 .with_context(|| format!("component `{id}`: invalid variables"))?;
-            let hosts: Vec<String> = decl
+            let raw_hosts: Vec<&String> = decl
                 .allowed_outbound_hosts
                 .iter()
                 .chain(decl.allowed_http_hosts.iter())
-                .map(|h| app_vars.render(h))
-                .collect::<Result<_>>()
+                .collect();
+            if !options.component_ids.is_empty() {
+                check_chaining(id, &raw_hosts, &retained)?;
+            }
+            let allowed = resolve_allowed_hosts(&raw_hosts, &app_vars)
                 .with_context(|| format!("component `{id}`: invalid allowed_outbound_hosts"))?;
-            let allowed = AllowedHosts::parse(&hosts)
-                .with_context(|| format!("component `{id}`: invalid allowed_outbound_hosts"))?;
-            check_chaining(id, &allowed, &retained, manifest.component.keys())?;
             kv_labels.extend(decl.key_value_stores.iter().cloned());
             sqlite_labels.extend(decl.sqlite_databases.iter().cloned());
             plans.push((id.clone(), variables, allowed));
@@ -410,27 +410,40 @@ fn retained_components(loaded: &LoadedManifest, requested: &[String]) -> Result<
         .collect())
 }
 
-/// A retained component may only chain to retained components (Spin's rule for
-/// selective deployment).
-fn check_chaining<'a>(
-    id: &str,
-    allowed: &AllowedHosts,
-    retained: &[String],
-    all: impl Iterator<Item = &'a String>,
-) -> Result<()> {
-    let all: Vec<&String> = all.collect();
-    for target in allowed.chaining_targets() {
-        if target == "*" {
-            if all.len() != retained.len() {
-                bail!(
-                    "selected component `{id}` cannot use wildcard service chaining (allowed_outbound_hosts = [\"http://*.spin.internal\"]) when only some components are served"
-                );
-            }
-        } else if all.iter().any(|c| c.as_str() == target) && !retained.iter().any(|c| c == target)
-        {
-            bail!(
-                "selected component `{id}` cannot use service chaining to unselected component `{target}` (allowed_outbound_hosts = [\"http://{target}.spin.internal\"]); serve it too with --component-id {target}"
-            );
+/// Renders `{{ var }}` templates with the application variables, as Spin does;
+/// a template that renders empty (or to a bare `http://`) is dropped, which lets
+/// a variable switch an optional endpoint off.
+fn resolve_allowed_hosts(raw: &[&String], vars: &AppVariables) -> Result<AllowedHosts> {
+    let mut hosts = Vec::new();
+    for entry in raw {
+        if !entry.contains("{{") {
+            hosts.push(entry.to_string());
+            continue;
+        }
+        let rendered = vars.render(entry)?;
+        if !matches!(rendered.trim(), "" | "http://" | "https://") {
+            hosts.push(rendered);
+        }
+    }
+    AllowedHosts::parse(&hosts)
+}
+
+/// With `--component-id`, a retained component may not chain to a component
+/// that is not retained, nor use `*.spin.internal`. Templated entries are not
+/// checked (Spin checks the manifest before variables are resolved).
+fn check_chaining(id: &str, raw_hosts: &[&String], retained: &[String]) -> Result<()> {
+    for entry in raw_hosts.iter().filter(|e| !e.contains("{{")) {
+        let Ok(host) = AllowedHost::parse(entry) else {
+            continue; // reported with context when the list is parsed
+        };
+        match host.chaining_target() {
+            Some("*") => bail!(
+                "selected component `{id}` cannot use wildcard service chaining: allowed_outbound_hosts = [\"http://*.spin.internal\"]"
+            ),
+            Some(target) if !retained.iter().any(|c| c == target) => bail!(
+                "selected component `{id}` cannot use service chaining to unselected component `{target}`: allowed_outbound_hosts = [\"http://{target}.spin.internal\"] (serve it too with --component-id {target})"
+            ),
+            _ => {}
         }
     }
     Ok(())

@@ -363,3 +363,45 @@ fn access_log_and_quiet() {
     assert!(out.contains("request failed"), "{out}");
     assert!(!out.contains("/api/quiet"), "{out}");
 }
+
+#[test]
+fn concurrent_sqlite_transactions_neither_lose_writes_nor_fail() {
+    let host = probe_host().start();
+    let setup = host.post(
+        "/?op=sql&db=default",
+        b"CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)",
+    );
+    assert_eq!(setup.status, 200, "{setup:?}");
+    host.post("/?op=sql&db=default", b"INSERT INTO counter VALUES (1, 0)");
+
+    let (writers, per_writer) = (8, 15);
+    let url = host.url.clone();
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                let url = url.clone();
+                s.spawn(move || {
+                    let agent = common::agent();
+                    (0..per_writer)
+                        .map(|_| {
+                            common::request(
+                                agent.get(format!("{url}/?op=tx-incr&db=default")).call(),
+                            )
+                        })
+                        .filter(|r| r.status != 200)
+                        .map(|r| r.body)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "failed transactions: {failures:?}");
+    let total = host
+        .post("/?op=sql&db=default", b"SELECT n FROM counter WHERE id = 1")
+        .json();
+    assert_eq!(total["rows"], serde_json::json!([[writers * per_writer]]));
+}

@@ -61,6 +61,8 @@ pub fn build_wasm(packages: &[&str]) {
 /// A running `spinflow up`.
 pub struct Host {
     child: Child,
+    /// The state dir when the test did not choose one; removed with the host.
+    _state: Option<tempfile::TempDir>,
     pub url: String,
     pub output: Arc<Mutex<String>>,
 }
@@ -139,7 +141,16 @@ impl HostBuilder {
     }
 
     /// Starts the host; `Err` carries its output if it exits before serving.
-    pub fn try_start(self) -> Result<Host, String> {
+    pub fn try_start(mut self) -> Result<Host, String> {
+        // Never the default `.spin` beside the manifest: tests must not share state.
+        let temp_state = match self.state_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::tempdir().expect("temp state dir");
+                self.state_dir = Some(dir.path().to_path_buf());
+                Some(dir)
+            }
+        };
         let mut child = self.command().spawn().expect("spawn spinflow");
         let output = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -151,6 +162,7 @@ impl HostBuilder {
                 if let Some(addr) = line.strip_prefix("Serving http://") {
                     return Ok(Host {
                         child,
+                        _state: temp_state,
                         url: format!("http://{}", addr.trim()),
                         output,
                     });

@@ -9,6 +9,7 @@
 //! | `kv-set&store=S&key=K&value=V`, `kv-get&store=S&key=K` | fermyon key-value |
 //! | `incr&store=S&key=K&delta=D` | wasi:keyvalue atomics increment |
 //! | `sql&db=D` | runs the body as one SQL statement, returns the rows as JSON |
+//! | `tx-incr&db=D` | read-modify-write of `counter.n` (id 1) in a BEGIN ... COMMIT over several calls |
 //! | `fetch&url=U` | outbound GET, answers `<status>\n<body>` or 502 and the error |
 //! | `trap` | panics |
 
@@ -79,6 +80,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             }
         }
         "sql" => sql(&param("db"), &String::from_utf8_lossy(req.body())),
+        "tx-incr" => match tx_incr(&param("db")) {
+            Ok(n) => text(200, n.to_string()),
+            Err(e) => text(500, format!("{e:?}")),
+        },
         "fetch" => {
             let outbound = Request::builder()
                 .method(Method::Get)
@@ -154,6 +159,25 @@ fn sql(db: &str, statement: &str) -> Response {
         }
         Err(e) => text(500, format!("{e:?}")),
     }
+}
+
+/// A transaction spanning several `execute` calls on one connection; the
+/// increment happens in the guest, so a lost update would show in the total.
+fn tx_incr(db: &str) -> Result<i64, spin_sdk::sqlite3::Error> {
+    use spin_sdk::sqlite3::{Connection, Value};
+    let conn = Connection::open(db)?;
+    conn.execute("BEGIN", &[])?;
+    let current = conn.execute("SELECT n FROM counter WHERE id = 1", &[])?;
+    let n = match current.rows.first().and_then(|r| r.values.first()) {
+        Some(Value::Integer(n)) => *n,
+        _ => 0,
+    };
+    conn.execute(
+        "UPDATE counter SET n = ? WHERE id = 1",
+        &[Value::Integer(n + 1)],
+    )?;
+    conn.execute("COMMIT", &[])?;
+    Ok(n + 1)
 }
 
 /// Percent-decoding for query values (`+` is a space).
