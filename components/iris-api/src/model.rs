@@ -58,6 +58,7 @@ pub fn prepare(onnx: &[u8]) -> Result<Vec<u8>, String> {
         ..Default::default()
     }];
     prune(graph, &probabilities);
+    numeric_class_labels(graph);
     check_input(graph)?;
     check_operators(graph)?;
 
@@ -73,10 +74,11 @@ pub fn prepare(onnx: &[u8]) -> Result<Vec<u8>, String> {
     }
     let prepared = proto.encode_to_vec();
 
-    let model = Model::load(&prepared).map_err(|e| format!("tract cannot load the model: {e}"))?;
+    let model =
+        Model::load(&prepared).map_err(|e| format!("tract cannot load the model: {e:#}"))?;
     let check = model
         .predict(&[[0.0; N_FEATURES]])
-        .map_err(|e| format!("tract cannot run the model: {e}"))?;
+        .map_err(|e| format!("tract cannot run the model: {e:#}"))?;
     let n_classes = check.probabilities[0].len();
     if n_classes != model.class_names.len() {
         return Err(format!(
@@ -129,6 +131,35 @@ fn labels_of(node: &pb::NodeProto) -> Option<Vec<String>> {
         }
         _ => None,
     })
+}
+
+/// tract's ML classifiers cannot build a string label output; since the labels are
+/// kept in our metadata and the label output is pruned, string labels become indices.
+fn numeric_class_labels(graph: &mut pb::GraphProto) {
+    use pb::attribute_proto::AttributeType;
+    for node in graph
+        .node
+        .iter_mut()
+        .filter(|n| n.op_type.ends_with("Classifier"))
+    {
+        let ints_name = match node.op_type.as_str() {
+            "LinearClassifier" | "SVMClassifier" => "classlabels_ints",
+            _ => "classlabels_int64s",
+        };
+        if let Some(attr) = node
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "classlabels_strings")
+        {
+            let n = attr.strings.len() as i64;
+            *attr = pb::AttributeProto {
+                name: ints_name.into(),
+                r#type: AttributeType::Ints as i32,
+                ints: (0..n).collect(),
+                ..Default::default()
+            };
+        }
+    }
 }
 
 /// Keeps only the nodes and initializers that `output` depends on.

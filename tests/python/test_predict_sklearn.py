@@ -1,0 +1,61 @@
+"""scikit-learn models exported with skl2onnx (default options, i.e. with a ZipMap)
+served by iris-api through the registry: predictions on all 150 Iris rows must match
+onnxruntime's (same classes, probabilities within 1e-5)."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import requests
+from skl2onnx import to_onnx
+from sklearn.datasets import load_iris
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from test_iris_registry import KEY, FakeRegistry, start_iris
+
+MODELS = {
+    "logistic_regression": lambda: LogisticRegression(max_iter=500),
+    "decision_tree": lambda: DecisionTreeClassifier(random_state=0),
+    "random_forest": lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+    "gradient_boosting": lambda: GradientBoostingClassifier(n_estimators=20, random_state=0),
+    "mlp": lambda: MLPClassifier(hidden_layer_sizes=(16,), max_iter=2000, random_state=0),
+}
+
+
+@pytest.fixture(scope="module")
+def iris():
+    data = load_iris()
+    return data.data.astype(np.float32), data.target_names[data.target]
+
+
+def onnxruntime_predictions(onnx_bytes, x):
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, {session.get_inputs()[0].name: x})
+    classes = list(probabilities[0].keys())  # ZipMap output: one dict per row
+    return list(labels), np.array([[row[c] for c in classes] for row in probabilities]), classes
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_skl2onnx_model_matches_onnxruntime(start_app, iris, kind):
+    x, y = iris
+    onnx_bytes = to_onnx(MODELS[kind]().fit(x, y), x[:1]).SerializeToString()
+    expected_labels, expected_probs, classes = onnxruntime_predictions(onnx_bytes, x)
+
+    registry = FakeRegistry()
+    try:
+        registry.register(onnx_bytes)
+        app = start_iris(start_app, registry.url, refresh="3600")
+        r = requests.post(app.url + "/predict", json={"features": x.tolist()}, headers={"X-API-Key": KEY}, timeout=60)
+        assert r.status_code == 200, r.text
+        body = r.json()
+    finally:
+        registry.stop()
+
+    assert body["model"]["source"] == "registry", body["model"]
+    rows = body["predictions"]
+    assert len(rows) == 150
+    assert [row["class"] for row in rows] == [str(label) for label in expected_labels]
+    got = np.array([[row["probabilities"][c] for c in classes] for row in rows])
+    np.testing.assert_allclose(got, expected_probs, atol=1e-5, rtol=0)
