@@ -10,6 +10,7 @@
 pub mod artifacts;
 pub mod error;
 pub mod http;
+pub mod registry;
 pub mod search;
 pub mod service;
 pub mod store;

@@ -352,16 +352,29 @@ pub struct BatchMetric {
     pub dataset_digest: Option<String>,
 }
 
+/// log-batch. The run fields are inline (not a flattened [`RunRef`]) because serde's
+/// flatten buffers the whole message first, which is costly at 1000 metrics.
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct LogBatch {
-    #[serde(flatten)]
-    pub run: RunRef,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub run_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub run_uuid: Option<String>,
     #[serde(default)]
     pub metrics: Vec<BatchMetric>,
     #[serde(default)]
     pub params: Vec<KeyValue>,
     #[serde(default)]
     pub tags: Vec<KeyValue>,
+}
+
+impl LogBatch {
+    pub fn run(&self) -> RunRef {
+        RunRef {
+            run_id: self.run_id.clone(),
+            run_uuid: self.run_uuid.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]

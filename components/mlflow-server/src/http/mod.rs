@@ -58,13 +58,20 @@ impl ApiRequest {
     /// Decodes the request message: GET (and bodiless DELETE) from the query string, the
     /// rest from the JSON body. Unknown fields are ignored, as MLflow ignores them.
     pub fn message<T: DeserializeOwned>(&self) -> ApiResult<T> {
-        let value = if self.method == Method::Get || self.body_is_blank() {
-            query_to_json(&self.query)
-        } else {
-            body_to_json(&self.body)?
-        };
-        serde_json::from_value(value)
-            .map_err(|e| MlflowError::invalid(format!("Invalid request parameters: {e}")))
+        let invalid =
+            |e: serde_json::Error| MlflowError::invalid(format!("Invalid request parameters: {e}"));
+        if self.method == Method::Get || self.body_is_blank() {
+            return serde_json::from_value(query_to_json(&self.query)).map_err(invalid);
+        }
+        // Straight from the bytes (no intermediate tree: log-batch bodies are large);
+        // only a failed parse looks for a double-encoded body or a better message.
+        serde_json::from_slice(&self.body).or_else(|e| {
+            let value = body_to_json(&self.body)?;
+            match serde_json::from_value(value) {
+                Ok(v) => Ok(v),
+                Err(_) => Err(invalid(e)),
+            }
+        })
     }
 
     fn body_is_blank(&self) -> bool {

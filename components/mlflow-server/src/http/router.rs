@@ -83,6 +83,14 @@ pub const AREAS: &[Area] = &[
         routes: crate::artifacts::handlers::TRACKING_ROUTES,
     },
     Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::registry::api::ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::registry::logged_models_api::ROUTES,
+    },
+    Area {
         prefixes: ARTIFACTS_V2,
         routes: crate::artifacts::handlers::PROXY_ROUTES,
     },
@@ -177,7 +185,7 @@ mod tests {
         assert!(find(Method::Post, "/api/2.0/mlflow/runs/create").is_some());
         assert!(find(Method::Post, "/ajax-api/2.0/mlflow/runs/create").is_some());
         assert!(find(Method::Get, "/api/2.0/mlflow/runs/create").is_none());
-        assert!(find(Method::Get, "/api/2.0/mlflow/registered-models/get").is_none());
+        assert!(find(Method::Get, "/api/2.0/mlflow/webhooks").is_none());
         assert!(find(Method::Get, "/api/2.0/mlflow/nope").is_none());
     }
 }

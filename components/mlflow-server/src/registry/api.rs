@@ -19,10 +19,22 @@ pub const ROUTES: &[Route] = &[
     route(Method::Delete, "registered-models/delete", delete_model),
     route(Method::Get, "registered-models/get", get_model),
     route(Method::Get, "registered-models/search", search_models),
-    route(Method::Post, "registered-models/get-latest-versions", latest_versions),
-    route(Method::Get, "registered-models/get-latest-versions", latest_versions),
+    route(
+        Method::Post,
+        "registered-models/get-latest-versions",
+        latest_versions,
+    ),
+    route(
+        Method::Get,
+        "registered-models/get-latest-versions",
+        latest_versions,
+    ),
     route(Method::Post, "registered-models/set-tag", set_model_tag),
-    route(Method::Delete, "registered-models/delete-tag", delete_model_tag),
+    route(
+        Method::Delete,
+        "registered-models/delete-tag",
+        delete_model_tag,
+    ),
     route(Method::Post, "registered-models/alias", set_alias),
     route(Method::Delete, "registered-models/alias", delete_alias),
     route(Method::Get, "registered-models/alias", get_by_alias),
@@ -30,14 +42,24 @@ pub const ROUTES: &[Route] = &[
     route(Method::Get, "model-versions/get", get_version),
     route(Method::Patch, "model-versions/update", update_version),
     route(Method::Delete, "model-versions/delete", delete_version),
-    route(Method::Post, "model-versions/transition-stage", transition_stage),
+    route(
+        Method::Post,
+        "model-versions/transition-stage",
+        transition_stage,
+    ),
     route(Method::Get, "model-versions/search", search_versions),
     route(Method::Get, "model-versions/get-download-uri", download_uri),
     route(Method::Post, "model-versions/set-tag", set_version_tag),
-    route(Method::Delete, "model-versions/delete-tag", delete_version_tag),
+    route(
+        Method::Delete,
+        "model-versions/delete-tag",
+        delete_version_tag,
+    ),
 ];
 
-fn model_response(registered_model: mlflow_wire::registry::RegisteredModel) -> ApiResult<ApiResponse> {
+fn model_response(
+    registered_model: mlflow_wire::registry::RegisteredModel,
+) -> ApiResult<ApiResponse> {
     ApiResponse::json(&RegisteredModelResponse { registered_model })
 }
 
@@ -48,7 +70,12 @@ fn version_response(model_version: mlflow_wire::registry::ModelVersion) -> ApiRe
 fn create_model(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: CreateRegisteredModel = req.message()?;
     let name = v::model_name(m.name.as_deref())?;
-    model_response(models::create(ctx.db, name, &m.tags, m.description.as_deref())?)
+    model_response(models::create(
+        ctx.db,
+        name,
+        &m.tags,
+        m.description.as_deref(),
+    )?)
 }
 
 fn rename_model(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -84,7 +111,10 @@ fn search_models(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRe
         &m.order_by,
         m.page_token.as_deref(),
     )?;
-    ApiResponse::json(&RegisteredModelsResponse { registered_models, next_page_token })
+    ApiResponse::json(&RegisteredModelsResponse {
+        registered_models,
+        next_page_token,
+    })
 }
 
 fn latest_versions(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -92,7 +122,10 @@ fn latest_versions(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<Api
     let name = v::model_name(m.name.as_deref())?;
     models::require(ctx.db, name)?;
     let model_versions = models::latest_versions(ctx.db, name, &m.stages)?;
-    ApiResponse::json(&ModelVersionsResponse { model_versions, next_page_token: None })
+    ApiResponse::json(&ModelVersionsResponse {
+        model_versions,
+        next_page_token: None,
+    })
 }
 
 fn set_model_tag(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -141,7 +174,10 @@ fn create_version(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiR
 
 /// The (name, version) a version request names.
 fn named_version(m: &ModelVersionRequest) -> ApiResult<(&str, i64)> {
-    Ok((v::model_name(m.name.as_deref())?, v::version(m.version.as_deref())?))
+    Ok((
+        v::model_name(m.name.as_deref())?,
+        v::version(m.version.as_deref())?,
+    ))
 }
 
 fn get_version(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -153,7 +189,12 @@ fn get_version(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResp
 fn update_version(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: ModelVersionRequest = req.message()?;
     let (name, version) = named_version(&m)?;
-    version_response(versions::update(ctx.db, name, version, m.description.as_deref())?)
+    version_response(versions::update(
+        ctx.db,
+        name,
+        version,
+        m.description.as_deref(),
+    )?)
 }
 
 fn delete_version(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -168,7 +209,9 @@ fn transition_stage(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<Ap
     let (name, version) = named_version(&m)?;
     let stage = v::stage(m.stage.as_deref())?;
     let archive = m.archive_existing_versions.unwrap_or(false);
-    version_response(versions::transition_stage(ctx.db, name, version, stage, archive)?)
+    version_response(versions::transition_stage(
+        ctx.db, name, version, stage, archive,
+    )?)
 }
 
 fn search_versions(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -180,7 +223,10 @@ fn search_versions(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<Api
         &m.order_by,
         m.page_token.as_deref(),
     )?;
-    ApiResponse::json(&ModelVersionsResponse { model_versions, next_page_token })
+    ApiResponse::json(&ModelVersionsResponse {
+        model_versions,
+        next_page_token,
+    })
 }
 
 fn download_uri(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {

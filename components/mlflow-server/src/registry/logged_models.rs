@@ -9,7 +9,9 @@ use crate::service::experiments::get_active_experiment;
 use crate::service::validation::validate_key;
 use crate::store::{transaction, Db, DbExt, Row, SqlValue};
 use crate::util::{ids, names, page_token, time::now_ms};
-use mlflow_wire::logged_models::{LoggedModel, LoggedModelData, LoggedModelInfo};
+use mlflow_wire::logged_models::{
+    LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelRegistration,
+};
 use mlflow_wire::tracking::{KeyValue, Metric};
 
 /// The tag listing a logged model's registrations (a JSON list of `{name, version}`).
@@ -18,7 +20,8 @@ pub const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
 pub const PENDING: &str = "LOGGED_MODEL_PENDING";
 const STATUSES: [&str; 3] = [PENDING, "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
 
-const COLUMNS: &str = "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, \
+const COLUMNS: &str =
+    "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, \
      lm.last_updated_timestamp_ms, lm.status, lm.status_message, lm.model_type, lm.source_run_id";
 
 fn not_found(model_id: &str) -> MlflowError {
@@ -48,7 +51,11 @@ fn from_row(db: &dyn Db, r: &Row) -> ApiResult<LoggedModel> {
         .iter()
         .map(|m| Metric {
             key: m.text(0),
-            value: if m.int(7) != 0 { f64::NAN } else { m.opt_real(1).unwrap_or(f64::NAN) },
+            value: if m.int(7) != 0 {
+                f64::NAN
+            } else {
+                m.opt_real(1).unwrap_or(f64::NAN)
+            },
             timestamp: m.int(2),
             step: m.int(3),
             run_id: m.opt_text(4),
@@ -57,11 +64,7 @@ fn from_row(db: &dyn Db, r: &Row) -> ApiResult<LoggedModel> {
             model_id: Some(model_id.clone()),
         })
         .collect();
-    let registrations = tags
-        .iter()
-        .find(|t| t.key.as_deref() == Some(MODEL_VERSIONS_TAG))
-        .and_then(|t| serde_json::from_str(t.value.as_deref().unwrap_or("[]")).ok())
-        .unwrap_or_default();
+    let registrations = registrations_of(&tags);
     Ok(LoggedModel {
         info: LoggedModelInfo {
             model_id: model_id.clone(),
@@ -82,9 +85,37 @@ fn from_row(db: &dyn Db, r: &Row) -> ApiResult<LoggedModel> {
     })
 }
 
+/// The registrations recorded in the model's tag (versions are numbers there, as MLflow
+/// writes them, or strings, as its client appends them).
+fn registrations_of(tags: &[KeyValue]) -> Vec<LoggedModelRegistration> {
+    let entries: Vec<serde_json::Value> = tags
+        .iter()
+        .find(|t| t.key.as_deref() == Some(MODEL_VERSIONS_TAG))
+        .and_then(|t| serde_json::from_str(t.value.as_deref().unwrap_or("[]")).ok())
+        .unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|e| {
+            let version = match &e["version"] {
+                serde_json::Value::String(v) => v.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(LoggedModelRegistration {
+                name: e["name"].as_str()?.to_string(),
+                version,
+            })
+        })
+        .collect()
+}
+
 /// A logged model; deleted ones only with `allow_deleted`.
 pub fn get(db: &dyn Db, model_id: &str, allow_deleted: bool) -> ApiResult<LoggedModel> {
-    let live = if allow_deleted { "" } else { " AND lm.lifecycle_stage = 'active'" };
+    let live = if allow_deleted {
+        ""
+    } else {
+        " AND lm.lifecycle_stage = 'active'"
+    };
     let row = db
         .query_one(
             &format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ?{live}"),
@@ -148,11 +179,21 @@ pub fn create(db: &dyn Db, new: &NewLoggedModel<'_>) -> ApiResult<LoggedModel> {
 fn checked_pairs(kind: &str, pairs: &[KeyValue]) -> ApiResult<Vec<(String, String)>> {
     pairs
         .iter()
-        .map(|p| Ok((validate_key(kind, p.key.as_deref())?, p.value.clone().unwrap_or_default())))
+        .map(|p| {
+            Ok((
+                validate_key(kind, p.key.as_deref())?,
+                p.value.clone().unwrap_or_default(),
+            ))
+        })
         .collect()
 }
 
-fn write_pairs(db: &dyn Db, table: &str, model_id: &str, pairs: &[(String, String)]) -> ApiResult<()> {
+fn write_pairs(
+    db: &dyn Db,
+    table: &str,
+    model_id: &str,
+    pairs: &[(String, String)],
+) -> ApiResult<()> {
     for (key, value) in pairs {
         db.exec(
             &format!("INSERT OR REPLACE INTO {table} (model_id, key, value) VALUES (?, ?, ?)"),
@@ -226,7 +267,9 @@ pub fn delete_tag(db: &dyn Db, model_id: &str, key: &str) -> ApiResult<()> {
 pub fn log_params(db: &dyn Db, model_id: &str, params: &[KeyValue]) -> ApiResult<()> {
     let params = checked_pairs("param", params)?;
     require(db, model_id)?;
-    transaction(db, || write_pairs(db, "logged_model_params", model_id, &params))
+    transaction(db, || {
+        write_pairs(db, "logged_model_params", model_id, &params)
+    })
 }
 
 /// Appends `{name, version}` to the model's registrations tag (once).
@@ -238,7 +281,7 @@ pub fn record_registration(db: &dyn Db, model_id: &str, name: &str, version: i64
         )?
         .and_then(|r| serde_json::from_str::<Vec<serde_json::Value>>(&r.text(0)).ok())
         .unwrap_or_default();
-    let entry = serde_json::json!({ "name": name, "version": version.to_string() });
+    let entry = serde_json::json!({ "name": name, "version": version });
     if current.contains(&entry) {
         return Ok(());
     }
@@ -246,7 +289,11 @@ pub fn record_registration(db: &dyn Db, model_id: &str, name: &str, version: i64
     all.push(entry);
     db.exec(
         "INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)",
-        &params![model_id, MODEL_VERSIONS_TAG, serde_json::Value::from(all).to_string()],
+        &params![
+            model_id,
+            MODEL_VERSIONS_TAG,
+            serde_json::Value::from(all).to_string()
+        ],
     )
 }
 
@@ -270,7 +317,10 @@ pub fn search(
     let offset = page_token::decode(token)?;
     let filter = super::search::logged_models_filter(filter.unwrap_or(""))?;
     let order = super::search::logged_models_order(order_by)?;
-    let ids: Vec<i64> = experiment_ids.iter().filter_map(|id| id.trim().parse().ok()).collect();
+    let ids: Vec<i64> = experiment_ids
+        .iter()
+        .filter_map(|id| id.trim().parse().ok())
+        .collect();
     let placeholders = vec!["?"; ids.len().max(1)].join(", ");
     let mut args: Vec<SqlValue> = if ids.is_empty() {
         vec![SqlValue::Integer(-1)]

@@ -18,9 +18,17 @@ pub const ROUTES: &[Route] = &[
     route(Method::Patch, "logged-models/{model_id}", finalize),
     route(Method::Delete, "logged-models/{model_id}", delete),
     route(Method::Patch, "logged-models/{model_id}/tags", set_tags),
-    route(Method::Delete, "logged-models/{model_id}/tags/{tag_key}", delete_tag),
+    route(
+        Method::Delete,
+        "logged-models/{model_id}/tags/{tag_key}",
+        delete_tag,
+    ),
     route(Method::Post, "logged-models/{model_id}/params", log_params),
-    route(Method::Get, "logged-models/{model_id}/artifacts/directories", list_artifacts),
+    route(
+        Method::Get,
+        "logged-models/{model_id}/artifacts/directories",
+        list_artifacts,
+    ),
 ];
 
 fn model_response(model: mlflow_wire::logged_models::LoggedModel) -> ApiResult<ApiResponse> {
@@ -94,13 +102,19 @@ fn search(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse>
         m.max_results,
         m.page_token.as_deref(),
     )?;
-    ApiResponse::json(&SearchLoggedModelsResponse { models, next_page_token })
+    ApiResponse::json(&SearchLoggedModelsResponse {
+        models,
+        next_page_token,
+    })
 }
 
 /// Lists a directory of the model's artifacts (paths relative to the model root).
 fn list_artifacts(ctx: &Ctx, req: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
     let model = store::get(ctx.db, p.get("model_id"), false)?;
-    let relative = paths::safe_path(&req.query_value("artifact_directory_path").unwrap_or_default())?;
+    let relative = paths::safe_path(
+        &req.query_value("artifact_directory_path")
+            .unwrap_or_default(),
+    )?;
     let root = paths::from_artifact_uri(&model.info.artifact_uri).ok_or_else(|| {
         MlflowError::invalid(format!(
             "The artifacts of model {} are not served by this server ({})",

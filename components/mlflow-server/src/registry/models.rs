@@ -18,9 +18,12 @@ fn not_found(name: &str) -> MlflowError {
 
 /// Fails with RESOURCE_DOES_NOT_EXIST unless `name` is registered.
 pub fn require(db: &dyn Db, name: &str) -> ApiResult<()> {
-    db.query_one("SELECT 1 FROM registered_models WHERE name = ?", &params![name])?
-        .map(drop)
-        .ok_or_else(|| not_found(name))
+    db.query_one(
+        "SELECT 1 FROM registered_models WHERE name = ?",
+        &params![name],
+    )?
+    .map(drop)
+    .ok_or_else(|| not_found(name))
 }
 
 fn from_row(db: &dyn Db, r: &Row) -> ApiResult<RegisteredModel> {
@@ -39,7 +42,10 @@ fn from_row(db: &dyn Db, r: &Row) -> ApiResult<RegisteredModel> {
             &params![name.as_str()],
         )?
         .iter()
-        .map(|a| RegisteredModelAlias { alias: a.text(0), version: a.int(1).to_string() })
+        .map(|a| RegisteredModelAlias {
+            alias: a.text(0),
+            version: a.int(1).to_string(),
+        })
         .collect();
     Ok(RegisteredModel {
         latest_versions: latest_versions(db, &name, &[])?,
@@ -74,7 +80,13 @@ pub fn create(
         checked.push(v::tag(t.key.as_deref(), t.value.as_deref())?);
     }
     transaction(db, || {
-        if db.query_one("SELECT 1 FROM registered_models WHERE name = ?", &params![name])?.is_some() {
+        if db
+            .query_one(
+                "SELECT 1 FROM registered_models WHERE name = ?",
+                &params![name],
+            )?
+            .is_some()
+        {
             return Err(MlflowError::already_exists(format!(
                 "Registered Model (name={name}) already exists."
             )));
@@ -100,7 +112,12 @@ pub fn rename(db: &dyn Db, name: &str, new_name: &str) -> ApiResult<RegisteredMo
     transaction(db, || {
         require(db, name)?;
         if name != new_name
-            && db.query_one("SELECT 1 FROM registered_models WHERE name = ?", &params![new_name])?.is_some()
+            && db
+                .query_one(
+                    "SELECT 1 FROM registered_models WHERE name = ?",
+                    &params![new_name],
+                )?
+                .is_some()
         {
             return Err(MlflowError::already_exists(format!(
                 "Registered Model (name={new_name}) already exists."
@@ -115,7 +132,11 @@ pub fn rename(db: &dyn Db, name: &str, new_name: &str) -> ApiResult<RegisteredMo
             "UPDATE model_versions SET name = ?, last_updated_time = ? WHERE name = ?",
             &params![new_name, now, name],
         )?;
-        for table in ["registered_model_tags", "model_version_tags", "registered_model_aliases"] {
+        for table in [
+            "registered_model_tags",
+            "model_version_tags",
+            "registered_model_aliases",
+        ] {
             db.exec(
                 &format!("UPDATE {table} SET name = ? WHERE name = ?"),
                 &params![new_name, name],
@@ -146,7 +167,10 @@ pub fn delete(db: &dyn Db, name: &str) -> ApiResult<()> {
             "registered_model_tags",
             "registered_models",
         ] {
-            db.exec(&format!("DELETE FROM {table} WHERE name = ?"), &params![name])?;
+            db.exec(
+                &format!("DELETE FROM {table} WHERE name = ?"),
+                &params![name],
+            )?;
         }
         Ok(())
     })
@@ -216,14 +240,18 @@ pub fn version_by_alias(db: &dyn Db, name: &str, alias: &str) -> ApiResult<Model
         return latest_versions(db, name, &[])?
             .into_iter()
             .max_by_key(|mv| mv.version.parse::<i64>().unwrap_or(0))
-            .ok_or_else(|| MlflowError::not_found(format!("Latest version not found for model {name}.")));
+            .ok_or_else(|| {
+                MlflowError::not_found(format!("Latest version not found for model {name}."))
+            });
     }
     let row = db
         .query_one(
             "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
             &params![name, alias],
         )?
-        .ok_or_else(|| MlflowError::invalid(format!("Registered model alias {alias} not found.")))?;
+        .ok_or_else(|| {
+            MlflowError::invalid(format!("Registered model alias {alias} not found."))
+        })?;
     versions::get(db, name, row.int(0))
 }
 

@@ -7,7 +7,9 @@ use crate::search::sql::{number_comparison, string_comparison, Fragment};
 use crate::search::{parse_filter, parse_order_by, Clause, Entity, Literal, Op};
 
 fn unsupported(what: &str, hint: &str) -> MlflowError {
-    MlflowError::invalid(format!("Invalid filter: {what} is not supported here; {hint}"))
+    MlflowError::invalid(format!(
+        "Invalid filter: {what} is not supported here; {hint}"
+    ))
 }
 
 /// `EXISTS (SELECT 1 FROM <table> WHERE <join> AND key = ? AND value <op> ?)`.
@@ -19,7 +21,9 @@ fn tag_exists(table: &str, join: &str, c: &Clause, what: &str) -> ApiResult<Frag
         )));
     }
     let mut f = Fragment::default();
-    f.push(&format!("EXISTS (SELECT 1 FROM {table} t WHERE {join} AND t.key = "));
+    f.push(&format!(
+        "EXISTS (SELECT 1 FROM {table} t WHERE {join} AND t.key = "
+    ));
     f.bind(c.key.as_str());
     f.push(" AND ");
     f.append(string_comparison("t.value", c.op, &c.value, what)?);
@@ -138,7 +142,11 @@ pub fn model_versions_order(order_by: &[String]) -> ApiResult<String> {
         "name ASC".to_string(),
         "version_number DESC".to_string(),
     ];
-    let items = if order_by.is_empty() { &default[..] } else { order_by };
+    let items = if order_by.is_empty() {
+        &default[..]
+    } else {
+        order_by
+    };
     let mut parts = Vec::new();
     let mut seen = Vec::new();
     for item in items {
@@ -236,9 +244,11 @@ pub fn logged_models_order(fields: &[(String, bool)]) -> ApiResult<Fragment> {
         let dir = direction(*ascending);
         if let Some(metric) = field.strip_prefix("metrics.") {
             // Models without the metric sort last in both directions.
-            f.push("(SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ");
+            f.push(
+                "(SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ",
+            );
             f.bind(metric);
-            f.push(&format!(") IS NULL, (SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = "));
+            f.push(") IS NULL, (SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ");
             f.bind(metric);
             f.push(&format!(") {dir}, "));
             continue;
@@ -290,7 +300,13 @@ mod tests {
         let f = registered_models_filter("name LIKE 'iris%' AND tags.team = 'ml'").unwrap();
         assert_eq!(f.params.len(), 3);
         assert!(registered_models_filter("name IN ('a', 'b')").is_ok());
-        for bad in ["run_id = 'x'", "tags.t > 1", "name > 'a'", "metrics.a > 1", "name = "] {
+        for bad in [
+            "run_id = 'x'",
+            "tags.t > 1",
+            "name > 'a'",
+            "metrics.a > 1",
+            "name = ",
+        ] {
             assert!(registered_models_filter(bad).is_err(), "{bad}");
         }
     }
@@ -310,7 +326,12 @@ mod tests {
         assert!(model_versions_filter("name = 'iris' AND version_number > 3").is_ok());
         assert!(model_versions_filter("run_id IN ('a','b') AND tags.k != 'v'").is_ok());
         assert!(model_versions_filter("source_path LIKE 'mlflow-artifacts:%'").is_ok());
-        for bad in ["version_number = 'x'", "version_number > 1.5", "stage = 'x'", "name < 'a'"] {
+        for bad in [
+            "version_number = 'x'",
+            "version_number > 1.5",
+            "stage = 'x'",
+            "name < 'a'",
+        ] {
             assert!(model_versions_filter(bad).is_err(), "{bad}");
         }
         assert_eq!(
@@ -325,7 +346,10 @@ mod tests {
         assert!(logged_models_filter("name = 'model'").is_ok());
         assert!(logged_models_filter("metrics.accuracy >= 0.9 AND params.epochs = '10'").is_ok());
         let f = logged_models_filter("status = 'READY'").unwrap();
-        assert_eq!(f.params[0], crate::store::SqlValue::Text("LOGGED_MODEL_READY".into()));
+        assert_eq!(
+            f.params[0],
+            crate::store::SqlValue::Text("LOGGED_MODEL_READY".into())
+        );
         assert!(logged_models_filter("metrics.a = 'x'").is_err());
         assert!(logged_models_filter("datasets.name = 'x'").is_err());
         assert!(logged_models_order(&[("metrics.acc".into(), false)]).is_ok());

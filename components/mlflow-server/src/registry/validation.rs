@@ -53,7 +53,9 @@ pub fn version(version: Option<&str>) -> ApiResult<i64> {
         _ => return Err(MlflowError::missing("version")),
     };
     v.trim().parse::<i64>().map_err(|_| {
-        MlflowError::invalid(format!("Parameter 'version' must be an integer, got '{v}'."))
+        MlflowError::invalid(format!(
+            "Parameter 'version' must be an integer, got '{v}'."
+        ))
     })
 }
 
@@ -67,7 +69,10 @@ pub fn alias(alias: Option<&str>) -> ApiResult<&str> {
             ))
         }
     };
-    if !alias.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+    if !alias
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    {
         return Err(MlflowError::invalid(format!(
             "Invalid alias name: '{alias}'. Names may only contain alphanumerics, underscores (_), and dashes (-)."
         )));
@@ -167,10 +172,20 @@ mod tests {
     fn model_names() {
         assert_eq!(model_name(Some("iris")).unwrap(), "iris");
         assert!(model_name(Some("My Model-2")).is_ok());
-        for bad in [None, Some(""), Some("  "), Some("a/b"), Some("a:b"), Some("..")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("a/b"),
+            Some("a:b"),
+            Some(".."),
+        ] {
             assert!(model_name(bad).is_err(), "{bad:?}");
         }
-        assert!(new_model_name(None).unwrap_err().message.contains("new_name"));
+        assert!(new_model_name(None)
+            .unwrap_err()
+            .message
+            .contains("new_name"));
     }
 
     #[test]
@@ -185,7 +200,10 @@ mod tests {
     #[test]
     fn aliases_follow_mlflow_rules() {
         for ok in ["champion", "prod-eu_1", "v1a", "version2"] {
-            assert!(alias(Some(ok)).is_ok() && alias_not_reserved(ok).is_ok(), "{ok}");
+            assert!(
+                alias(Some(ok)).is_ok() && alias_not_reserved(ok).is_ok(),
+                "{ok}"
+            );
         }
         for bad in ["", "a b", "a/b", "a.b"] {
             assert!(alias(Some(bad)).is_err(), "{bad}");

@@ -54,7 +54,9 @@ pub fn from_row(db: &dyn Db, r: &Row) -> ApiResult<ModelVersion> {
 }
 
 fn not_found(name: &str, version: i64) -> MlflowError {
-    MlflowError::not_found(format!("Model Version (name={name}, version={version}) not found"))
+    MlflowError::not_found(format!(
+        "Model Version (name={name}, version={version}) not found"
+    ))
 }
 
 /// The live (not deleted) version row, or RESOURCE_DOES_NOT_EXIST.
@@ -118,22 +120,34 @@ fn resolve_source(db: &dyn Db, m: &CreateModelVersion, source: &str) -> ApiResul
     if let Some(rest) = source.strip_prefix("runs:/") {
         let source_run = rest.split('/').next().unwrap_or("");
         if model_id.is_some() || run_id.as_deref() != Some(source_run) {
-            return Err(invalid(if model_id.is_some() { "model_id" } else { "run_id" }));
+            return Err(invalid(if model_id.is_some() {
+                "model_id"
+            } else {
+                "run_id"
+            }));
         }
     } else if is_proxied_artifact_source(source) {
         // Must lie inside the artifacts of the model or run the request names.
         let root = match (&model_id, &run_id) {
-            (Some(id), _) => logged_models::get(db, id, false)
-                .map_err(|_| invalid("model_id"))?
-                .info
-                .artifact_uri,
+            (Some(id), _) => {
+                logged_models::get(db, id, false)
+                    .map_err(|_| invalid("model_id"))?
+                    .info
+                    .artifact_uri
+            }
             (None, Some(run)) => {
-                runs::get_run_info(db, run).map_err(|_| invalid("run_id"))?.artifact_uri
+                runs::get_run_info(db, run)
+                    .map_err(|_| invalid("run_id"))?
+                    .artifact_uri
             }
             (None, None) => return Err(invalid("run_id")),
         };
         if !within(source, &root) {
-            return Err(invalid(if model_id.is_some() { "model_id" } else { "run_id" }));
+            return Err(invalid(if model_id.is_some() {
+                "model_id"
+            } else {
+                "run_id"
+            }));
         }
     } else if is_local(source) {
         return Err(MlflowError::invalid(format!(
@@ -184,7 +198,11 @@ fn within(source: &str, root: &str) -> bool {
             .unwrap_or(uri);
         path.split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
             .collect()
     }
     let (source, root) = (segments(source), segments(root));
@@ -204,7 +222,10 @@ pub fn create(db: &dyn Db, m: &CreateModelVersion) -> ApiResult<ModelVersion> {
         super::models::require(db, name)?;
         let now = now_ms();
         let next = db
-            .query_one("SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?", &params![name])?
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
+                &params![name],
+            )?
             .map_or(1, |r| r.int(0));
         db.exec(
             "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, current_stage, source, storage_location, run_id, run_link, status, model_id)
@@ -240,7 +261,12 @@ pub fn create(db: &dyn Db, m: &CreateModelVersion) -> ApiResult<ModelVersion> {
     get(db, name, version)
 }
 
-pub fn update(db: &dyn Db, name: &str, version: i64, description: Option<&str>) -> ApiResult<ModelVersion> {
+pub fn update(
+    db: &dyn Db,
+    name: &str,
+    version: i64,
+    description: Option<&str>,
+) -> ApiResult<ModelVersion> {
     get(db, name, version)?;
     db.exec(
         "UPDATE model_versions SET description = ?, last_updated_time = ? WHERE name = ? AND version = ?",
@@ -344,7 +370,11 @@ pub fn search(
     order_by: &[String],
     token: Option<&str>,
 ) -> ApiResult<(Vec<ModelVersion>, Option<String>)> {
-    let limit = v_max(max_results, v::DEFAULT_SEARCH_VERSIONS, v::MAX_SEARCH_VERSIONS)?;
+    let limit = v_max(
+        max_results,
+        v::DEFAULT_SEARCH_VERSIONS,
+        v::MAX_SEARCH_VERSIONS,
+    )?;
     let offset = page_token::decode(token)?;
     let filter = search::model_versions_filter(filter.unwrap_or(""))?;
     let order = search::model_versions_order(order_by)?;
@@ -389,7 +419,10 @@ mod tests {
         let root = "mlflow-artifacts:/1/abc/artifacts";
         assert!(within("mlflow-artifacts:/1/abc/artifacts/model", root));
         assert!(within("mlflow-artifacts://host:5000/1/abc/artifacts", root));
-        assert!(within("http://h/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/m", root));
+        assert!(within(
+            "http://h/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/m",
+            root
+        ));
         assert!(!within("mlflow-artifacts:/1/abcd/artifacts", root));
         assert!(!within("mlflow-artifacts:/1/other/artifacts", root));
     }

@@ -42,7 +42,9 @@ fn clause_sql(c: &Clause) -> ApiResult<Fragment> {
     match c.entity {
         Entity::Metric => {
             let what = format!("metric '{}'", c.key);
-            let cond = number_comparison("kv.value", c.op, &c.value, &what)?;
+            let mut cond = Fragment::default();
+            cond.push("kv.is_nan = 0 AND ");
+            cond.append(number_comparison("kv.value", c.op, &c.value, &what)?);
             Ok(key_value_exists("latest_metrics", &c.key, cond))
         }
         Entity::Param | Entity::Tag => {
@@ -143,8 +145,14 @@ fn sort_expr(entity: Entity, key: &str) -> ApiResult<Fragment> {
             ))
         }
     };
+    // A NaN metric sorts with the missing ones, last.
+    let value = if entity == Entity::Metric {
+        "CASE WHEN kv.is_nan = 1 THEN NULL ELSE kv.value END"
+    } else {
+        "kv.value"
+    };
     f.push(&format!(
-        "(SELECT kv.value FROM {table} kv WHERE kv.run_uuid = r.run_uuid AND kv.key = "
+        "(SELECT {value} FROM {table} kv WHERE kv.run_uuid = r.run_uuid AND kv.key = "
     ));
     f.bind(key);
     f.push(")");

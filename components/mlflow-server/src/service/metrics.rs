@@ -69,9 +69,10 @@ fn rank(m: &NewMetric) -> (i64, i64, f64) {
     )
 }
 
+/// (value, is_nan) as stored: SQLite has no NaN, so NaN is 0 flagged by is_nan.
 fn value_binds(value: f64) -> [SqlValue; 2] {
     if value.is_nan() {
-        [SqlValue::Null, SqlValue::Integer(1)]
+        [SqlValue::Real(0.0), SqlValue::Integer(1)]
     } else {
         [SqlValue::Real(value), SqlValue::Integer(0)]
     }
@@ -84,7 +85,7 @@ const INSERT_ROWS: usize = 100;
 pub fn insert_metrics(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()> {
     for chunk in metrics.chunks(INSERT_ROWS) {
         let mut sql = String::from(
-            "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES ",
+            "INSERT OR IGNORE INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES ",
         );
         let mut binds = Vec::with_capacity(chunk.len() * 9);
         for (i, m) in chunk.iter().enumerate() {

@@ -511,7 +511,8 @@ fn delete_tag(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
 /// log-batch: every limit and every entity is checked before anything is written, and
 /// the writes form one transaction, so a refused batch leaves the run untouched.
 pub fn log_batch_checked(db: &dyn Db, m: &wire::LogBatch) -> ApiResult<()> {
-    let run_id = run_id_of(&m.run)?;
+    let run = m.run();
+    let run_id = run_id_of(&run)?;
     let (nm, np, nt) = (m.metrics.len(), m.params.len(), m.tags.len());
     if nm > v::MAX_BATCH_METRICS
         || np > v::MAX_BATCH_PARAMS
@@ -672,17 +673,18 @@ mod tests {
         .unwrap()
     }
 
+    /// A batch of distinct points (identical points would collapse into one).
     fn batch(run: &str, metrics: usize, params: usize, tags: usize) -> wire::LogBatch {
+        static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let salt = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 1_000_000;
         wire::LogBatch {
-            run: wire::RunRef {
-                run_id: Some(run.into()),
-                run_uuid: None,
-            },
+            run_id: Some(run.into()),
+            run_uuid: None,
             metrics: (0..metrics)
                 .map(|i| wire::BatchMetric {
                     key: Some(format!("m{}", i % 10)),
                     value: Some(i as f64),
-                    timestamp: Some(i as i64),
+                    timestamp: Some(salt + i as i64),
                     step: Some(i as i64),
                     ..Default::default()
                 })

@@ -78,4 +78,26 @@ pub const TRACKING_MIGRATIONS: &[Migration] = &[
             "CREATE INDEX IF NOT EXISTS experiments_by_creation ON experiments (creation_time DESC)",
         ],
     },
+    Migration {
+        area: "tracking",
+        version: 3,
+        // Metric points move to a table clustered by their read order (the primary key is
+        // the history order), replacing two secondary indexes that made inserts ~8x
+        // slower. Identical points collapse into one, as in MLflow's SQL store. NaN is
+        // stored as value 0 with is_nan = 1 (key columns cannot be NULL).
+        statements: &[
+            "CREATE TABLE metric_points (
+                run_uuid TEXT NOT NULL, key TEXT NOT NULL,
+                timestamp INTEGER NOT NULL, step INTEGER NOT NULL,
+                value REAL NOT NULL, is_nan INTEGER NOT NULL,
+                model_id TEXT, dataset_name TEXT, dataset_digest TEXT,
+                PRIMARY KEY (run_uuid, key, timestamp, step, value, is_nan)) WITHOUT ROWID",
+            "INSERT OR IGNORE INTO metric_points
+                (run_uuid, key, timestamp, step, value, is_nan, model_id, dataset_name, dataset_digest)
+                SELECT run_uuid, key, timestamp, step, COALESCE(value, 0), is_nan, model_id, dataset_name, dataset_digest
+                FROM metrics",
+            "DROP TABLE metrics",
+            "ALTER TABLE metric_points RENAME TO metrics",
+        ],
+    },
 ];

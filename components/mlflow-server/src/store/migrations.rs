@@ -25,6 +25,7 @@ pub struct Migration {
 pub const AREAS: &[&[Migration]] = &[
     crate::service::TRACKING_MIGRATIONS,
     crate::artifacts::MIGRATIONS,
+    crate::registry::REGISTRY_MIGRATIONS,
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -99,29 +100,44 @@ mod tests {
         }
     }
 
+    /// Applies only the steps `keep` accepts, as an older build would have.
+    fn migrate_partially(db: &NativeDb, keep: impl Fn(&Migration) -> bool) {
+        db.exec(CREATE_TABLE, &[]).unwrap();
+        for step in AREAS.iter().flat_map(|s| s.iter()).filter(|m| keep(m)) {
+            for sql in step.statements {
+                db.exec(sql, &[]).unwrap();
+            }
+            db.exec(
+                "INSERT INTO schema_migrations (area, version, applied_at) VALUES (?, ?, 0)",
+                &params![step.area, step.version],
+            )
+            .unwrap();
+        }
+    }
+
     #[test]
     fn an_old_database_is_migrated_in_place() {
+        // A database from before tracking v3 (metrics with a rowid and secondary indexes).
         let db = NativeDb::open_in_memory();
-        ensure_schema(&db).unwrap();
-        // Simulate a database made by an older build: forget the newest step of one area.
-        let last = crate::service::TRACKING_MIGRATIONS.last().unwrap();
+        migrate_partially(&db, |m| m.area != "tracking" || m.version < 3);
         db.exec(
-            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, last_update_time) VALUES ('kept', 'x', 'active', 1, 1)",
+            "INSERT INTO runs (run_uuid, name, experiment_id, status, lifecycle_stage, artifact_uri) VALUES ('r', 'n', 0, 'RUNNING', 'active', 'a')",
             &[],
         )
         .unwrap();
-        if last.version > 1 {
+        for (v, nan, ts) in [(Some(1.5), 0, 1), (None, 1, 2), (Some(1.5), 0, 1)] {
             db.exec(
-                "DELETE FROM schema_migrations WHERE area = ? AND version = ?",
-                &params![last.area, last.version],
+                "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES ('r', 'm', ?, ?, ?, 0)",
+                &params![v, nan as i64, ts as i64],
             )
             .unwrap();
         }
         ensure_schema(&db).unwrap();
-        let kept = db
-            .query_one("SELECT COUNT(*) FROM experiments WHERE name = 'kept'", &[])
-            .unwrap()
-            .unwrap();
-        assert_eq!(kept.int(0), 1);
+        let h = crate::service::metrics::metric_history(&db, "r", "m", None, None).unwrap();
+        let got: Vec<(f64, i64)> = h.metrics.iter().map(|m| (m.value, m.timestamp)).collect();
+        assert_eq!(got.len(), 2, "{got:?}"); // the duplicate point collapses, as in MLflow
+        assert_eq!(got[0], (1.5, 1));
+        assert!(got[1].0.is_nan());
+        assert!(pending(&applied(&db).unwrap()).is_empty());
     }
 }
