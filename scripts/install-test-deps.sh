@@ -7,6 +7,7 @@ declare -A needed=(
     [nginx]=nginx
     [openssl]=openssl
     [curl]=curl
+    [promtool]=prometheus
 )
 
 missing=()
