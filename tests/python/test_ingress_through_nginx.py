@@ -326,3 +326,30 @@ def test_mlflow_server_keeps_its_data_on_the_mlruns_volume(stack):
     assert r.status_code == 200, r.text
     assert (stack.mlruns / "mlflow.db").is_file()
     assert not (stack.mlflow.state_dir / "sqlite_db.db").exists()  # nothing on the pod's ephemeral /.spin
+
+
+def test_a_model_trained_into_mlflow_server_is_served_through_the_ingress(make_stack):
+    # docs/kubernetes.md: `spinflow train --tracking-uri` through a port-forward to
+    # mlflow-server-service. The ConfigMap's refresh interval (30 s) is shortened
+    # so the test does not wait for it.
+    from conftest import SPINFLOW
+
+    stack = make_stack({"SPIN_VARIABLE_MODEL_REFRESH_SECONDS": "1"})
+    status, _, body = stack.predict(source="127.0.0.8")
+    assert status == 200 and json.loads(body)["model"]["source"] == "embedded"
+    out = subprocess.run([str(SPINFLOW), "train", "--tracking-uri", stack.mlflow.url, "--json", "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    version = json.loads(out.stdout)["version"]
+    # Each replica switches to the registered version at its next refresh; wait
+    # until a full round over the replicas reports it.
+    wanted_in_a_row = 2 * len(stack.replicas)
+    in_a_row, deadline = 0, time.monotonic() + 120
+    while in_a_row < wanted_in_a_row and time.monotonic() < deadline:
+        status, _, body = stack.predict(source="127.0.0.8")
+        assert status == 200, body
+        model = json.loads(body)["model"]
+        in_a_row = in_a_row + 1 if (model["version"], model["source"] != "embedded") == (version, True) else 0
+        time.sleep(0.2)  # under the Ingress's rate limit
+    assert in_a_row >= wanted_in_a_row, f"replicas did not all serve version {version}: last {model}"
+
