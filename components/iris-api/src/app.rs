@@ -220,7 +220,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             serving::current(self.store, self.http, &self.target(), self.now_ms).await;
         timing.state_ms = ms_since(t);
         let t = Instant::now();
-        let model = Model::load(&onnx)
+        let model = Model::load_for(&onnx, Some(rows.len()))
             .map_err(|e| ApiError::internal(format!("the served model does not load: {e}")))?;
         timing.load_ms = ms_since(t);
         let t = Instant::now();

@@ -234,6 +234,12 @@ fn check_operators(graph: &pb::GraphProto) -> Result<(), String> {
 impl Model {
     /// Loads a prepared model (the output of [`prepare`]) into a runnable plan.
     pub fn load(prepared: &[u8]) -> TractResult<Self> {
+        Self::load_for(prepared, None)
+    }
+
+    /// Like [`Model::load`], for batches of exactly `rows` rows when given: a concrete
+    /// shape is cheaper to type and optimise than the symbolic batch size.
+    pub fn load_for(prepared: &[u8], rows: Option<usize>) -> TractResult<Self> {
         let proto = pb::ModelProto::decode(prepared)?;
         let class_names = proto
             .metadata_props
@@ -241,9 +247,12 @@ impl Model {
             .find(|p| p.key == METADATA_CLASS_NAMES)
             .and_then(|p| serde_json::from_str::<Vec<String>>(&p.value).ok());
         let inference = tract_onnx::onnx().model_for_proto_model(&proto)?;
-        let batch = inference.symbols.sym("N");
+        let batch = match rows {
+            Some(n) => n.to_dim(),
+            None => inference.symbols.sym("N").to_dim(),
+        };
         let plan = inference
-            .with_input_fact(0, f32::fact([batch.to_dim(), N_FEATURES.to_dim()]).into())?
+            .with_input_fact(0, f32::fact([batch, N_FEATURES.to_dim()]).into())?
             .into_optimized()?
             .into_runnable()?;
         let mut model = Self {
