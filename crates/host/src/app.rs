@@ -93,6 +93,10 @@ pub struct App {
     pub router: Router<StaticResponse>,
     pub request_timeout: Option<Duration>,
     pub state_dir: PathBuf,
+    /// Requests from the network that may run at once; the rest queue here
+    /// instead of failing when the instance pool is exhausted. Chained requests
+    /// take no permit (their caller holds one), and the pool keeps room for them.
+    request_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why a request produced no guest response.
@@ -261,6 +265,9 @@ impl App {
             router,
             request_timeout: options.request_timeout,
             state_dir,
+            request_permits: Arc::new(tokio::sync::Semaphore::new(
+                engine::MAX_CONCURRENT_INSTANCES as usize / 2,
+            )),
         });
         app.warm_up().await?;
         Ok(app)
@@ -273,14 +280,22 @@ impl App {
     /// Instantiates each component once, so link or pool-limit problems show at start-up.
     async fn warm_up(self: &Arc<Self>) -> Result<()> {
         for component in self.components.values() {
-            let mut store = self.new_store(component);
-            component
-                .pre
-                .instantiate_async(&mut store)
+            self.instantiate(component)
                 .await
-                .map_err(anyhow::Error::from)
                 .with_context(|| format!("component `{}` cannot be instantiated", component.id))?;
         }
+        Ok(())
+    }
+
+    /// Creates a store and an instance of `component`, and drops them: the
+    /// per-request set-up cost without the request.
+    pub async fn instantiate(self: &Arc<Self>, component: &ComponentRuntime) -> Result<()> {
+        let mut store = self.new_store(component);
+        component
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)?;
         Ok(())
     }
 
@@ -312,11 +327,22 @@ impl App {
         store
     }
 
-    /// Runs `request` through a fresh instance of `component`.
+    /// Waits for a turn to run a request from the network.
+    pub async fn request_permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.request_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
+    /// Runs `request` through a fresh instance of `component`. `permit` (if
+    /// any) is held until the guest has finished, body streaming included.
     pub async fn invoke<B>(
         self: &Arc<Self>,
         component: &Arc<ComponentRuntime>,
         request: http::Request<B>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Result<http::Response<HyperOutgoingBody>, InvokeError>
     where
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -338,6 +364,7 @@ impl App {
         let pre = component.pre.clone();
         // The guest keeps running after it sends the response head, to stream the body.
         let task = tokio::spawn(async move {
+            let _permit = permit;
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
                 .wasi_http_incoming_handler()
@@ -379,7 +406,7 @@ impl App {
             .cloned()
             .ok_or(wasmtime_wasi_http::Error::DestinationNotFound)?;
         let request = crate::server::prepare_chained_request(request);
-        match self.invoke(&component, request).await {
+        match self.invoke(&component, request, None).await {
             Ok(response) => Ok(response),
             Err(e) => {
                 crate::server::log_invoke_error(&component.id, &e);

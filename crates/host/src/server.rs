@@ -219,8 +219,9 @@ async fn route_and_invoke(
         limit,
         exceeded: exceeded.clone(),
     };
+    let permit = app.request_permit().await;
     let result = app
-        .invoke(&component, Request::from_parts(parts, body))
+        .invoke(&component, Request::from_parts(parts, body), Some(permit))
         .await;
     let response = match result {
         // A guest that read past the limit gets its answer replaced, whatever it was.
