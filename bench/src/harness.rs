@@ -53,7 +53,7 @@ impl Options {
             LoadOptions {
                 connections: 16,
                 warmup: Duration::from_secs(2),
-                duration: Duration::from_secs(8),
+                duration: Duration::from_secs(6),
             }
         }
     }
@@ -69,7 +69,7 @@ impl Options {
             LoadOptions {
                 connections: 8,
                 warmup: Duration::from_secs(1),
-                duration: Duration::from_secs(8),
+                duration: Duration::from_secs(6),
             }
         };
         Plan {
@@ -97,7 +97,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         .join("tmp")
         .join(stamp.format("%Y%m%dT%H%M%S").to_string());
     fs::create_dir_all(&work)?;
-    let paths = Paths::new(work.clone())?;
+    let paths = Paths::new(work.clone(), opts.quick)?;
     let needs_peers = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
         .concat()
         .iter()

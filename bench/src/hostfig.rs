@@ -14,7 +14,7 @@ use crate::procs::{self, Launch, Server};
 use crate::report::RunInfo;
 use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
-use crate::systems;
+use crate::{systems, wrk};
 
 const TRIVIAL: &str = "spinflow (trivial component)";
 const WHOLE_APP: &str = "spinflow (whole app)";
@@ -103,21 +103,35 @@ async fn measure(
         connections: 1,
         ..load
     };
+    // wrk cross-checks the full runs only (the quick mode installs nothing).
+    let use_wrk = !opts.quick && wrk::ensure();
+    if use_wrk {
+        info.versions
+            .push(("wrk (cross-check)".into(), wrk::version()));
+    }
 
     for rep in 0..opts.reps {
-        let cache = paths.work.join(format!("cache-rep{rep}"));
+        // The first repetition fills the run's shared cache; later ones start afresh.
+        let cache = if rep == 0 && !opts.quick {
+            paths.spinflow_cache()
+        } else {
+            paths.work.join(format!("cache-rep{rep}"))
+        };
         // The whole app (both components): the start a user waits for after `make up`.
-        let app = cold_starts(
-            paths,
-            WHOLE_APP,
-            &app_manifest,
-            "/health",
-            &cache,
-            info,
-            results,
-        )
-        .await?;
-        app.stop();
+        // Compiling iris-api takes long, so quick runs leave it out.
+        if !opts.quick {
+            let app = cold_starts(
+                paths,
+                WHOLE_APP,
+                &app_manifest,
+                "/health",
+                &cache,
+                info,
+                results,
+            )
+            .await?;
+            app.stop();
+        }
         let server = cold_starts(paths, TRIVIAL, &manifest, "/", &cache, info, results).await?;
 
         // The floor answers exactly the bytes the component answers.
@@ -156,6 +170,21 @@ async fn measure(
             let w1 = "host: trivial component, 1 connection";
             results.record(w1, "req/s", "req/s", Better::Higher, name, r1.rps);
             results.record(w1, "p50", "ms", Better::Lower, name, r1.p50_ms);
+        }
+        if use_wrk {
+            // The same servers under wrk: our generator's figures should match its.
+            for (name, authority) in &pairs {
+                let wrk_run = || wrk::run(authority, "/", load.connections, load.duration);
+                match tokio::task::block_in_place(wrk_run) {
+                    Ok(r) => {
+                        let w = "host: trivial component, 16 connections, wrk";
+                        results.record(w, "req/s", "req/s", Better::Higher, name, r.rps);
+                        results.record(w, "p50", "ms", Better::Lower, name, r.p50_ms);
+                        results.record(w, "p99", "ms", Better::Lower, name, r.p99_ms);
+                    }
+                    Err(e) => results.note(format!("wrk against {name}: {e:#}")),
+                }
+            }
         }
         results.record(
             "resources (host)",

@@ -18,6 +18,7 @@ mod setup;
 mod sizes;
 mod systems;
 mod tracking;
+mod wrk;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -79,9 +79,10 @@ pub fn request(protocol: Protocol, authority: &str, rows: &[[f64; 4]]) -> Reques
                 .header("x-api-key", "dev-key")
                 .expect(expect)
         }
-        Protocol::Invocations => {
-            RequestSpec::post_json(authority, "/invocations", body).expect("predictions")
-        }
+        // spinflow asks for the API key here too (the scoring server ignores it).
+        Protocol::Invocations => RequestSpec::post_json(authority, "/invocations", body)
+            .header("x-api-key", "dev-key")
+            .expect("predictions"),
         Protocol::Floor => RequestSpec::post_json(authority, "/predict", body),
     }
 }

@@ -231,6 +231,153 @@ fn workload_table(out: &mut String, results: &Results, workload: &str) {
     let _ = writeln!(out);
 }
 
+/// Median of a figure, if it was measured.
+fn med(results: &Results, workload: &str, metric: &str, system: &str) -> Option<f64> {
+    results.find(workload, metric, system).map(Figure::median)
+}
+
+/// `ours / theirs` as "N.Nx", when both were measured.
+fn times(ours: Option<f64>, theirs: Option<f64>) -> Option<String> {
+    Some(format!("{}x", fmt(ours? / theirs?)))
+}
+
+/// `prefix` and the parts joined by commas, or nothing when there are none.
+fn joined(prefix: &str, parts: &[String]) -> String {
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}{}", parts.join(", "))
+    }
+}
+
+/// The figures the project's targets are about, in words.
+fn headline(results: &Results) -> Vec<String> {
+    let mut lines = Vec::new();
+    let p1 = "predict 1 row";
+    let ours = med(results, p1, "req/s", "spinflow");
+    let inv = med(results, p1, "req/s", "spinflow /invocations");
+    let mut parts = Vec::new();
+    for peer in ["fastapi-1w", "fastapi-2w", "fastapi-2w-nodelay"] {
+        if let Some(t) = times(ours, med(results, p1, "req/s", peer)) {
+            parts.push(format!("{t} {peer}"));
+        }
+    }
+    if let Some(t) = times(inv, med(results, p1, "req/s", "mlflow-serve")) {
+        parts.push(format!("{t} mlflow-serve (both on /invocations)"));
+    }
+    if let Some(t) = times(ours, med(results, p1, "req/s", "floor")) {
+        parts.push(format!("{t} the native floor"));
+    }
+    if let Some(o) = ours {
+        lines.push(format!(
+            "`/predict`, 1 row, 16 connections: spinflow {} req/s{}.",
+            fmt(o),
+            joined(" = ", &parts)
+        ));
+    }
+    if let Some(p99) = med(results, p1, "p99", "spinflow") {
+        lines.push(format!(
+            "`/predict` p99 latency at 16 connections: {} ms (target: under 5 ms).",
+            fmt(p99)
+        ));
+    }
+    let ingest = med(results, "log-batch", "metrics/s", "spinflow");
+    let parts: Vec<String> = ["mlflow", "mlflow-nodelay", "fasttrackml"]
+        .iter()
+        .filter_map(|p| {
+            times(ingest, med(results, "log-batch", "metrics/s", p)).map(|t| format!("{t} {p}"))
+        })
+        .collect();
+    if let Some(i) = ingest {
+        lines.push(format!(
+            "log-batch ingest: spinflow {} metrics/s{}.",
+            fmt(i),
+            joined(" = ", &parts)
+        ));
+    }
+    for (workload, metric) in [
+        ("log-metric", "p99"),
+        ("search-runs", "p50"),
+        ("get-history", "p50"),
+        ("create-runs", "p50"),
+    ] {
+        let ours = med(results, workload, metric, "spinflow");
+        let parts: Vec<String> = ["mlflow", "mlflow-nodelay", "fasttrackml"]
+            .iter()
+            .filter_map(|p| med(results, workload, metric, p).map(|v| format!("{p} {} ms", fmt(v))))
+            .collect();
+        if let Some(o) = ours {
+            lines.push(format!(
+                "{workload} {metric}: spinflow {} ms{}.",
+                fmt(o),
+                joined("; ", &parts)
+            ));
+        }
+    }
+    let rp = "resources (prediction)";
+    if let (Some(o), Some(f)) = (
+        med(results, rp, "RSS after load", "spinflow"),
+        med(results, rp, "RSS after load", "fastapi-1w"),
+    ) {
+        lines.push(format!(
+            "Memory after load: spinflow (whole app) {} MiB, the FastAPI app (1 worker) {} MiB: {}x of it.",
+            fmt(o),
+            fmt(f),
+            fmt(o / f)
+        ));
+    }
+    let rt = "resources (tracking)";
+    let ours = med(results, rt, "RSS after load", "spinflow");
+    let parts: Vec<String> = ["mlflow", "fasttrackml"]
+        .iter()
+        .filter_map(|p| {
+            med(results, rt, "RSS after load", p).map(|v| format!("{p} {} MiB", fmt(v)))
+        })
+        .collect();
+    if let Some(o) = ours {
+        lines.push(format!(
+            "Tracking server memory after load: spinflow {} MiB{}.",
+            fmt(o),
+            joined("; ", &parts)
+        ));
+    }
+    let h = "host: trivial component, 16 connections";
+    let t = med(results, h, "req/s", "spinflow (trivial component)");
+    if let (Some(t), Some(f)) = (t, med(results, h, "req/s", "floor (same bytes)")) {
+        let cost = med(
+            results,
+            "host: per-request cost",
+            "p50 over the floor",
+            "spinflow (trivial component)",
+        );
+        lines.push(format!(
+            "Host: a trivial component serves {} req/s, {}x the native floor answering the same bytes ({} req/s); \
+             a request costs the host about {} µs more than the floor at 1 connection.",
+            fmt(t),
+            fmt(t / f),
+            fmt(f),
+            cost.map(fmt).unwrap_or_else(|| "-".into())
+        ));
+    }
+    let c = "host: cold start";
+    if let (Some(a), Some(b)) = (
+        med(results, c, "no compiled-code cache", "spinflow (whole app)"),
+        med(
+            results,
+            c,
+            "with compiled-code cache",
+            "spinflow (whole app)",
+        ),
+    ) {
+        lines.push(format!(
+            "Cold start of the whole app: {} ms compiling, {} ms from the compiled-code cache.",
+            fmt(a),
+            fmt(b)
+        ));
+    }
+    lines
+}
+
 /// For every workload and metric: spinflow / each peer.
 fn ratio_table(out: &mut String, results: &Results) {
     let _ = writeln!(out, "| workload | metric | spinflow / peer |");
@@ -249,7 +396,10 @@ fn ratio_table(out: &mut String, results: &Results) {
                 .iter()
                 .filter(|f| f.workload == workload && f.metric == metric)
             {
-                if peer.system.starts_with("spinflow") {
+                // The floor is a peer for throughput and latency, not for resources.
+                let floor_resources =
+                    peer.system.starts_with("floor") && workload.starts_with("resources");
+                if peer.system.starts_with("spinflow") || floor_resources {
                     continue;
                 }
                 let ours_name = our_counterpart(&workload, &peer.system);
@@ -315,6 +465,15 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
     }
     let _ = writeln!(out);
 
+    let lines = headline(results);
+    if !lines.is_empty() {
+        let _ = writeln!(out, "## Headline\n");
+        for l in lines {
+            let _ = writeln!(out, "- {l}");
+        }
+        let _ = writeln!(out);
+    }
+
     let _ = writeln!(out, "## Ratios (spinflow / peer)\n");
     let _ = writeln!(
         out,
@@ -336,8 +495,9 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
         out,
         "The load generator is this crate's own (hyper + tokio, closed loop, HDR histogram); its ceiling \
          on this machine is the `floor` row of the prediction tables (the native floor answers fixed \
-         bytes, so the generator cannot go faster than that against anything). It shares the 2 cores \
-         with the server under test, as wrk would.\n"
+         bytes, so the generator cannot go faster than that against anything). It shares the cores \
+         with the server under test, as wrk would. In full runs the trivial-component comparison is \
+         repeated with wrk (`-t2`, same connections and duration) to cross-check the generator.\n"
     );
     for w in workloads(results) {
         workload_table(&mut out, results, &w);
@@ -385,7 +545,7 @@ fn workloads_text(opts: &Options) -> String {
         "- **predict 1 row / 100 rows**: {conns} keep-alive connections, closed loop, {dur} measured after a {warm} warm-up; \
   spinflow and the FastAPI app get `POST /predict` with `X-API-Key` (one object with named features, or \
   `{{\"features\": [[...] x 100]}}`); `mlflow models serve` and spinflow's `/invocations` get MLflow's \
-  `dataframe_split`. Every answer is checked (2xx and a class name in the body); the floor answers fixed bytes.
+  `dataframe_split` (with the same `X-API-Key`, which MLflow ignores). Every answer is checked (2xx and a class name in the body); the floor answers fixed bytes.
 - **create-runs**: {runs} `runs/create`, one client, one after another.
 - **log-batch**: {writers} writers at once, each {batches} batches of {batch} metrics (10 keys x {steps} steps) into its own run; \
   metrics/s over the wall time; then every point is read back with `get-history` and counted.

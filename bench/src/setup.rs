@@ -17,17 +17,26 @@ pub struct Paths {
     pub work: PathBuf,
     /// This binary, which also serves the native floor.
     pub bench_exe: PathBuf,
+    /// Compiled-code cache of `spinflow up`: new for each full run (its first use is
+    /// measured), kept across quick runs under target/ so they compile only once.
+    cache: PathBuf,
 }
 
 impl Paths {
-    pub fn new(work: PathBuf) -> Result<Self> {
+    pub fn new(work: PathBuf, quick: bool) -> Result<Self> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("bench/ has a parent")?
             .to_path_buf();
+        let cache = if quick {
+            repo.join("target/bench-spinflow-cache")
+        } else {
+            work.join("spinflow-cache")
+        };
         Ok(Paths {
             venv: repo.join("bench/.venv"),
             repo,
+            cache,
             work,
             bench_exe: std::env::current_exe()?,
         })
@@ -37,9 +46,9 @@ impl Paths {
         self.repo.join("target/release/spinflow")
     }
 
-    /// The compiled-code cache of this run's `spinflow up` processes.
+    /// The compiled-code cache shared by the `spinflow up` processes of this run.
     pub fn spinflow_cache(&self) -> PathBuf {
-        self.work.join("spinflow-cache")
+        self.cache.clone()
     }
 
     pub fn venv_bin(&self, name: &str) -> PathBuf {
