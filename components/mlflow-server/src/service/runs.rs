@@ -342,7 +342,11 @@ fn load_runs(db: &dyn Db, infos: Vec<RunInfo>) -> ApiResult<Vec<Run>> {
     Ok(runs)
 }
 
-pub fn search_runs(db: &dyn Db, m: &wire::SearchRuns) -> ApiResult<wire::SearchRunsResponse> {
+/// A search statement with its parameters, page size and offset.
+pub(crate) type SearchQuery = (String, Vec<SqlValue>, i64, i64);
+
+/// The search statement for a request (`None` when it names no experiment).
+pub(crate) fn search_runs_sql(m: &wire::SearchRuns) -> ApiResult<Option<SearchQuery>> {
     let limit = v::max_results(
         m.max_results,
         v::DEFAULT_SEARCH_RESULTS,
@@ -353,7 +357,7 @@ pub fn search_runs(db: &dyn Db, m: &wire::SearchRuns) -> ApiResult<wire::SearchR
     let filter = search::runs::filter_sql(m.filter.as_deref().unwrap_or(""))?;
     let order = search::runs::order_sql(&m.order_by)?;
     if m.experiment_ids.is_empty() {
-        return Ok(wire::SearchRunsResponse::default());
+        return Ok(None);
     }
     let mut exp_ids = Vec::new();
     for id in &m.experiment_ids {
@@ -375,6 +379,13 @@ pub fn search_runs(db: &dyn Db, m: &wire::SearchRuns) -> ApiResult<wire::SearchR
     binds.extend(filter.params);
     binds.extend(order.params);
     binds.extend(params![limit + 1, offset]);
+    Ok(Some((sql, binds, limit, offset)))
+}
+
+pub fn search_runs(db: &dyn Db, m: &wire::SearchRuns) -> ApiResult<wire::SearchRunsResponse> {
+    let Some((sql, binds, limit, offset)) = search_runs_sql(m)? else {
+        return Ok(wire::SearchRunsResponse::default());
+    };
     let rows = db.query(&sql, &binds)?;
     let has_more = rows.len() as i64 > limit;
     let infos: Vec<RunInfo> = rows

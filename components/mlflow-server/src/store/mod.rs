@@ -9,6 +9,8 @@
 pub mod migrations;
 #[cfg(test)]
 pub mod native;
+#[cfg(test)]
+mod scale_tests;
 #[cfg(target_arch = "wasm32")]
 pub mod spin;
 
