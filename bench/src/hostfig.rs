@@ -206,6 +206,27 @@ async fn measure(
         floor.stop();
     }
 
+    // The same cost measured inside the host, without HTTP (full runs: it builds an example).
+    if !opts.quick {
+        let hello = paths
+            .repo
+            .join("crates/spinflow/tests/apps/hello/spin.toml");
+        for _ in 0..opts.reps {
+            match tokio::task::block_in_place(|| in_process_cost(paths, &hello, "hello")) {
+                Ok(figures) => {
+                    for (what, us) in figures {
+                        let w = "host: in-process cost per request (no HTTP)";
+                        results.record(w, &what, "µs", Better::Lower, TRIVIAL, us);
+                    }
+                }
+                Err(e) => {
+                    results.note(format!("in-process instantiation cost: {e:#}"));
+                    break;
+                }
+            }
+        }
+    }
+
     // What one request costs the host (routing, a fresh instance, the call) beyond
     // the floor's HTTP handling: the single-connection latencies, side by side.
     let w1 = "host: trivial component, 1 connection";
@@ -246,4 +267,104 @@ pub async fn prime_cache(paths: &Paths) -> Result<()> {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The host's in-process per-request cost (no network), from its own
+/// `instantiation_cost` example: (label, µs) pairs.
+fn in_process_cost(paths: &Paths, manifest: &Path, component: &str) -> Result<Vec<(String, f64)>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "spinflow-host",
+            "--example",
+            "instantiation_cost",
+            "--",
+        ])
+        .arg(manifest)
+        .args([component, "10000"])
+        .current_dir(&paths.repo)
+        .output()
+        .context("running the host's instantiation_cost example")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "instantiation_cost failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_in_process(&text)
+}
+
+/// Parses lines such as
+/// `pooling=true: store+instance 45.2µs, whole request 80.1µs (mean of 10000)`.
+fn parse_in_process(text: &str) -> Result<Vec<(String, f64)>> {
+    let mut figures = Vec::new();
+    for line in text.lines() {
+        let Some((mode, rest)) = line.split_once(": ") else {
+            continue;
+        };
+        let allocator = if mode.trim() == "pooling=true" {
+            "pooling"
+        } else {
+            "on-demand"
+        };
+        for part in rest.split(", ") {
+            let part = part.split(" (").next().unwrap_or(part);
+            let Some((what, value)) = part.rsplit_once(' ') else {
+                continue;
+            };
+            let micros = debug_duration_us(value)
+                .with_context(|| format!("unreadable duration {value:?}"))?;
+            figures.push((format!("{what}, {allocator} allocator"), micros));
+        }
+    }
+    ensure!(
+        !figures.is_empty(),
+        "no figures in instantiation_cost output: {text}"
+    );
+    Ok(figures)
+}
+
+/// A `Duration`'s Debug text (`45.2µs`, `1.5ms`, `800ns`, `1.2s`) in microseconds.
+fn debug_duration_us(v: &str) -> Option<f64> {
+    let units = [
+        ("ns", 0.001),
+        ("µs", 1.0),
+        ("us", 1.0),
+        ("ms", 1000.0),
+        ("s", 1_000_000.0),
+    ];
+    units.iter().find_map(|(u, scale)| {
+        v.strip_suffix(u)
+            .and_then(|n| n.parse::<f64>().ok())
+            .map(|n| n * scale)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_examples_output() {
+        let text = "pooling=true: store+instance 45.2µs, whole request 80.1µs (mean of 10000)\n\
+                    pooling=false: store+instance 1.5ms, whole request 2ms (mean of 10000)\n";
+        let f = parse_in_process(text).unwrap();
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[0].0, "store+instance, pooling allocator");
+        assert!((f[0].1 - 45.2).abs() < 1e-9);
+        assert_eq!(f[3].0, "whole request, on-demand allocator");
+        assert!((f[3].1 - 2000.0).abs() < 1e-9);
+        assert!(parse_in_process("nothing here").is_err());
+    }
+
+    #[test]
+    fn debug_durations() {
+        assert_eq!(debug_duration_us("800ns"), Some(0.8));
+        assert_eq!(debug_duration_us("1.2s"), Some(1_200_000.0));
+        assert_eq!(debug_duration_us("x"), None);
+    }
 }
