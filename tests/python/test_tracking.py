@@ -271,3 +271,23 @@ def test_health_version_server_info(tracking_uri):
     assert requests.get(f"{tracking_uri}/version", timeout=30).text.count(".") == 2
     info = requests.get(f"{tracking_uri}/api/3.0/mlflow/server-info", timeout=30).json()
     assert info["store_type"] == "SqlStore" and info["multipart_uploads_enabled"] is False
+
+
+def test_log_input_and_dataset_filters(client, experiment_id):
+    pd = pytest.importorskip("pandas")
+    dataset = mlflow.data.from_pandas(pd.DataFrame({"a": [1, 2], "b": [3, 4]}), name="iris-train")
+    with mlflow.start_run() as run:
+        mlflow.log_input(dataset, context="training")
+    with mlflow.start_run():
+        pass
+    inputs = client.get_run(run.info.run_id).inputs.dataset_inputs
+    assert [i.dataset.name for i in inputs] == ["iris-train"]
+    assert inputs[0].dataset.digest == dataset.digest
+    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "training"
+    for flt, expected in [
+        ("datasets.name = 'iris-train'", 1),
+        ("datasets.context = 'training'", 1),
+        (f"datasets.digest IN ('{dataset.digest}', 'zzz')", 1),
+        ("datasets.name = 'other'", 0),
+    ]:
+        assert len(client.search_runs([experiment_id], flt)) == expected, flt
