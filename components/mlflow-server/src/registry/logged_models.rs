@@ -45,7 +45,7 @@ fn from_row(db: &dyn Db, r: &Row) -> ApiResult<LoggedModel> {
     let metrics = db
         .query(
             "SELECT key, value, timestamp, step, run_uuid, dataset_name, dataset_digest, is_nan
-             FROM metrics WHERE model_id = ? ORDER BY key, timestamp, step",
+             FROM logged_model_metrics WHERE model_id = ? ORDER BY key, timestamp, step",
             &params![model_id.as_str()],
         )?
         .iter()
@@ -270,6 +270,31 @@ pub fn log_params(db: &dyn Db, model_id: &str, params: &[KeyValue]) -> ApiResult
     transaction(db, || {
         write_pairs(db, "logged_model_params", model_id, &params)
     })
+}
+
+/// Records a metric point logged with a model's id (log-metric / log-batch call this).
+#[allow(clippy::too_many_arguments)]
+pub fn record_metric(
+    db: &dyn Db,
+    model_id: &str,
+    run_id: &str,
+    key: &str,
+    value: f64,
+    timestamp: i64,
+    step: i64,
+    dataset: (Option<&str>, Option<&str>),
+) -> ApiResult<()> {
+    let (value, is_nan) = if value.is_nan() {
+        (0.0, 1i64)
+    } else {
+        (value, 0)
+    };
+    db.exec(
+        "INSERT OR IGNORE INTO logged_model_metrics
+             (model_id, key, timestamp, step, value, is_nan, run_uuid, dataset_name, dataset_digest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &params![model_id, key, timestamp, step, value, is_nan, run_id, dataset.0, dataset.1],
+    )
 }
 
 /// Appends `{name, version}` to the model's registrations tag (once).

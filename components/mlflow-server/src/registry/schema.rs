@@ -8,20 +8,21 @@
 
 use crate::store::migrations::Migration;
 
-pub const REGISTRY_MIGRATIONS: &[Migration] = &[Migration {
-    area: "registry",
-    version: 1,
-    statements: &[
-        "CREATE TABLE registered_models (
+pub const REGISTRY_MIGRATIONS: &[Migration] = &[
+    Migration {
+        area: "registry",
+        version: 1,
+        statements: &[
+            "CREATE TABLE registered_models (
             name TEXT PRIMARY KEY,
             creation_time INTEGER NOT NULL,
             last_updated_time INTEGER NOT NULL,
             description TEXT,
             user_id TEXT)",
-        "CREATE TABLE registered_model_tags (
+            "CREATE TABLE registered_model_tags (
             name TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
             PRIMARY KEY (name, key)) WITHOUT ROWID",
-        "CREATE TABLE model_versions (
+            "CREATE TABLE model_versions (
             name TEXT NOT NULL,
             version INTEGER NOT NULL,
             creation_time INTEGER NOT NULL,
@@ -37,14 +38,14 @@ pub const REGISTRY_MIGRATIONS: &[Migration] = &[Migration {
             status_message TEXT,
             model_id TEXT,
             PRIMARY KEY (name, version))",
-        "CREATE TABLE model_version_tags (
+            "CREATE TABLE model_version_tags (
             name TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT,
             PRIMARY KEY (name, version, key)) WITHOUT ROWID",
-        "CREATE TABLE registered_model_aliases (
+            "CREATE TABLE registered_model_aliases (
             name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
             PRIMARY KEY (name, alias)) WITHOUT ROWID",
-        "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
-        "CREATE TABLE logged_models (
+            "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
+            "CREATE TABLE logged_models (
             model_id TEXT PRIMARY KEY,
             experiment_id INTEGER NOT NULL,
             name TEXT NOT NULL,
@@ -56,13 +57,27 @@ pub const REGISTRY_MIGRATIONS: &[Migration] = &[Migration {
             lifecycle_stage TEXT NOT NULL DEFAULT 'active',
             model_type TEXT,
             source_run_id TEXT)",
-        "CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, name)",
-        "CREATE TABLE logged_model_params (
+            "CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, name)",
+            "CREATE TABLE logged_model_params (
             model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
             PRIMARY KEY (model_id, key)) WITHOUT ROWID",
-        "CREATE TABLE logged_model_tags (
+            "CREATE TABLE logged_model_tags (
             model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT,
             PRIMARY KEY (model_id, key)) WITHOUT ROWID",
-        "CREATE INDEX IF NOT EXISTS metrics_by_model ON metrics (model_id)",
-    ],
-}];
+            "CREATE INDEX IF NOT EXISTS metrics_by_model ON metrics (model_id)",
+        ],
+    },
+    Migration {
+        area: "registry",
+        version: 2,
+        // A logged model's own metric points: the run's metrics table collapses identical
+        // points, so a point re-logged with the model's id (as MLflow 3 clients do) would
+        // otherwise not be attributed to the model.
+        statements: &["CREATE TABLE logged_model_metrics (
+            model_id TEXT NOT NULL, key TEXT NOT NULL,
+            timestamp INTEGER NOT NULL, step INTEGER NOT NULL,
+            value REAL NOT NULL, is_nan INTEGER NOT NULL,
+            run_uuid TEXT, dataset_name TEXT, dataset_digest TEXT,
+            PRIMARY KEY (model_id, key, timestamp, step, value, is_nan)) WITHOUT ROWID"],
+    },
+];

@@ -35,11 +35,46 @@ fn describe(c: &Clause) -> String {
     format!("{} '{}'", c.entity.name(), c.key)
 }
 
+/// The tag that marks prompts (MLflow keeps prompts in the registry). Searches return
+/// plain models unless the filter asks for prompts; the 3.x client always adds
+/// ``tags.`mlflow.prompt.is_prompt` != 'true'``.
+pub const IS_PROMPT_TAG: &str = "mlflow.prompt.is_prompt";
+
+/// Whether a clause on the prompt tag asks for prompts (`= 'true'` or `!= 'false'`).
+fn asks_for_prompts(c: &Clause) -> bool {
+    let value = match &c.value {
+        Literal::Str(v) => v.to_ascii_lowercase(),
+        _ => return false,
+    };
+    (c.op == Op::Eq && value == "true") || (c.op == Op::Ne && value == "false")
+}
+
+/// ` AND [NOT] EXISTS (<prompt tag is 'true'>)` for the entity joined by `join`.
+fn prompt_condition(table: &str, join: &str, prompts: bool) -> Fragment {
+    let mut f = Fragment::default();
+    f.push(if prompts {
+        " AND EXISTS"
+    } else {
+        " AND NOT EXISTS"
+    });
+    f.push(&format!(
+        " (SELECT 1 FROM {table} t WHERE {join} AND t.key = "
+    ));
+    f.bind(IS_PROMPT_TAG);
+    f.push(" AND t.value = 'true')");
+    f
+}
+
 /// search_registered_models: `name` (= != LIKE ILIKE IN NOT IN) and `tags.<key>`.
 pub fn registered_models_filter(filter: &str) -> ApiResult<Fragment> {
     let mut out = Fragment::default();
+    let mut prompts = false;
     for c in parse_filter(filter)? {
         let what = describe(&c);
+        if c.entity == Entity::Tag && c.key == IS_PROMPT_TAG {
+            prompts = asks_for_prompts(&c);
+            continue;
+        }
         out.push(" AND ");
         match (c.entity, c.key.as_str()) {
             (Entity::Attribute, "name") => {
@@ -59,6 +94,11 @@ pub fn registered_models_filter(filter: &str) -> ApiResult<Fragment> {
             }
         }
     }
+    out.append(prompt_condition(
+        "registered_model_tags",
+        "t.name = rm.name",
+        prompts,
+    ));
     Ok(out)
 }
 
@@ -93,8 +133,13 @@ pub fn registered_models_order(order_by: &[String]) -> ApiResult<String> {
 /// (numbers), `tags.<key>`.
 pub fn model_versions_filter(filter: &str) -> ApiResult<Fragment> {
     let mut out = Fragment::default();
+    let mut prompts = false;
     for c in parse_filter(filter)? {
         let what = describe(&c);
+        if c.entity == Entity::Tag && c.key == IS_PROMPT_TAG {
+            prompts = asks_for_prompts(&c);
+            continue;
+        }
         out.push(" AND ");
         match (c.entity, c.key.as_str()) {
             (Entity::Attribute, "name" | "run_id" | "source_path") => {
@@ -131,6 +176,11 @@ pub fn model_versions_filter(filter: &str) -> ApiResult<Fragment> {
             }
         }
     }
+    out.append(prompt_condition(
+        "model_version_tags",
+        "t.name = mv.name AND t.version = mv.version",
+        prompts,
+    ));
     Ok(out)
 }
 
@@ -207,7 +257,7 @@ pub fn logged_models_filter(filter: &str) -> ApiResult<Fragment> {
             ),
             (Entity::Metric, _) => {
                 let mut f = Fragment::default();
-                f.push("EXISTS (SELECT 1 FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ");
+                f.push("EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ");
                 f.bind(c.key.as_str());
                 f.push(" AND ");
                 f.append(number_comparison("m.value", c.op, &c.value, &what)?);
@@ -245,10 +295,10 @@ pub fn logged_models_order(fields: &[(String, bool)]) -> ApiResult<Fragment> {
         if let Some(metric) = field.strip_prefix("metrics.") {
             // Models without the metric sort last in both directions.
             f.push(
-                "(SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ",
+                "(SELECT MAX(m.value) FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ",
             );
             f.bind(metric);
-            f.push(") IS NULL, (SELECT MAX(m.value) FROM metrics m WHERE m.model_id = lm.model_id AND m.key = ");
+            f.push(") IS NULL, (SELECT MAX(m.value) FROM logged_model_metrics m WHERE m.model_id = lm.model_id AND m.key = ");
             f.bind(metric);
             f.push(&format!(") {dir}, "));
             continue;
@@ -298,7 +348,11 @@ mod tests {
     #[test]
     fn registered_model_filters() {
         let f = registered_models_filter("name LIKE 'iris%' AND tags.team = 'ml'").unwrap();
-        assert_eq!(f.params.len(), 3);
+        assert_eq!(f.params.len(), 4, "with the prompt exclusion");
+        let f = registered_models_filter("tags.`mlflow.prompt.is_prompt` != 'true'").unwrap();
+        assert!(f.sql.contains("NOT EXISTS"), "{}", f.sql);
+        let f = registered_models_filter("tags.`mlflow.prompt.is_prompt` = 'true'").unwrap();
+        assert!(!f.sql.contains("NOT EXISTS"), "{}", f.sql);
         assert!(registered_models_filter("name IN ('a', 'b')").is_ok());
         for bad in [
             "run_id = 'x'",

@@ -227,6 +227,26 @@ fn search_filters_orders_and_pages() {
     assert_eq!(page[0].name, "c-other");
     let (page, _) = models::search(&f.db, Some("tags.kind = 'c-other'"), None, &[], None).unwrap();
     assert_eq!(page.len(), 1);
+    // Prompts are left out unless asked for, as the 3.x client's default filter expects.
+    models::create(
+        &f.db,
+        "a-prompt",
+        &[KeyValue::new("mlflow.prompt.is_prompt", "true")],
+        None,
+    )
+    .unwrap();
+    let plain = "tags.`mlflow.prompt.is_prompt` != 'true'";
+    let (page, _) = models::search(&f.db, Some(plain), None, &[], None).unwrap();
+    assert_eq!(page.len(), 3);
+    let (page, _) = models::search(
+        &f.db,
+        Some("tag.`mlflow.prompt.is_prompt` = 'true'"),
+        None,
+        &[],
+        None,
+    )
+    .unwrap();
+    assert_eq!(page[0].name, "a-prompt");
     assert!(models::search(&f.db, Some("name = 'x' OR name = 'y'"), None, &[], None).is_err());
     assert!(models::search(&f.db, None, Some(1001), &[], None).is_err());
 
@@ -546,6 +566,15 @@ fn logged_model_endpoints() {
         (status, body["model"]["info"]["status"].as_str()),
         (200, Some("LOGGED_MODEL_READY"))
     );
+    // A point logged with the model's id belongs to the model, even when the same point
+    // was logged to the run before (MLflow 3 clients re-log the run's metrics that way).
+    for model_id in [Value::Null, json!(id)] {
+        let point =
+            json!({"key": "acc", "value": 0.9, "timestamp": 5, "step": 0, "model_id": model_id});
+        let batch = json!({"run_id": f.run_id, "metrics": [point]});
+        let (status, body) = call(&f.db, Method::Post, "/api/2.0/mlflow/runs/log-batch", batch);
+        assert_eq!(status, 200, "{body}");
+    }
     let (status, _) = call(
         &f.db,
         Method::Patch,
@@ -556,6 +585,11 @@ fn logged_model_endpoints() {
     let (status, body) = call(&f.db, Method::Get, &format!("{api}/{id}"), Value::Null);
     assert_eq!(status, 200);
     assert_eq!(body["model"]["data"]["params"][0]["value"], "0.5");
+    assert_eq!(body["model"]["data"]["metrics"][0]["key"], "acc");
+    assert_eq!(
+        body["model"]["data"]["metrics"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(body["model"]["info"]["tags"].as_array().unwrap().len(), 2);
     let (status, _) = call(
         &f.db,

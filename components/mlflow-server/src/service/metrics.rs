@@ -107,6 +107,21 @@ pub fn insert_metrics(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiRe
         }
         db.exec(&sql, &binds)?;
     }
+    for m in metrics {
+        if let Some(model_id) = &m.model_id {
+            let dataset = (m.dataset_name.as_deref(), m.dataset_digest.as_deref());
+            crate::registry::logged_models::record_metric(
+                db,
+                model_id,
+                run_id,
+                &m.key,
+                m.value,
+                m.timestamp,
+                m.step,
+                dataset,
+            )?;
+        }
+    }
     let mut best: HashMap<&str, &NewMetric> = HashMap::new();
     for m in metrics {
         let slot = best.entry(m.key.as_str()).or_insert(m);
