@@ -48,7 +48,7 @@ $(VENV29)/.installed: tests/python/requirements-mlflow29.txt
 	touch $@
 
 py-test-mlflow29: build $(VENV29)/.installed
-	$(VENV29)/bin/pytest tests/python/test_tracking*.py -q
+	$(VENV29)/bin/pytest tests/python/test_tracking*.py tests/python/test_registry_mlflow29.py -q
 
 lint:
 	cargo fmt --all --check
