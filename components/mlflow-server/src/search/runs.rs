@@ -277,7 +277,7 @@ mod robustness {
             if let Err(e) = filter_sql(&filter) {
                 assert_eq!(e.code, ErrorCode::InvalidParameterValue, "{filter}");
             }
-            if let Err(e) = order_sql(&[filter.clone()]) {
+            if let Err(e) = order_sql(std::slice::from_ref(&filter)) {
                 assert_eq!(e.code, ErrorCode::InvalidParameterValue, "{filter}");
             }
         }
