@@ -151,6 +151,9 @@ impl HostBuilder {
                 Some(dir)
             }
         };
+        // One start-up at a time: the first compiles and caches, the others reuse it.
+        static STARTING: Mutex<()> = Mutex::new(());
+        let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let mut child = self.command().spawn().expect("spawn spinflow");
         let output = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel::<String>();
