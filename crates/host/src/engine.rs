@@ -103,7 +103,14 @@ pub fn load_component(
         // SAFETY: the file was written by `Component::serialize` of an engine with the
         // same compatibility hash (it is in the file name), into a cache dir we own.
         match unsafe { Component::deserialize_file(engine, &cached) } {
-            Ok(component) => return Ok(component),
+            Ok(component) => {
+                // Recently used entries are the ones pruning keeps.
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&cached)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                return Ok(component);
+            }
             Err(e) => eprintln!(
                 "spinflow: ignoring unusable cache entry {}: {e}",
                 cached.display()
@@ -117,6 +124,7 @@ pub fn load_component(
             cached.display()
         );
     }
+    prune(cache_dir, CACHE_ENTRIES);
     Ok(component)
 }
 
@@ -139,6 +147,26 @@ fn store(component: &Component, dir: &Path, path: &Path) -> Result<()> {
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// Compiled components kept in the cache; every rebuild of a component adds one.
+const CACHE_ENTRIES: usize = 16;
+
+/// Removes all but the `keep` most recently used cache entries (best effort).
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    for (_, old) in files.into_iter().skip(keep) {
+        let _ = std::fs::remove_file(old);
+    }
 }
 
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
@@ -184,4 +212,42 @@ pub fn start_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawn epoch thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn prune_keeps_the_most_recently_used_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = SystemTime::now();
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            let path = dir.path().join(format!("{name}.cwasm"));
+            std::fs::write(&path, b"x").unwrap();
+            let age = Duration::from_secs(100 * (i as u64 + 1));
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(now - age)
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), b"kept").unwrap();
+        prune(dir.path(), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec!["a.cwasm", "b.cwasm", "notes.txt"]);
+    }
+
+    #[test]
+    fn core_modules_are_not_components() {
+        assert!(is_component(b"\0asm\x0d\x00\x01\x00"));
+        assert!(!is_component(b"\0asm\x01\x00\x00\x00"));
+        assert!(!is_component(b"nope"));
+    }
 }

@@ -152,31 +152,34 @@ pub fn run(args: UpArgs) -> Result<()> {
             Ok(l) => l,
             Err(e) => bail!("cannot listen on {}: {e}", args.listen),
         };
-        host::serve(
-            app,
-            listener,
-            ServeOptions { quiet: args.quiet },
-            shutdown_signal(),
-        )
-        .await
+        let shutdown = shutdown_signal()?;
+        host::serve(app, listener, ServeOptions { quiet: args.quiet }, shutdown).await
     })?;
     // Guest tasks still streaming bodies are abandoned, not awaited.
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, before the host announces it is serving, so an early signal still
+/// shuts down gracefully.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 #[cfg(test)]

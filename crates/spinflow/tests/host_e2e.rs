@@ -405,3 +405,34 @@ fn concurrent_sqlite_transactions_neither_lose_writes_nor_fail() {
         .json();
     assert_eq!(total["rows"], serde_json::json!([[writers * per_writer]]));
 }
+
+#[test]
+fn compiled_code_is_cached_and_a_bad_entry_is_replaced() {
+    let cache = tempfile::tempdir().unwrap();
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
+    };
+    let host = probe_host().cache_dir(cache.path()).start();
+    assert!(host.terminate());
+    let cached = entries();
+    assert_eq!(
+        cached.len(),
+        1,
+        "one component source, one entry: {cached:?}"
+    );
+
+    // A damaged entry is ignored, recompiled and rewritten.
+    std::fs::write(&cached[0], b"not compiled code").unwrap();
+    let host = probe_host().cache_dir(cache.path()).start();
+    assert_eq!(host.get("/?op=counter").body, "1");
+    assert!(
+        host.output().contains("ignoring unusable cache entry"),
+        "{}",
+        host.output()
+    );
+    assert!(std::fs::metadata(&cached[0]).unwrap().len() > 1000);
+}

@@ -72,6 +72,7 @@ pub struct HostBuilder {
     args: Vec<String>,
     env: Vec<(String, String)>,
     state_dir: Option<PathBuf>,
+    cache_dir: PathBuf,
 }
 
 pub fn host(manifest: impl Into<PathBuf>) -> HostBuilder {
@@ -80,6 +81,7 @@ pub fn host(manifest: impl Into<PathBuf>) -> HostBuilder {
         args: Vec::new(),
         env: Vec::new(),
         state_dir: None,
+        cache_dir: cache_dir(),
     }
 }
 
@@ -100,6 +102,11 @@ impl HostBuilder {
         self
     }
 
+    pub fn cache_dir(mut self, dir: &Path) -> Self {
+        self.cache_dir = dir.to_path_buf();
+        self
+    }
+
     pub fn state_dir(mut self, dir: &Path) -> Self {
         self.state_dir = Some(dir.to_path_buf());
         self
@@ -112,7 +119,7 @@ impl HostBuilder {
             .arg(&self.manifest)
             .args(["--listen", "127.0.0.1:0"])
             .arg("--cache-dir")
-            .arg(cache_dir());
+            .arg(&self.cache_dir);
         if let Some(dir) = &self.state_dir {
             cmd.arg("--state-dir").arg(dir);
         }
