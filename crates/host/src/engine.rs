@@ -163,7 +163,7 @@ fn prune(dir: &Path, keep: usize) {
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (_, old) in files.into_iter().skip(keep) {
         let _ = std::fs::remove_file(old);
     }
