@@ -88,11 +88,11 @@ pub fn output(program: &str, args: &[&str]) -> String {
 }
 
 /// Builds the host and every component of spin.toml (`make build`), and the host's
-/// trivial test component.
+/// trivial test component and its in-process cost example.
 pub fn build_spinflow(paths: &Paths) -> Result<()> {
     run(Command::new("make").arg("build").current_dir(&paths.repo))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
+    run(Command::new(&cargo)
         .args([
             "build",
             "--target",
@@ -101,6 +101,17 @@ pub fn build_spinflow(paths: &Paths) -> Result<()> {
             "wasm-release",
             "-p",
             "hello",
+        ])
+        .current_dir(&paths.repo))?;
+    // The host's in-process cost example: built here so the measuring phase does not wait on it.
+    run(Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "spinflow-host",
+            "--example",
+            "instantiation_cost",
         ])
         .current_dir(&paths.repo))
 }
