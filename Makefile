@@ -17,6 +17,8 @@ host:
 
 ## Build every component of spin.toml, as `spin build` would.
 components: host
+	@# rust-toolchain.toml names the target, but an already-installed toolchain may lack it.
+	@command -v rustup >/dev/null && rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 	$(SPINFLOW) build
 
 ## Run every test: Rust unit and end-to-end tests, then the Python suites.
