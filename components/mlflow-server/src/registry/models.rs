@@ -277,12 +277,5 @@ pub fn search(
         ),
         &args,
     )?;
-    let has_more = rows.len() as i64 > limit;
-    let page = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| from_row(db, r))
-        .collect::<ApiResult<Vec<_>>>()?;
-    let next = page_token::next(offset, page.len(), has_more);
-    Ok((page, next))
+    page_token::page(&rows, limit, offset, |r| from_row(db, r))
 }

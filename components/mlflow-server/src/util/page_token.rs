@@ -34,6 +34,24 @@ pub fn next(offset: i64, page_len: usize, has_more: bool) -> Option<String> {
     has_more.then(|| encode(offset + page_len as i64))
 }
 
+/// Turns rows fetched with `LIMIT limit + 1 OFFSET offset` into one page and the
+/// token for the next: the extra row only says that more exist.
+pub fn page<R, T>(
+    rows: &[R],
+    limit: i64,
+    offset: i64,
+    convert: impl FnMut(&R) -> ApiResult<T>,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let has_more = rows.len() as i64 > limit;
+    let page = rows
+        .iter()
+        .take(limit as usize)
+        .map(convert)
+        .collect::<ApiResult<Vec<_>>>()?;
+    let next = next(offset, page.len(), has_more);
+    Ok((page, next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
