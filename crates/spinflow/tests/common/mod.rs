@@ -39,23 +39,27 @@ pub fn build_wasm(packages: &[&str]) {
         return;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root()).args([
-        "build",
-        "--target",
-        "wasm32-wasip2",
-        "--profile",
-        "wasm-release",
-    ]);
-    for p in &missing {
-        cmd.args(["-p", p]);
+    // One package per cargo call, as `spinflow build` does: building several at once
+    // unifies their features, which rebuilds (and changes) the components' .wasm.
+    for package in missing {
+        let status = Command::new(&cargo)
+            .current_dir(repo_root())
+            .args([
+                "build",
+                "--target",
+                "wasm32-wasip2",
+                "--profile",
+                "wasm-release",
+            ])
+            .args(["-p", package])
+            .status()
+            .expect("run cargo build for test components");
+        assert!(
+            status.success(),
+            "building {package} for wasm32-wasip2 failed"
+        );
+        built.push(package.to_string());
     }
-    let status = cmd.status().expect("run cargo build for test components");
-    assert!(
-        status.success(),
-        "building {missing:?} for wasm32-wasip2 failed"
-    );
-    built.extend(missing.iter().map(|s| s.to_string()));
 }
 
 /// A running `spinflow up`.
