@@ -316,6 +316,7 @@ impl App {
                 allowed: component.allowed_hosts.clone(),
                 app: Arc::downgrade(self),
             },
+            instance: crate::sqlite_pool::new_owner(),
         };
         let mut store = Store::new(&self.engine, state);
         let ticks = match self.request_timeout {

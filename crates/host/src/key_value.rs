@@ -7,7 +7,7 @@
 
 use crate::bindings::{spin_v2::key_value as v2, wasi_keyvalue as wkv};
 use crate::runtime_config::StorageLocation;
-use crate::sqlite_pool::{blocking, Pool};
+use crate::sqlite_pool::{blocking, GateError, Owner, Pool, WriteJob, ANONYMOUS};
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -21,11 +21,12 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
     PRIMARY KEY (store, key)
 )";
 
-/// One labelled store.
+/// One labelled store, as seen by one owner (an instance, or the host).
 #[derive(Clone)]
 pub struct KvStore {
     label: Arc<str>,
     pool: Arc<Pool>,
+    owner: Owner,
 }
 
 /// All stores of the app, by label.
@@ -57,6 +58,7 @@ impl KvStores {
                 KvStore {
                     label: label.as_str().into(),
                     pool,
+                    owner: ANONYMOUS,
                 },
             );
         }
@@ -69,18 +71,65 @@ impl KvStores {
 }
 
 /// Store operations; each runs on the blocking pool with its own connection.
+/// Writes first take their database's write gate, in the async world.
 impl KvStore {
+    /// The same store, acting for `owner` (see [`crate::sqlite_pool::Owner`]).
+    pub fn for_owner(&self, owner: Owner) -> Self {
+        Self {
+            owner,
+            ..self.clone()
+        }
+    }
+
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, String> {
+        // A shared-cache in-memory database has table locks, not WAL: a read
+        // beside the writer's transaction would fail with SQLITE_LOCKED.
+        let pass = match self.pool.is_in_memory() {
+            true => Some(
+                self.pool
+                    .gate()
+                    .enter(self.owner)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            false => None,
+        };
         let store = self.clone();
         blocking(move || {
             let mut conn = store.pool.checkout().map_err(|e| format!("{e:#}"))?;
-            f(&mut conn, &store.label).map_err(|e| e.to_string())
+            let result = f(&mut conn, &store.label).map_err(|e| e.to_string());
+            drop(conn);
+            drop(pass);
+            result
         })
         .await
         .map_err(|e| format!("{e:#}"))?
+    }
+
+    /// Runs a write through the database's batch writer (see `Pool::submit_write`).
+    async fn run_write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, String> {
+        if self.pool.gate().is_held_by(self.owner) {
+            return Err(GateError::HeldBySelf.to_string());
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let job = KvJob {
+            label: self.label.clone(),
+            work: Some(f),
+            result: None,
+            sender,
+        };
+        self.pool
+            .submit_write(Box::new(job))
+            .map_err(|e| format!("{e:#}"))?;
+        receiver
+            .await
+            .map_err(|_| "the key-value writer stopped".to_string())?
     }
 
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, String> {
@@ -88,11 +137,11 @@ impl KvStore {
     }
 
     pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), String> {
-        self.run(move |c, s| write(c, s, &key, &value)).await
+        self.run_write(move |c, s| write(c, s, &key, &value)).await
     }
 
     pub async fn delete(&self, key: String) -> Result<(), String> {
-        self.run(move |c, s| {
+        self.run_write(move |c, s| {
             c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .execute(params![s, key])
                 .map(|_| ())
@@ -119,9 +168,9 @@ impl KvStore {
 
     /// Adds `delta` to the counter at `key` (absent = 0) atomically.
     pub async fn increment(&self, key: String, delta: i64) -> Result<i64, String> {
-        self.run(move |c, s| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let current = match read(&tx, s, &key)? {
+        // The writer's transaction makes the read and the write one atomic step.
+        self.run_write(move |c, s| {
+            let current = match read(c, s, &key)? {
                 None => 0,
                 Some(bytes) => decode_counter(&bytes).ok_or_else(|| {
                     rusqlite::Error::InvalidParameterName(format!(
@@ -132,8 +181,7 @@ impl KvStore {
             let next = current.checked_add(delta).ok_or_else(|| {
                 rusqlite::Error::InvalidParameterName(format!("counter at {key:?} would overflow"))
             })?;
-            write(&tx, s, &key, &next.to_le_bytes())?;
-            tx.commit()?;
+            write(c, s, &key, &next.to_le_bytes())?;
             Ok(next)
         })
         .await
@@ -146,13 +194,11 @@ impl KvStore {
         expected: Option<Vec<u8>>,
         value: Vec<u8>,
     ) -> Result<bool, String> {
-        self.run(move |c, s| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if read(&tx, s, &key)? != expected {
+        self.run_write(move |c, s| {
+            if read(c, s, &key)? != expected {
                 return Ok(false);
             }
-            write(&tx, s, &key, &value)?;
-            tx.commit()?;
+            write(c, s, &key, &value)?;
             Ok(true)
         })
         .await
@@ -178,6 +224,37 @@ fn decode_counter(bytes: &[u8]) -> Option<i64> {
     Some(i64::from_le_bytes(bytes.try_into().ok()?))
 }
 
+/// One key-value write, queued for the batch writer.
+struct KvJob<R, F> {
+    label: Arc<str>,
+    work: Option<F>,
+    result: Option<Result<R, String>>,
+    sender: tokio::sync::oneshot::Sender<Result<R, String>>,
+}
+
+impl<R, F> WriteJob for KvJob<R, F>
+where
+    R: Send + 'static,
+    F: FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
+{
+    fn run(&mut self, conn: &rusqlite::Connection) {
+        if let Some(work) = self.work.take() {
+            self.result = Some(work(conn, &self.label).map_err(|e| e.to_string()));
+        }
+    }
+
+    fn complete(self: Box<Self>, batch: Result<(), String>) {
+        let result = match (self.result, batch) {
+            // A failed write changed nothing: its own error says why.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err("the write did not run".into()),
+        };
+        let _ = self.sender.send(result);
+    }
+}
+
 /// The key-value capability of one instance.
 #[derive(Clone)]
 pub struct KeyValueState {
@@ -201,6 +278,8 @@ pub struct CasHandle {
 pub struct KeyValueView<'a> {
     pub state: &'a KeyValueState,
     pub table: &'a mut ResourceTable,
+    /// The instance, for the write gates.
+    pub owner: Owner,
 }
 
 pub struct KeyValueCapability;
@@ -222,7 +301,7 @@ impl KeyValueView<'_> {
             return Ok(Err(OpenError::NoSuchStore));
         };
         Ok(Ok(self.table.push(StoreHandle {
-            store: store.clone(),
+            store: store.for_owner(self.owner),
         })?))
     }
 
@@ -536,5 +615,122 @@ mod tests {
         assert_eq!(a.get("c".into()).await.unwrap(), Some(b"y".to_vec()));
         a.set("text".into(), b"abc".to_vec()).await.unwrap();
         assert!(a.increment("text".into(), 1).await.is_err());
+    }
+
+    fn file_store(dir: &tempfile::TempDir) -> KvStore {
+        let stores = KvStores::open(&BTreeMap::from([(
+            "default".to_string(),
+            StorageLocation::File(dir.path().join("kv.db")),
+        )]))
+        .unwrap();
+        stores.get("default").unwrap().clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_increments_and_cas_stay_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir);
+        const WRITERS: i64 = 24;
+        const ROUNDS: i64 = 40;
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let store = store.for_owner(crate::sqlite_pool::new_owner());
+                tokio::spawn(async move {
+                    for _ in 0..ROUNDS {
+                        store.increment("n".into(), w + 1).await?;
+                        // A compare-and-swap loop, as a guest would write it.
+                        loop {
+                            let current = store.get("c".into()).await?;
+                            let next =
+                                current.as_deref().map_or(0, |b| decode_counter(b).unwrap()) + 1;
+                            let swapped = store
+                                .compare_and_swap("c".into(), current, next.to_le_bytes().to_vec())
+                                .await?;
+                            if swapped {
+                                break;
+                            }
+                        }
+                        store.set(format!("k{w}"), b"v".to_vec()).await?;
+                    }
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let expected: i64 = (1..=WRITERS).sum::<i64>() * ROUNDS;
+        assert_eq!(store.increment("n".into(), 0).await.unwrap(), expected);
+        let c = store.get("c".into()).await.unwrap().unwrap();
+        assert_eq!(decode_counter(&c), Some(WRITERS * ROUNDS));
+        assert_eq!(store.keys().await.unwrap().len() as i64, WRITERS + 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_write_does_not_undo_its_batch_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir);
+        store.set("text".into(), b"abc".to_vec()).await.unwrap();
+        let ops: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    if i % 5 == 0 {
+                        store.increment("text".into(), 1).await.err().map(|_| ())
+                    } else {
+                        store.increment("n".into(), 1).await.ok().map(|_| ())
+                    }
+                })
+            })
+            .collect();
+        for op in ops {
+            assert!(
+                op.await.unwrap().is_some(),
+                "an increment had the wrong outcome"
+            );
+        }
+        assert_eq!(store.increment("n".into(), 0).await.unwrap(), 40);
+        assert_eq!(
+            store.get("text".into()).await.unwrap(),
+            Some(b"abc".to_vec())
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_fails_fast_while_its_instance_holds_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = file_store(&dir);
+        let owner = crate::sqlite_pool::new_owner();
+        let mine = store.for_owner(owner);
+        // As if the instance had a SQL transaction open on the same file.
+        let pass = store.pool.gate().enter(owner).await.unwrap();
+        let err = mine.set("k".into(), b"v".to_vec()).await.unwrap_err();
+        assert!(err.contains("locked"), "{err}");
+        assert_eq!(
+            mine.get("k".into()).await.unwrap(),
+            None,
+            "reads still work"
+        );
+        drop(pass);
+        mine.set("k".into(), b"v".to_vec()).await.unwrap();
+        assert_eq!(mine.increment("n".into(), 2).await.unwrap(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kv_store_and_a_database_in_one_file_share_a_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("both.db");
+        let kv = KvStores::open(&BTreeMap::from([(
+            "default".to_string(),
+            StorageLocation::File(path.clone()),
+        )]))
+        .unwrap();
+        // Another pool of the same file, reached through another path.
+        let other =
+            Pool::open(&StorageLocation::File(dir.path().join(".").join("both.db"))).unwrap();
+        assert!(Arc::ptr_eq(
+            kv.get("default").unwrap().pool.gate(),
+            other.gate()
+        ));
     }
 }

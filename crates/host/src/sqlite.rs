@@ -3,12 +3,19 @@
 //! Each guest `open` checks out a dedicated pooled connection, so a
 //! transaction a guest opens with `BEGIN` spans its following `execute` calls.
 //! A plain `BEGIN` is run as `BEGIN IMMEDIATE`: it takes the write lock up
-//! front (waiting under the busy timeout) instead of failing with SQLITE_BUSY
-//! when a read transaction later tries to upgrade while another writer commits.
+//! front instead of failing with SQLITE_BUSY when a read transaction later
+//! tries to upgrade while another writer commits.
+//!
+//! Writers queue on their database's write gate (see `sqlite_pool`): a write
+//! statement outside a transaction holds it for that statement; a transaction
+//! holds it from `BEGIN` (or `SAVEPOINT`) until the connection is back in
+//! autocommit mode (COMMIT, ROLLBACK, an error that rolled it back) or goes
+//! back to the pool (guest `drop`, or the instance's end, a trap included),
+//! after its rollback. Read statements take no gate.
 
 use crate::bindings::{spin_v2::sqlite as v2, sqlite_v3 as v3};
 use crate::runtime_config::StorageLocation;
-use crate::sqlite_pool::{blocking, Pool, PooledConnection};
+use crate::sqlite_pool::{blocking, GatePass, Owner, Pool, PooledConnection, WriteGate};
 use anyhow::Result;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -51,12 +58,111 @@ pub struct SqliteState {
 
 /// A guest `connection` resource.
 pub struct ConnectionHandle {
-    conn: Arc<Mutex<PooledConnection>>,
+    session: Arc<Mutex<Session>>,
+    gate: Arc<WriteGate>,
+    /// Whether `session` holds the gate's pass (known without its lock).
+    holds_gate: bool,
+}
+
+/// A pooled connection and, while a transaction is open on it, the pass of
+/// its database's write gate. Fields drop in order: the connection goes back
+/// to the pool (rolled back if need be) before the pass lets the next writer in.
+struct Session {
+    conn: PooledConnection,
+    pass: Option<GatePass>,
+}
+
+/// What one trip to the blocking pool did.
+enum Step {
+    Done {
+        result: rusqlite::Result<QueryResult>,
+        holds_gate: bool,
+    },
+    /// The statement writes and no pass was at hand: nothing was run.
+    NeedsGate {
+        statement: String,
+        params: Vec<Value>,
+    },
+}
+
+impl Session {
+    fn execute(&mut self, statement: String, params: Vec<Value>, pass: Option<GatePass>) -> Step {
+        if self.pass.is_none() && pass.is_none() && self.needs_gate(&statement) {
+            return Step::NeedsGate { statement, params };
+        }
+        let result = run_statement(&self.conn, &statement, &params);
+        if self.conn.is_autocommit() {
+            // Committed, rolled back, or never in a transaction.
+            self.pass = None;
+            drop(pass);
+        } else if self.pass.is_none() {
+            self.pass = pass;
+        }
+        Step::Done {
+            result,
+            holds_gate: self.pass.is_some(),
+        }
+    }
+
+    /// Whether `statement` opens a transaction or writes. A statement that does
+    /// not compile needs no gate: running it reports the error.
+    fn needs_gate(&self, statement: &str) -> bool {
+        if matches!(
+            first_keyword(statement).as_deref(),
+            Some("BEGIN" | "SAVEPOINT")
+        ) {
+            return true;
+        }
+        self.conn
+            .prepare_cached(statement)
+            .is_ok_and(|stmt| !stmt.readonly())
+    }
+}
+
+/// The first keyword of `sql`, upper-cased, after whitespace and comments.
+fn first_keyword(sql: &str) -> Option<String> {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    (!word.is_empty()).then(|| word.to_ascii_uppercase())
+}
+
+/// Statements that surely need the gate, so it is taken before the trip to the
+/// blocking pool rather than after a first trip finds out.
+fn predicts_write(sql: &str) -> bool {
+    matches!(
+        first_keyword(sql).as_deref(),
+        Some(
+            "BEGIN"
+                | "SAVEPOINT"
+                | "INSERT"
+                | "UPDATE"
+                | "DELETE"
+                | "REPLACE"
+                | "CREATE"
+                | "DROP"
+                | "ALTER"
+        )
+    )
 }
 
 pub struct SqliteView<'a> {
     pub state: &'a SqliteState,
     pub table: &'a mut ResourceTable,
+    /// The instance, for the write gates.
+    pub owner: Owner,
 }
 
 pub struct SqliteCapability;
@@ -186,12 +292,15 @@ impl SqliteView<'_> {
         let Some(pool) = self.state.databases.pools.get(&database).cloned() else {
             return Ok(Err(DbError::NoSuchDatabase));
         };
+        let gate = pool.gate().clone();
         let conn = match blocking(move || pool.checkout()).await? {
             Ok(c) => c,
             Err(e) => return Ok(Err(DbError::Io(format!("{e:#}")))),
         };
         let handle = ConnectionHandle {
-            conn: Arc::new(Mutex::new(conn)),
+            session: Arc::new(Mutex::new(Session { conn, pass: None })),
+            gate,
+            holds_gate: false,
         };
         Ok(Ok(self.table.push(handle)?))
     }
@@ -205,13 +314,38 @@ impl SqliteView<'_> {
         let Ok(handle) = self.table.get(conn) else {
             return Ok(Err(DbError::InvalidConnection));
         };
-        let conn = handle.conn.clone();
-        let result = blocking(move || {
-            let guard = conn.lock().unwrap();
-            run_statement(&guard, &statement, &params)
-        })
-        .await?;
-        Ok(result.map_err(|e| DbError::Io(e.to_string())))
+        let (session, gate) = (handle.session.clone(), handle.gate.clone());
+        let mut pass = None;
+        if !handle.holds_gate && predicts_write(&statement) {
+            match gate.enter(self.owner).await {
+                Ok(p) => pass = Some(p),
+                Err(e) => return Ok(Err(DbError::Io(e.to_string()))),
+            }
+        }
+        let (mut statement, mut params) = (statement, params);
+        loop {
+            let session = session.clone();
+            let step =
+                blocking(move || session.lock().unwrap().execute(statement, params, pass)).await?;
+            match step {
+                Step::Done { result, holds_gate } => {
+                    if let Ok(handle) = self.table.get_mut(conn) {
+                        handle.holds_gate = holds_gate;
+                    }
+                    return Ok(result.map_err(|e| DbError::Io(e.to_string())));
+                }
+                Step::NeedsGate {
+                    statement: s,
+                    params: p,
+                } => {
+                    match gate.enter(self.owner).await {
+                        Ok(p) => pass = Some(p),
+                        Err(e) => return Ok(Err(DbError::Io(e.to_string()))),
+                    }
+                    (statement, params) = (s, p);
+                }
+            }
+        }
     }
 
     fn with_conn<R>(
@@ -220,8 +354,8 @@ impl SqliteView<'_> {
         f: impl FnOnce(&rusqlite::Connection) -> R,
     ) -> anyhow::Result<R> {
         let handle = self.table.get(conn)?;
-        let guard = handle.conn.lock().unwrap();
-        Ok(f(&guard))
+        let guard = handle.session.lock().unwrap();
+        Ok(f(&guard.conn))
     }
 }
 
@@ -355,6 +489,255 @@ impl v2::HostConnection for SqliteView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file database `default` and one instance's view of it.
+    struct Instance {
+        state: SqliteState,
+        table: ResourceTable,
+        owner: Owner,
+    }
+
+    impl Instance {
+        fn new(databases: &Arc<Databases>) -> Self {
+            Self {
+                state: SqliteState {
+                    databases: databases.clone(),
+                    allowed: Arc::new(HashSet::from(["default".to_string()])),
+                },
+                table: ResourceTable::new(),
+                owner: crate::sqlite_pool::new_owner(),
+            }
+        }
+
+        fn view(&mut self) -> SqliteView<'_> {
+            SqliteView {
+                state: &self.state,
+                table: &mut self.table,
+                owner: self.owner,
+            }
+        }
+
+        async fn open(&mut self) -> Resource<ConnectionHandle> {
+            match self.view().open("default".into()).await.unwrap() {
+                Ok(c) => c,
+                Err(_) => panic!("open failed"),
+            }
+        }
+
+        async fn run(
+            &mut self,
+            conn: &Resource<ConnectionHandle>,
+            sql: &str,
+            params: Vec<Value>,
+        ) -> Result<Vec<Vec<Value>>, String> {
+            match self.view().execute(conn, sql.into(), params).await.unwrap() {
+                Ok(r) => Ok(r.rows),
+                Err(DbError::Io(m)) => Err(m),
+                Err(_) => Err("other error".into()),
+            }
+        }
+    }
+
+    fn file_databases(dir: &tempfile::TempDir) -> Arc<Databases> {
+        let databases = Databases::open(&BTreeMap::from([(
+            "default".to_string(),
+            StorageLocation::File(dir.path().join("db.sqlite")),
+        )]))
+        .unwrap();
+        databases
+            .execute_batch(
+                "default",
+                "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+                 INSERT INTO counter VALUES (1, 0);",
+            )
+            .unwrap();
+        Arc::new(databases)
+    }
+
+    fn gate(databases: &Databases) -> Arc<WriteGate> {
+        databases.pools["default"].gate().clone()
+    }
+
+    async fn count(instance: &mut Instance) -> i64 {
+        let c = instance.open().await;
+        match instance
+            .run(&c, "SELECT n FROM counter WHERE id = 1", vec![])
+            .await
+            .unwrap()[0][0]
+        {
+            Value::Integer(n) => n,
+            ref other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_keywords_skip_comments() {
+        assert_eq!(
+            first_keyword("  -- note\n /* x */ begin;").as_deref(),
+            Some("BEGIN")
+        );
+        assert_eq!(
+            first_keyword("insert into t values (1)").as_deref(),
+            Some("INSERT")
+        );
+        assert_eq!(first_keyword("/* only a comment"), None);
+        assert!(predicts_write("SAVEPOINT a"));
+        assert!(!predicts_write("SELECT * FROM t"));
+        assert!(!predicts_write(
+            "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_holds_the_gate_from_begin_to_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        let gate = gate(&databases);
+        let mut a = Instance::new(&databases);
+        let c = a.open().await;
+        a.run(&c, "SELECT n FROM counter", vec![]).await.unwrap();
+        assert!(!gate.is_held_by(a.owner), "a read took the gate");
+        a.run(&c, "BEGIN", vec![]).await.unwrap();
+        assert!(gate.is_held_by(a.owner));
+        a.run(&c, "UPDATE counter SET n = n + 1", vec![])
+            .await
+            .unwrap();
+        assert!(gate.is_held_by(a.owner));
+        a.run(&c, "COMMIT", vec![]).await.unwrap();
+        assert!(!gate.is_held_by(a.owner));
+        // A write outside a transaction holds it for the statement only.
+        a.run(&c, "UPDATE counter SET n = n + 1", vec![])
+            .await
+            .unwrap();
+        assert!(!gate.is_held_by(a.owner));
+        // A write the keywords do not reveal is found by SQLite's own verdict.
+        a.run(
+            &c,
+            "WITH d(v) AS (SELECT 1) UPDATE counter SET n = n + (SELECT v FROM d)",
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert!(!gate.is_held_by(a.owner));
+        assert!(gate.is_free(), "the gate was left held");
+        assert_eq!(count(&mut a).await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_that_ends_mid_transaction_releases_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        let gate = gate(&databases);
+        let mut a = Instance::new(&databases);
+        let c = a.open().await;
+        a.run(&c, "BEGIN", vec![]).await.unwrap();
+        a.run(&c, "UPDATE counter SET n = 41", vec![])
+            .await
+            .unwrap();
+        assert!(!gate.is_free());
+        // A trap drops the store, and with it the resource table.
+        drop(a);
+        assert!(gate.is_free(), "the gate is still held");
+        let mut b = Instance::new(&databases);
+        assert_eq!(
+            count(&mut b).await,
+            0,
+            "the open transaction was not rolled back"
+        );
+        let c = b.open().await;
+        b.run(&c, "UPDATE counter SET n = 1", vec![]).await.unwrap();
+        assert_eq!(count(&mut b).await, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_dropped_mid_transaction_releases_the_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        let gate = gate(&databases);
+        let mut a = Instance::new(&databases);
+        let c = a.open().await;
+        a.run(&c, "BEGIN", vec![]).await.unwrap();
+        a.run(&c, "UPDATE counter SET n = 41", vec![])
+            .await
+            .unwrap();
+        v3::HostConnection::drop(&mut a.view(), c).await.unwrap();
+        assert!(gate.is_free(), "the gate is still held");
+        assert_eq!(count(&mut a).await, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_instance_never_waits_for_its_own_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        let mut a = Instance::new(&databases);
+        let (c1, c2) = (a.open().await, a.open().await);
+        a.run(&c1, "BEGIN", vec![]).await.unwrap();
+        // The second connection can read (WAL), but its write could never go
+        // through before the first commits: it fails instead of hanging.
+        a.run(&c2, "SELECT n FROM counter", vec![]).await.unwrap();
+        let err = a
+            .run(&c2, "UPDATE counter SET n = 5", vec![])
+            .await
+            .unwrap_err();
+        assert!(err.contains("locked"), "{err}");
+        let err = a.run(&c2, "BEGIN", vec![]).await.unwrap_err();
+        assert!(err.contains("locked"), "{err}");
+        a.run(&c1, "UPDATE counter SET n = 7", vec![])
+            .await
+            .unwrap();
+        a.run(&c1, "COMMIT", vec![]).await.unwrap();
+        a.run(&c2, "UPDATE counter SET n = n + 1", vec![])
+            .await
+            .unwrap();
+        assert_eq!(count(&mut a).await, 8);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_read_modify_write_transactions_lose_no_update() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        const INSTANCES: i64 = 16;
+        const ROUNDS: i64 = 20;
+        let tasks: Vec<_> = (0..INSTANCES)
+            .map(|_| {
+                let databases = databases.clone();
+                tokio::spawn(async move {
+                    for _ in 0..ROUNDS {
+                        // A fresh instance per round, as per request.
+                        let mut i = Instance::new(&databases);
+                        let c = i.open().await;
+                        i.run(&c, "BEGIN", vec![]).await?;
+                        let rows = i
+                            .run(&c, "SELECT n FROM counter WHERE id = 1", vec![])
+                            .await?;
+                        let Value::Integer(n) = rows[0][0] else {
+                            return Err("not an integer".to_string());
+                        };
+                        i.run(
+                            &c,
+                            "UPDATE counter SET n = ? WHERE id = 1",
+                            vec![Value::Integer(n + 1)],
+                        )
+                        .await?;
+                        let after = i
+                            .run(&c, "SELECT n FROM counter WHERE id = 1", vec![])
+                            .await?;
+                        if after[0][0] != Value::Integer(n + 1) {
+                            return Err(format!("saw {:?} inside the transaction", after[0][0]));
+                        }
+                        i.run(&c, "COMMIT", vec![]).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let mut i = Instance::new(&databases);
+        assert_eq!(count(&mut i).await, INSTANCES * ROUNDS);
+        assert!(gate(&databases).is_free());
+    }
 
     #[test]
     fn plain_begin_becomes_immediate() {

@@ -21,6 +21,8 @@ pub struct HostState {
     pub sqlite: SqliteState,
     pub key_value: KeyValueState,
     pub outbound: OutboundHooks,
+    /// This instance to the SQLite write gates (`sqlite_pool::new_owner`).
+    pub instance: u64,
 }
 
 impl WasiView for HostState {
@@ -46,6 +48,7 @@ fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
     SqliteView {
         state: &s.sqlite,
         table: &mut s.table,
+        owner: s.instance,
     }
 }
 
@@ -53,6 +56,7 @@ fn key_value_view(s: &mut HostState) -> KeyValueView<'_> {
     KeyValueView {
         state: &s.key_value,
         table: &mut s.table,
+        owner: s.instance,
     }
 }
 
