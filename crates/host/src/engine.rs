@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch ticks; request timeouts are counted in these ticks.
 pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
@@ -57,10 +57,17 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine> {
             .max_component_instance_size(4 << 20)
             .max_core_instance_size(4 << 20)
             .table_elements(200_000)
-            .max_memory_size(options.max_instance_memory)
-            // Reset the first pages with memset rather than madvise: cheaper for small guests.
-            .linear_memory_keep_resident(64 << 10)
-            .table_keep_resident(64 << 10);
+            .max_memory_size(options.max_instance_memory);
+        if PoolingAllocationConfig::is_pagemap_scan_available() {
+            pooling
+                .pagemap_scan(Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT_SCANNED)
+                .table_keep_resident(TABLE_KEEP_RESIDENT_SCANNED);
+        } else {
+            pooling
+                .linear_memory_keep_resident(KEEP_RESIDENT_UNSCANNED)
+                .table_keep_resident(KEEP_RESIDENT_UNSCANNED);
+        }
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         match Engine::new(&config) {
@@ -73,6 +80,17 @@ pub fn build_engine(options: &EngineOptions) -> Result<Engine> {
     let config = base_config();
     Ok(Engine::new(&config)?)
 }
+
+/// With Linux's PAGEMAP_SCAN ioctl (6.7+), wasmtime resets only the pages an
+/// instance dirtied, by copy, up to this much per linear memory, and keeps
+/// them mapped. Without it, each request's dirtied pages were decommitted with
+/// madvise (a TLB shootdown on every core) and faulted back in, copy-on-write,
+/// by the next request: ~30% of the CPU on a trivial component, more on
+/// iris-api. Resident memory does not grow much: these pages were touched anyway.
+const KEEP_RESIDENT_SCANNED: usize = 16 << 20;
+const TABLE_KEEP_RESIDENT_SCANNED: usize = 1 << 20;
+/// Without the scan, the first bytes are memset whether dirtied or not: small.
+const KEEP_RESIDENT_UNSCANNED: usize = 64 << 10;
 
 /// Instances (and so requests) that can run concurrently with the pooling allocator.
 pub const MAX_CONCURRENT_INSTANCES: u32 = 256;

@@ -4,6 +4,7 @@
 //! engine, the server, and one module per host capability (variables, SQLite,
 //! key-value, outbound HTTP), in the spirit of Spin's factors.
 
+mod access_log;
 pub mod allowed_hosts;
 pub mod app;
 mod bindings;

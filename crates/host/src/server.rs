@@ -79,6 +79,7 @@ pub async fn serve(
     {
         eprintln!("spinflow: gave up waiting for open connections after {SHUTDOWN_GRACE:?}");
     }
+    crate::access_log::flush();
     Ok(())
 }
 
@@ -113,21 +114,23 @@ async fn handle(
     local: SocketAddr,
     quiet: bool,
 ) -> Response<HyperOutgoingBody> {
+    if quiet {
+        return route_and_invoke(app, req, peer, local).await.0;
+    }
     let started = Instant::now();
     let method = req.method().clone();
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| "/".into());
+    let uri = req.uri().clone();
     let (response, component) = route_and_invoke(app, req, peer, local).await;
-    if !quiet {
-        println!(
-            "{method} {path_and_query} {} {:.2}ms{}",
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64() * 1000.0,
-            component.map(|c| format!(" {c}")).unwrap_or_default()
-        );
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    match component {
+        Some(c) => crate::access_log::line(format_args!(
+            "{method} {path_and_query} {status} {elapsed_ms:.2}ms {c}"
+        )),
+        None => crate::access_log::line(format_args!(
+            "{method} {path_and_query} {status} {elapsed_ms:.2}ms"
+        )),
     }
     response
 }

@@ -10,6 +10,7 @@
 //! | `incr&store=S&key=K&delta=D` | wasi:keyvalue atomics increment |
 //! | `sql&db=D` | runs the body as one SQL statement, returns the rows as JSON |
 //! | `tx-incr&db=D` | read-modify-write of `counter.n` (id 1) in a BEGIN ... COMMIT over several calls |
+//! | `tx-trap&db=D` | BEGIN, adds 1000 to `counter.n`, then panics with the transaction open |
 //! | `fetch&url=U` | outbound GET, answers `<status>\n<body>` or 502 and the error |
 //! | `trap` | panics |
 
@@ -96,6 +97,14 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
                 ),
                 Err(e) => text(502, format!("{e:?}")),
             }
+        }
+        "tx-trap" => {
+            use spin_sdk::sqlite3::Connection;
+            let conn = Connection::open(&param("db")).expect("open");
+            conn.execute("BEGIN", &[]).expect("begin");
+            conn.execute("UPDATE counter SET n = n + 1000 WHERE id = 1", &[])
+                .expect("update");
+            panic!("probe asked to trap inside a transaction")
         }
         "trap" => panic!("probe asked to trap"),
         other => text(400, format!("unknown op {other:?}")),
