@@ -82,6 +82,9 @@ pub struct ComponentRuntime {
     sqlite: SqliteState,
     key_value: KeyValueState,
     allowed_hosts: Arc<AllowedHosts>,
+    /// Guest stdout and stderr, prefixed with the id (made once, cloned per instance).
+    stdout: PrefixedOutput,
+    stderr: PrefixedOutput,
     pub max_request_body_bytes: u64,
 }
 
@@ -224,6 +227,8 @@ impl App {
                     ),
                 },
                 allowed_hosts: Arc::new(allowed),
+                stdout: PrefixedOutput::new(&id, HostStream::Stdout),
+                stderr: PrefixedOutput::new(&id, HostStream::Stderr),
                 max_request_body_bytes: component_body_limit(decl, options.max_request_body_bytes)
                     .with_context(|| format!("component `{id}`"))?,
             };
@@ -302,8 +307,8 @@ impl App {
     fn new_store(self: &Arc<Self>, component: &ComponentRuntime) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
         wasi.envs(&component.env)
-            .stdout(PrefixedOutput::new(&component.id, HostStream::Stdout))
-            .stderr(PrefixedOutput::new(&component.id, HostStream::Stderr));
+            .stdout(component.stdout.clone())
+            .stderr(component.stderr.clone());
         let state = HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

@@ -179,34 +179,33 @@ async fn route_and_invoke(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| path.clone());
-    let mut headers = vec![
-        ("spin-full-url", format!("http://{host}{path_and_query}")),
-        ("spin-path-info", matched.path_info.clone()),
-        ("spin-matched-route", matched.entry.pattern.display()),
-        ("spin-base-path", "/".to_string()),
-        ("spin-raw-component-route", matched.entry.raw.clone()),
-        (
-            "spin-component-route",
-            matched.entry.pattern.prefix_display(),
-        ),
-        ("spin-client-addr", peer.to_string()),
-    ];
-    let captures: Vec<(String, String)> = matched
-        .captures
-        .iter()
-        .map(|(name, value)| {
-            (
-                format!("spin-path-match-{}", name.to_ascii_lowercase()),
-                value.clone(),
-            )
-        })
-        .collect();
     let (mut parts, body) = req.into_parts();
-    for (name, value) in headers.drain(..) {
-        set_header(&mut parts.headers, name, &value);
-    }
-    for (name, value) in &captures {
-        set_header(&mut parts.headers, name, value);
+    let headers = &mut parts.headers;
+    insert_header(
+        headers,
+        SPIN_FULL_URL,
+        &format!("http://{host}{path_and_query}"),
+    );
+    insert_header(headers, SPIN_PATH_INFO, &matched.path_info);
+    insert_header(
+        headers,
+        SPIN_MATCHED_ROUTE,
+        &matched.entry.pattern.display(),
+    );
+    headers.insert(SPIN_BASE_PATH, HeaderValue::from_static("/"));
+    insert_header(headers, SPIN_RAW_COMPONENT_ROUTE, &matched.entry.raw);
+    insert_header(
+        headers,
+        SPIN_COMPONENT_ROUTE,
+        &matched.entry.pattern.prefix_display(),
+    );
+    insert_header(headers, SPIN_CLIENT_ADDR, &peer.to_string());
+    for (name, value) in &matched.captures {
+        set_header(
+            headers,
+            &format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        );
     }
     // The guest sees an absolute URI: scheme, authority from Host, full path and query.
     parts.uri = Uri::builder()
@@ -237,6 +236,21 @@ async fn route_and_invoke(
         }
     };
     (response, Some(component.id.clone()))
+}
+
+const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+
+/// Sets a `spin-*` header; a value that is not a valid header value is left out.
+fn insert_header(headers: &mut http::HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
 }
 
 fn set_header(headers: &mut http::HeaderMap, name: &str, value: &str) {

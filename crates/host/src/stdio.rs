@@ -12,16 +12,17 @@ pub enum HostStream {
     Stderr,
 }
 
-/// A `StdoutStream` for one component instance.
+/// A `StdoutStream` for one component; cloned into each instance.
+#[derive(Clone)]
 pub struct PrefixedOutput {
-    prefix: String,
+    prefix: std::sync::Arc<str>,
     target: HostStream,
 }
 
 impl PrefixedOutput {
     pub fn new(component_id: &str, target: HostStream) -> Self {
         Self {
-            prefix: format!("[{component_id}] "),
+            prefix: format!("[{component_id}] ").into(),
             target,
         }
     }
@@ -53,7 +54,7 @@ impl StdoutStream for PrefixedOutput {
 
 /// Collects bytes and writes each complete line with the prefix; the rest on flush/drop.
 struct LineWriter {
-    prefix: String,
+    prefix: std::sync::Arc<str>,
     target: HostStream,
     pending: Vec<u8>,
 }
