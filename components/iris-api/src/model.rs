@@ -18,6 +18,11 @@ use std::collections::HashSet;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
+/// The embedded default model (`iris_model::DEFAULT_ONNX`) in its prepared form, made
+/// ahead of time so that no request pays for [`prepare`] (a test checks it is current;
+/// regenerate with `UPDATE_PREPARED_ONNX=1 cargo test --release -p iris-api`).
+pub const EMBEDDED_PREPARED: &[u8] = include_bytes!("../model/iris-prepared.onnx");
+
 /// A model in its prepared form, ready to run.
 pub struct Model {
     plan: std::sync::Arc<TypedRunnableModel>,
@@ -325,6 +330,20 @@ mod tests {
             .unwrap();
         assert_eq!(out.class_indices(), vec![0, 2]);
         assert!((out.probabilities[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn the_embedded_prepared_model_is_the_default_model_prepared() {
+        let fresh = prepare(DEFAULT_ONNX).unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/model/iris-prepared.onnx");
+        if std::env::var_os("UPDATE_PREPARED_ONNX").is_some() {
+            std::fs::write(path, &fresh).unwrap();
+            return;
+        }
+        assert!(
+            fresh == EMBEDDED_PREPARED,
+            "model/iris-prepared.onnx is stale; regenerate it (see EMBEDDED_PREPARED)"
+        );
     }
 
     #[test]

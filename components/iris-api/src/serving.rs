@@ -154,7 +154,7 @@ pub async fn current(
     match state.cache_key() {
         None => Served {
             state,
-            onnx: iris_model::DEFAULT_ONNX.to_vec(),
+            onnx: model::EMBEDDED_PREPARED.to_vec(),
         },
         Some(key) => match store.get(&key) {
             Ok(Some(onnx)) => Served { state, onnx },
@@ -166,7 +166,7 @@ pub async fn current(
                 let _ = save(store, &fallback);
                 Served {
                     state: fallback,
-                    onnx: iris_model::DEFAULT_ONNX.to_vec(),
+                    onnx: model::EMBEDDED_PREPARED.to_vec(),
                 }
             }
         },
