@@ -3,10 +3,10 @@
 //! systems so that drift on a shared machine does not favour one side.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::loadgen::{self, LoadOptions};
 use crate::predict;
@@ -89,13 +89,35 @@ impl Options {
 /// The fixed answer of the floor: the size and shape of a one-row prediction.
 pub const FLOOR_BODY: &str = r#"{"predictions":[{"class":"setosa","class_index":0,"probabilities":{"setosa":0.97,"versicolor":0.03,"virginica":0.0}}],"model":{"name":"iris","version":"1","source":"embedded"}}"#;
 
+/// Name of a run's scratch directory (databases, logs) under `<out>/tmp`.
+const RUN_STAMP: &str = "%Y%m%dT%H%M%S";
+
+/// Drops the scratch of earlier runs (hundreds of MiB each), so that only the latest
+/// run's is kept for reading its logs. Only directories named like a run are touched.
+fn remove_earlier_runs(scratch: &Path) -> Result<()> {
+    let Ok(entries) = fs::read_dir(scratch) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let is_run = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| chrono::NaiveDateTime::parse_from_str(n, RUN_STAMP).is_ok());
+        if is_run && path.is_dir() {
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(opts: Options) -> Result<PathBuf> {
     let started = Instant::now();
     let stamp = chrono::Utc::now();
-    let work = opts
-        .out
-        .join("tmp")
-        .join(stamp.format("%Y%m%dT%H%M%S").to_string());
+    let scratch = opts.out.join("tmp");
+    remove_earlier_runs(&scratch)?;
+    let work = scratch.join(stamp.format(RUN_STAMP).to_string());
     fs::create_dir_all(&work)?;
     let paths = Paths::new(work.clone(), opts.quick)?;
     let needs_peers = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
@@ -278,4 +300,29 @@ async fn tracking_system(
         server.rss_mib(),
     );
     server.stop();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_earlier_run_directories_are_removed() {
+        let scratch = std::env::temp_dir().join(format!("bench-scratch-{}", std::process::id()));
+        let run = scratch.join("20261128T022837");
+        let other = scratch.join("notes");
+        let file_named_like_a_run = scratch.join("20261128T000000");
+        fs::create_dir_all(run.join("logs")).unwrap();
+        fs::create_dir_all(&other).unwrap();
+        fs::write(&file_named_like_a_run, b"kept").unwrap();
+
+        remove_earlier_runs(&scratch).unwrap();
+
+        assert!(!run.exists());
+        assert!(other.is_dir());
+        assert!(file_named_like_a_run.is_file());
+        fs::remove_dir_all(&scratch).unwrap();
+        // No scratch directory at all is fine too.
+        remove_earlier_runs(&scratch).unwrap();
+    }
 }
