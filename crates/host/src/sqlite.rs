@@ -158,6 +158,25 @@ fn predicts_write(sql: &str) -> bool {
     )
 }
 
+/// Short statements run on the executor thread inside a transaction that
+/// holds the gate: writes by key (no scan expected) and transaction control.
+fn runs_inline(sql: &str) -> bool {
+    matches!(
+        first_keyword(sql).as_deref(),
+        Some(
+            "INSERT"
+                | "UPDATE"
+                | "DELETE"
+                | "REPLACE"
+                | "COMMIT"
+                | "END"
+                | "ROLLBACK"
+                | "RELEASE"
+                | "SAVEPOINT"
+        )
+    )
+}
+
 pub struct SqliteView<'a> {
     pub state: &'a SqliteState,
     pub table: &'a mut ResourceTable,
@@ -321,6 +340,19 @@ impl SqliteView<'_> {
                 Ok(p) => pass = Some(p),
                 Err(e) => return Ok(Err(DbError::Io(e.to_string()))),
             }
+        }
+        if handle.holds_gate && runs_inline(&statement) {
+            // The transaction holds SQLite's write lock already: the statement
+            // cannot wait for a lock, and a hop to the blocking pool and back
+            // would only lengthen the time everybody else waits for the gate.
+            let step = session.lock().unwrap().execute(statement, params, None);
+            let Step::Done { result, holds_gate } = step else {
+                unreachable!("a session holding the gate never asks for it");
+            };
+            if let Ok(handle) = self.table.get_mut(conn) {
+                handle.holds_gate = holds_gate;
+            }
+            return Ok(result.map_err(|e| DbError::Io(e.to_string())));
         }
         let (mut statement, mut params) = (statement, params);
         loop {
