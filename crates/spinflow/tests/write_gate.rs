@@ -1,39 +1,19 @@
 //! The SQLite write gate with real guests: the probe component (built here for
 //! wasm32-wasip2) served in-process through `App::invoke`, no network.
 
+mod common;
+
 use bytes::Bytes;
+use host::{App, AppOptions};
 use http_body_util::{BodyExt, Full};
-use spinflow_host::{App, AppOptions};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
 /// Builds probe.wasm (a no-op when fresh) and returns its path.
 fn probe_wasm() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(repo_root())
-        .args([
-            "build",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "wasm-release",
-            "-p",
-            "probe",
-        ])
-        .status()
-        .expect("run cargo build for the probe component");
-    assert!(status.success(), "building probe for wasm32-wasip2 failed");
-    repo_root().join("target/wasm32-wasip2/wasm-release/probe.wasm")
+    common::build_wasm(&["probe"]);
+    common::repo_root().join("target/wasm32-wasip2/wasm-release/probe.wasm")
 }
 
 struct Fixture {
@@ -64,7 +44,7 @@ key_value_stores = ["default"]
     .unwrap();
     let mut options = AppOptions::new(&manifest);
     options.state_dir = Some(dir.path().join("state"));
-    options.cache_dir = Some(repo_root().join("target/spinflow-test-cache"));
+    options.cache_dir = Some(common::repo_root().join("target/spinflow-test-cache"));
     options.sqlite_statements = vec![
         "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL); INSERT INTO counter VALUES (1, 0);"
             .into(),
