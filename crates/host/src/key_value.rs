@@ -87,15 +87,16 @@ impl KvStore {
     ) -> Result<R, String> {
         // A shared-cache in-memory database has table locks, not WAL: a read
         // beside the writer's transaction would fail with SQLITE_LOCKED.
-        let pass = match self.pool.is_in_memory() {
-            true => Some(
+        let pass = if self.pool.is_in_memory() {
+            Some(
                 self.pool
                     .gate()
                     .enter(self.owner)
                     .await
                     .map_err(|e| e.to_string())?,
-            ),
-            false => None,
+            )
+        } else {
+            None
         };
         let store = self.clone();
         blocking(move || {

@@ -254,11 +254,8 @@ fn insert_header(headers: &mut http::HeaderMap, name: HeaderName, value: &str) {
 }
 
 fn set_header(headers: &mut http::HeaderMap, name: &str, value: &str) {
-    if let (Ok(n), Ok(v)) = (
-        HeaderName::from_bytes(name.as_bytes()),
-        HeaderValue::from_str(value),
-    ) {
-        headers.insert(n, v);
+    if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+        insert_header(headers, n, value);
     }
 }
 

@@ -119,6 +119,7 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     let start_time = m.start_time.unwrap_or_else(now_ms);
     let info = transaction(db, || {
         let exp = get_active_experiment(db, &experiment_id)?;
+        let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
         let artifact_uri = format!("{}/{run_id}/artifacts", exp.artifact_location);
         db.exec(
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
@@ -126,7 +127,7 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
             &params![
                 run_id.as_str(),
                 run_name.as_str(),
-                exp.experiment_id.parse::<i64>().unwrap_or(0),
+                experiment_number,
                 m.user_id.clone().unwrap_or_default(),
                 start_time,
                 artifact_uri.as_str()
@@ -142,7 +143,7 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
             run_uuid: run_id.clone(),
             run_id: run_id.clone(),
             run_name: run_name.clone(),
-            experiment_id: exp.experiment_id.parse::<i64>().unwrap_or(0).to_string(),
+            experiment_id: experiment_number.to_string(),
             user_id: m.user_id.clone().unwrap_or_default(),
             status: "RUNNING".into(),
             start_time: Some(start_time),
@@ -153,8 +154,8 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     })?;
     // A new run holds only its tags: answer from what was written instead of reading
     // it back (the answer equals get-run's; a test checks that).
-    let mut by_key: BTreeMap<String, String> = BTreeMap::new();
-    by_key.extend(tags);
+    // Sorted by key, the last value of a repeated key winning, as the table holds them.
+    let by_key: BTreeMap<String, String> = tags.into_iter().collect();
     Ok(Run {
         info,
         data: RunData {
