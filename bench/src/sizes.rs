@@ -12,7 +12,10 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 pub fn record(paths: &Paths, peers: bool, results: &mut Results) {
     for (label, path) in [
-        ("spinflow: iris_api.wasm", paths.wasm("iris_api.wasm")),
+        (
+            "spinflow: iris_api.preinit.wasm",
+            paths.wasm("iris_api.preinit.wasm"),
+        ),
         (
             "spinflow: mlflow_server.wasm",
             paths.wasm("mlflow_server.wasm"),

@@ -96,6 +96,9 @@ def test_health(iris_app):
     assert body["status"] == "ok"
     assert body["model"]["source"] == "embedded"
     assert body["model"]["uri"] == "models:/iris@champion"
+    # The build pre-initialises iris-api (spin.toml): each instance, this request's
+    # included, starts with the embedded model loaded.
+    assert body["embedded_model_preloaded"] is True
 
 
 # --- API keys --------------------------------------------------------------------------

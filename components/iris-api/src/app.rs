@@ -5,7 +5,8 @@ use crate::config::Settings;
 use crate::error::ApiError;
 use crate::kv::Store;
 use crate::metrics;
-use crate::model::{self, Model, Predictions};
+use crate::model::{self, Predictions};
+use crate::preload;
 use crate::registry::HttpClient;
 use crate::serving::{self, ModelState, Served, Target};
 use crate::{input, oip, scoring};
@@ -216,11 +217,12 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
         timing: &mut Timing,
     ) -> Result<(ModelState, Predictions, Vec<String>), ApiError> {
         let t = Instant::now();
-        let Served { state, onnx } =
+        let Served { state, model } =
             serving::current(self.store, self.http, &self.target(), self.now_ms).await;
         timing.state_ms = ms_since(t);
         let t = Instant::now();
-        let model = Model::load_for(&onnx, Some(rows.len()))
+        let model = model
+            .runnable(Some(rows.len()))
             .map_err(|e| ApiError::internal(format!("the served model does not load: {e}")))?;
         timing.load_ms = ms_since(t);
         let t = Instant::now();
@@ -307,9 +309,17 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                 } else {
                     "api-key"
                 };
+                // Whether this instance started with the embedded model ready, that
+                // is, whether the component was pre-initialised (see `preload`).
+                let preloaded = preload::is_preloaded();
                 Outcome::json(
                     200,
-                    json!({"status": "ok", "model": model_json(&state), "auth": auth}),
+                    json!({
+                        "status": "ok",
+                        "model": model_json(&state),
+                        "auth": auth,
+                        "embedded_model_preloaded": preloaded,
+                    }),
                 )
             }
             Route::Metrics => {
@@ -335,9 +345,9 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             Route::V2Model { name, version } => {
                 let state = self.state().await;
                 check_model(&state, name, version.as_deref())?;
-                let Served { onnx, .. } =
+                let Served { model, .. } =
                     serving::current(self.store, self.http, &self.target(), self.now_ms).await;
-                let model = Model::load(&onnx).map_err(|e| {
+                let model = model.runnable(None).map_err(|e| {
                     ApiError::internal(format!("the served model does not load: {e}"))
                 })?;
                 Outcome::json(

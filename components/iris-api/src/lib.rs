@@ -13,6 +13,7 @@ pub mod kv;
 pub mod metrics;
 pub mod model;
 pub mod oip;
+pub mod preload;
 pub mod registry;
 pub mod scoring;
 pub mod serving;
@@ -25,6 +26,30 @@ use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The `wizer-initialize` export that `spinflow preinit` calls at build time (see
+/// [`preload`]). It stays exported; calling it again finds the model loaded.
+#[cfg(target_arch = "wasm32")]
+mod preinit {
+    spin_sdk::wit_bindgen::generate!({
+        inline: "package spinflow:iris-api;
+                 world preinit { export wizer-initialize: func(); }",
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+    });
+
+    struct Preinit;
+
+    impl Guest for Preinit {
+        fn wizer_initialize() {
+            // A model that does not load here fails the build, not a request.
+            if let Err(e) = crate::preload::preload() {
+                panic!("the embedded model does not load: {e}");
+            }
+        }
+    }
+
+    export!(Preinit);
+}
 
 /// Outbound HTTP through Spin (`allowed_outbound_hosts` applies).
 struct SpinHttp;

@@ -15,9 +15,11 @@
 //! nothing is registered, the embedded default model serves (source `embedded`).
 
 use crate::kv::Store;
-use crate::model;
+use crate::model::{self, Model};
+use crate::preload::{self, Runnable};
 use crate::registry::{HttpClient, ModelUri, Registry, RegistryError};
 use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::TractResult;
 
 const STATE_KEY: &str = "iris-api/model/state";
 const CACHE_PREFIX: &str = "iris-api/model/cache/";
@@ -90,10 +92,27 @@ fn cache_key(name: &str, version: &str) -> String {
     format!("{CACHE_PREFIX}{name}/{version}")
 }
 
-/// The served model: its state and its prepared ONNX bytes.
+/// The served model: its state and where its prepared form is.
 pub struct Served {
     pub state: ModelState,
-    pub onnx: Vec<u8>,
+    pub model: ServedModel,
+}
+
+/// The embedded default (preloaded, see [`crate::preload`]) or a registry version's
+/// prepared ONNX bytes from the cache.
+pub enum ServedModel {
+    Embedded,
+    Cached(Vec<u8>),
+}
+
+impl ServedModel {
+    /// A runnable plan for batches of `rows` rows (any size when `None`).
+    pub fn runnable(&self, rows: Option<usize>) -> TractResult<Runnable> {
+        match self {
+            ServedModel::Embedded => Ok(Runnable::Preloaded(preload::embedded(rows)?)),
+            ServedModel::Cached(onnx) => Ok(Runnable::Loaded(Model::load_for(onnx, rows)?)),
+        }
+    }
 }
 
 /// The settings that matter here.
@@ -154,10 +173,13 @@ pub async fn current(
     match state.cache_key() {
         None => Served {
             state,
-            onnx: model::EMBEDDED_PREPARED.to_vec(),
+            model: ServedModel::Embedded,
         },
         Some(key) => match store.get(&key) {
-            Ok(Some(onnx)) => Served { state, onnx },
+            Ok(Some(onnx)) => Served {
+                state,
+                model: ServedModel::Cached(onnx),
+            },
             _ => {
                 let mut fallback = ModelState::embedded(target.model_uri, target.tracking_uri, 0);
                 fallback.last_error = Some(format!(
@@ -166,7 +188,7 @@ pub async fn current(
                 let _ = save(store, &fallback);
                 Served {
                     state: fallback,
-                    onnx: model::EMBEDDED_PREPARED.to_vec(),
+                    model: ServedModel::Embedded,
                 }
             }
         },
@@ -377,7 +399,7 @@ mod tests {
         let calls = *reg.calls.borrow();
         let served = run(current(&store, &reg, &t, 1500));
         assert_eq!(*reg.calls.borrow(), calls);
-        assert!(!served.onnx.is_empty());
+        assert!(matches!(served.model, ServedModel::Cached(ref onnx) if !onnx.is_empty()));
 
         // Registry down: keep serving version 1 from the cache.
         *reg.up.borrow_mut() = false;

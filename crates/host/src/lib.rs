@@ -13,6 +13,7 @@ pub mod engine;
 pub mod key_value;
 pub mod manifest;
 pub mod outbound_http;
+pub mod preinit;
 pub mod router;
 pub mod runtime_config;
 pub mod server;

@@ -1,6 +1,7 @@
 //! `spinflow`: run the Spin app with our wasmtime host (`up`), build its
-//! components (`build`), or train and log the Iris model (`train`).
+//! components (`build`, `preinit`), or train and log the Iris model (`train`).
 
+mod preinit;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,9 @@ enum Command {
     Up(Box<up::UpArgs>),
     /// Run every component's build command from the manifest, as `spin build` does.
     Build(up::BuildArgs),
+    /// Snapshot a component after its initialisation export ran (wasmtime's wizer),
+    /// so that every instance starts initialised.
+    Preinit(preinit::PreinitArgs),
     /// Train the Iris model and log it to an MLflow tracking server.
     Train(trainer::TrainArgs),
 }
@@ -31,6 +35,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(*args),
         Command::Build(args) => host::builder::build(&args.from, &args.component_id),
+        Command::Preinit(args) => preinit::run(&args),
         Command::Train(args) => trainer::run(&args),
     };
     match result {

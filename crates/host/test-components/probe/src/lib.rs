@@ -13,12 +13,48 @@
 //! | `tx-trap&db=D` | BEGIN, adds 1000 to `counter.n`, then panics with the transaction open |
 //! | `fetch&url=U` | outbound GET, answers `<status>\n<body>` or 502 and the error |
 //! | `trap` | panics |
+//! | `preinit` | what `wizer-initialize` left (`spinflow preinit`), or 404 `not pre-initialised` |
+//!
+//! Besides the HTTP handler it exports two initialisation functions for
+//! `spinflow preinit`: `wizer-initialize` (pure work: a heap value and a hash map, whose
+//! seed comes from WASI random) and `init-with-kv` (opens a key-value store, which
+//! must fail at build time).
 
 use spin_sdk::http::{IntoResponse, Method, Request, Response};
 use spin_sdk::http_component;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+static PREINIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+mod preinit {
+    spin_sdk::wit_bindgen::generate!({
+        inline: "package spinflow:probe;
+                 world preinit {
+                     export wizer-initialize: func();
+                     export init-with-kv: func();
+                 }",
+        runtime_path: "spin_sdk::wit_bindgen::rt",
+    });
+
+    struct Probe;
+
+    impl Guest for Probe {
+        fn wizer_initialize() {
+            let squares: std::collections::HashMap<u32, u32> =
+                (1..=4).map(|i| (i, i * i)).collect();
+            let total: u32 = squares.values().sum();
+            let _ =
+                super::PREINIT.set(format!("initialised at build time; sum of squares {total}"));
+        }
+
+        fn init_with_kv() {
+            let _ = spin_sdk::key_value::Store::open_default();
+        }
+    }
+
+    export!(Probe);
+}
 
 #[http_component]
 async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
@@ -107,6 +143,10 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             panic!("probe asked to trap inside a transaction")
         }
         "trap" => panic!("probe asked to trap"),
+        "preinit" => match PREINIT.get() {
+            Some(v) => text(200, v.clone()),
+            None => text(404, "not pre-initialised".into()),
+        },
         other => text(400, format!("unknown op {other:?}")),
     })
 }

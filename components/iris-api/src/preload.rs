@@ -1,0 +1,98 @@
+//! The embedded default model, optimised before the first request.
+//!
+//! Spin gives every request a fresh instance, so a model loaded by one request is gone
+//! by the next, and loading (ONNX decoding, tract's analysis and optimisation) costs
+//! more than the rest of a prediction. For the embedded default the build does it once
+//! instead: `spinflow preinit` calls the component's `wizer-initialize` export, which
+//! fills the statics below, and writes the instance's memory back into the component
+//! (wasmtime's wizer). Every instance then starts with the model ready.
+//!
+//! Without that snapshot (native tests, a plain `cargo build`) the first use in an
+//! instance loads the model, as before. Registry models are still loaded per request
+//! from their prepared bytes in the key-value cache.
+
+use crate::model::{Model, EMBEDDED_PREPARED};
+use std::ops::Deref;
+use std::sync::OnceLock;
+use tract_onnx::prelude::TractResult;
+
+/// A plan for exactly one row (the common request) and one for any batch size: a
+/// concrete shape optimises further than the symbolic one.
+static ONE_ROW: OnceLock<Model> = OnceLock::new();
+static ANY_ROWS: OnceLock<Model> = OnceLock::new();
+
+/// Loads the embedded model's plans; `wizer-initialize` calls this at build time.
+pub fn preload() -> TractResult<()> {
+    embedded(Some(1))?;
+    embedded(None)?;
+    Ok(())
+}
+
+/// The embedded model's plan for batches of `rows` rows (any size when `None`),
+/// loaded now unless already there.
+pub fn embedded(rows: Option<usize>) -> TractResult<&'static Model> {
+    let (cell, shape) = match rows {
+        Some(1) => (&ONE_ROW, Some(1)),
+        _ => (&ANY_ROWS, None),
+    };
+    if let Some(model) = cell.get() {
+        return Ok(model);
+    }
+    let model = Model::load_for(EMBEDDED_PREPARED, shape)?;
+    Ok(cell.get_or_init(|| model))
+}
+
+/// Whether the embedded model was loaded before this instance served anything, which
+/// is what a pre-initialised component looks like on its first request.
+pub fn is_preloaded() -> bool {
+    ONE_ROW.get().is_some() && ANY_ROWS.get().is_some()
+}
+
+/// A runnable model: the preloaded embedded one, or one loaded for this request.
+pub enum Runnable {
+    Preloaded(&'static Model),
+    Loaded(Model),
+}
+
+impl Deref for Runnable {
+    type Target = Model;
+
+    fn deref(&self) -> &Model {
+        match self {
+            Runnable::Preloaded(model) => model,
+            Runnable::Loaded(model) => model,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETOSA: [f32; 4] = [5.1, 3.5, 1.4, 0.2];
+    const VIRGINICA: [f32; 4] = [6.7, 3.0, 5.2, 2.3];
+
+    #[test]
+    fn preloading_loads_each_plan_once_and_both_predict() {
+        preload().unwrap();
+        assert!(is_preloaded());
+        let one = embedded(Some(1)).unwrap();
+        assert!(std::ptr::eq(one, embedded(Some(1)).unwrap()));
+        let any = embedded(Some(7)).unwrap();
+        assert!(std::ptr::eq(any, embedded(None).unwrap()));
+        assert!(!std::ptr::eq(one, any));
+
+        assert_eq!(one.predict(&[SETOSA]).unwrap().class_indices(), [0]);
+        let batch = any.predict(&[SETOSA, VIRGINICA, SETOSA]).unwrap();
+        assert_eq!(batch.class_indices(), [0, 2, 0]);
+        // Same model, same probabilities, whichever plan runs it.
+        let single = one.predict(&[VIRGINICA]).unwrap().probabilities;
+        for (a, b) in single[0].iter().zip(&batch.probabilities[1]) {
+            assert!(
+                (a - b).abs() < 1e-6,
+                "{single:?} vs {:?}",
+                batch.probabilities
+            );
+        }
+    }
+}

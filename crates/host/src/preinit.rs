@@ -1,0 +1,240 @@
+//! Build-time pre-initialisation of a component (wasmtime's wizer).
+//!
+//! Spin runs every request in a fresh instance, so work a component does once per
+//! instance (iris-api loading and optimising its embedded model) is paid by every
+//! request. `preinit` runs that work once at build time instead: it instantiates the
+//! component, calls its initialisation export, and writes the instance's memories
+//! and globals back into the component as its initial state. The result is an
+//! ordinary component that Spin, containerd-shim-spin and `spinflow up` run as is.
+//!
+//! The initialisation export runs with WASI but nothing granted (no files, network,
+//! environment or outbound host; output discarded): clocks and random numbers work,
+//! for example for a hash map's seed. Spin's own imports (key-value, variables,
+//! SQLite...) trap: nothing they open would exist in the instances made from the
+//! snapshot.
+
+use crate::allowed_hosts::AllowedHosts;
+use crate::outbound_http::OutboundHooks;
+use anyhow::{anyhow, Context, Result};
+use std::sync::{Arc, Weak};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Instance, Linker, LinkerInstance, ResourceType, WasmList};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wizer::{ComponentInstanceState, Wizer};
+
+/// The export that [`preinit`] calls unless told otherwise; wizer's convention.
+pub const DEFAULT_INIT_EXPORT: &str = "wizer-initialize";
+
+/// Returns `wasm` with the state left by its `init_export` function as its initial
+/// state. The export stays; it should be idempotent.
+pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
+    let mut wizer = Wizer::new();
+    // Removing the export breaks the component: wizer drops it from the component and
+    // from the core module, but the component still aliases the core export.
+    wizer.init_func(init_export).keep_init_func(true);
+    let (context, instrumented) = wizer
+        .instrument_component(wasm)
+        .map_err(|e| anyhow!("{e:#}"))
+        .context("the component cannot be pre-initialised")?;
+
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    let engine = Engine::new(&config)?;
+    let component = Component::new(&engine, &instrumented)
+        .map_err(anyhow::Error::from)
+        .context("compiling the instrumented component")?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+    stub_non_wasi_imports(&mut linker, &component)?;
+    let mut store = Store::new(&engine, InitState::new());
+    let instance = linker
+        .instantiate(&mut store, &component)
+        .map_err(anyhow::Error::from)
+        .context("instantiating the component")?;
+
+    let init = instance
+        .get_typed_func::<(), ()>(&mut store, init_export)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("the component has no export `{init_export}: func()`"))?;
+    init.call(&mut store, ())
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("`{init_export}` failed"))?;
+
+    let mut state = Snapshotted {
+        store: &mut store,
+        instance,
+    };
+    let snapshot = futures::executor::block_on(wizer.snapshot_component(&context, &mut state))
+        .map_err(|e| anyhow!("{e:#}"))
+        .context("snapshotting the initialised instance")?;
+    Ok(snapshot)
+}
+
+/// The WASI packages that the linker gets from wasmtime-wasi and wasmtime-wasi-http.
+const PROVIDED_WASI: [&str; 7] = [
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/",
+    "wasi:filesystem/",
+    "wasi:sockets/",
+    "wasi:http/",
+];
+
+/// Defines every other import (Spin's interfaces, wasi:keyvalue, wasi:config...) as
+/// functions that trap when called. (`Linker::define_unknown_imports_as_traps` would
+/// also shadow the WASI interfaces whose version differs from the one defined.)
+fn stub_non_wasi_imports(linker: &mut Linker<InitState>, component: &Component) -> Result<()> {
+    let engine = component.engine().clone();
+    for (name, item) in component.component_type().imports(&engine) {
+        if PROVIDED_WASI.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        match item.ty {
+            ComponentItem::ComponentInstance(instance) => {
+                let mut stub = linker.instance(name)?;
+                for (item_name, item) in instance.exports(&engine) {
+                    stub_item(
+                        &mut stub,
+                        &format!("{name}#{item_name}"),
+                        item_name,
+                        &item.ty,
+                    )?;
+                }
+            }
+            ty => stub_item(&mut linker.root(), name, name, &ty)?,
+        }
+    }
+    Ok(())
+}
+
+/// A resource type for stubbed interfaces; no value of it is ever made.
+struct Unavailable;
+
+fn stub_item(
+    linker: &mut LinkerInstance<'_, InitState>,
+    qualified: &str,
+    name: &str,
+    item: &ComponentItem,
+) -> Result<()> {
+    match item {
+        ComponentItem::ComponentFunc(_) => {
+            let message = format!("`{qualified}` is not available during pre-initialisation");
+            linker.func_new(name, move |_, _, _, _| {
+                Err(wasmtime::Error::msg(message.clone()))
+            })?;
+        }
+        ComponentItem::Resource(_) => {
+            linker.resource(name, ResourceType::host::<Unavailable>(), |_, _| Ok(()))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The store data of the initialising instance: WASI with nothing granted, and
+/// wasi:http with no outbound host allowed.
+struct InitState {
+    ctx: WasiCtx,
+    http: WasiHttpCtx,
+    outbound: OutboundHooks,
+    table: ResourceTable,
+}
+
+impl InitState {
+    fn new() -> Self {
+        Self {
+            ctx: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            outbound: OutboundHooks {
+                component_id: Arc::from("preinit"),
+                allowed: Arc::new(AllowedHosts::default()),
+                app: Weak::new(),
+            },
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiHttpView for InitState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+impl WasiView for InitState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Wizer reads the instance's state through accessor functions it added to the
+/// component (one per memory and global, grouped in exported instances).
+struct Snapshotted<'a> {
+    store: &'a mut Store<InitState>,
+    instance: Instance,
+}
+
+impl Snapshotted<'_> {
+    fn call<R>(&mut self, instance: &str, func: &str) -> R
+    where
+        R: wasmtime::component::Lift + wasmtime::component::ComponentType + 'static,
+    {
+        let exported = self
+            .instance
+            .get_export_index(&mut *self.store, None, instance)
+            .unwrap_or_else(|| panic!("wizer's accessor instance {instance} is exported"));
+        let index = self
+            .instance
+            .get_export_index(&mut *self.store, Some(&exported), func)
+            .unwrap_or_else(|| panic!("wizer's accessor {instance}#{func} is exported"));
+        let typed = self
+            .instance
+            .get_typed_func::<(), (R,)>(&mut *self.store, index)
+            .unwrap_or_else(|e| panic!("wizer's accessor {instance}#{func}: {e}"));
+        typed
+            .call(&mut *self.store, ())
+            .unwrap_or_else(|e| panic!("wizer's accessor {instance}#{func} trapped: {e}"))
+            .0
+    }
+}
+
+// Wizer's instrumentation guarantees these accessors exist with these types, so a
+// failure to find or call one is a bug in wizer and panics.
+impl ComponentInstanceState for Snapshotted<'_> {
+    async fn call_func_ret_list_u8(
+        &mut self,
+        instance: &str,
+        func: &str,
+        contents: impl FnOnce(&[u8]) + Send,
+    ) {
+        let list: WasmList<u8> = self.call(instance, func);
+        contents(list.as_le_slice(&*self.store));
+    }
+
+    async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
+        self.call(instance, func)
+    }
+
+    async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
+        self.call(instance, func)
+    }
+
+    async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
+        self.call::<f32>(instance, func).to_bits()
+    }
+
+    async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
+        self.call::<f64>(instance, func).to_bits()
+    }
+}
