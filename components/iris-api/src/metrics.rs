@@ -4,15 +4,22 @@
 //! is a key incremented atomically (`wasi:keyvalue/atomics.increment`), which keeps the
 //! counts exact under concurrent requests. A series is stored under
 //! `iris-api/metrics/<name>|<label>=<value>|...`; `/metrics` lists those keys and
-//! renders the text exposition format. Histogram buckets are stored non-cumulative
-//! (one increment per request) and summed when rendered; the sum is kept in microseconds.
-
+//! renders the text exposition format.
+//!
+//! Each increment is a write to the store, so a request makes as few as it can: one
+//! `iris_api_request` counter whose labels say everything about the request (route,
+//! method, status, latency bucket, error code, and the predicted class of a one-row
+//! prediction), and the route's latency sum in microseconds. Rendering folds those
+//! counters into the families below. Only batches of several rows add per-class row
+//! counts. Keys that earlier versions wrote, one per family, are folded in as well.
 use crate::kv::Store;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
 const PREFIX: &str = "iris-api/metrics/";
+/// One counter per distinct kind of request (see the module doc).
+const OBSERVED: &str = "iris_api_request";
 const REQUESTS: &str = "iris_api_requests_total";
 const DURATION: &str = "iris_api_request_duration_seconds";
 const DURATION_BUCKET: &str = "iris_api_request_duration_seconds_bucket";
@@ -51,39 +58,72 @@ fn key(name: &str, labels: &[(&str, &str)]) -> String {
 /// Adds one request to the counters.
 pub fn record(store: &impl Store, r: &RequestRecord) -> Result<(), String> {
     let status = r.status.to_string();
-    store.increment(
-        &key(
-            REQUESTS,
-            &[
-                ("route", r.route),
-                ("method", r.method),
-                ("status", &status),
-            ],
-        ),
-        1,
-    )?;
     let secs = r.duration.as_secs_f64();
     let le = BUCKETS
         .iter()
         .find(|b| secs <= **b)
         .map(|b| b.to_string())
         .unwrap_or_else(|| "+Inf".into());
-    store.increment(&key(DURATION_BUCKET, &[("route", r.route), ("le", &le)]), 1)?;
+    let mut labels = vec![
+        ("route", r.route),
+        ("method", r.method),
+        ("status", status.as_str()),
+        ("le", le.as_str()),
+    ];
+    if let Some(code) = r.error {
+        labels.push(("code", code));
+    }
+    let one_class = match r.predicted {
+        [class] => Some(class.as_str()),
+        _ => None,
+    };
+    if let Some(class) = one_class {
+        labels.push(("class", class));
+    }
+    store.increment(&key(OBSERVED, &labels), 1)?;
     store.increment(
         &key(DURATION_SUM_US, &[("route", r.route)]),
         r.duration.as_micros() as i64,
     )?;
-    let mut per_class: BTreeMap<&str, i64> = BTreeMap::new();
-    for class in r.predicted {
-        *per_class.entry(class).or_default() += 1;
-    }
-    for (class, n) in per_class {
-        store.increment(&key(PREDICTIONS, &[("class", class)]), n)?;
-    }
-    if let Some(code) = r.error {
-        store.increment(&key(ERRORS, &[("route", r.route), ("code", code)]), 1)?;
+    if one_class.is_none() {
+        let mut per_class: BTreeMap<&str, i64> = BTreeMap::new();
+        for class in r.predicted {
+            *per_class.entry(class).or_default() += 1;
+        }
+        for (class, n) in per_class {
+            store.increment(&key(PREDICTIONS, &[("class", class)]), n)?;
+        }
     }
     Ok(())
+}
+
+type Labels = Vec<(String, String)>;
+type Series = BTreeMap<Labels, i64>;
+
+/// Adds each `iris_api_request` counter to the families it stands for.
+fn fold_observed(series: &mut BTreeMap<String, Series>) {
+    let Some(observed) = series.remove(OBSERVED) else {
+        return;
+    };
+    for (labels, n) in observed {
+        let mut add = |family: &str, names: &[&str]| {
+            let picked: Option<Labels> = names
+                .iter()
+                .map(|name| labels.iter().find(|(l, _)| l == name).cloned())
+                .collect();
+            if let Some(picked) = picked {
+                *series
+                    .entry(family.to_string())
+                    .or_default()
+                    .entry(picked)
+                    .or_default() += n;
+            }
+        };
+        add(REQUESTS, &["route", "method", "status"]);
+        add(DURATION_BUCKET, &["route", "le"]);
+        add(ERRORS, &["route", "code"]);
+        add(PREDICTIONS, &["class"]);
+    }
 }
 
 /// The model being served, for the info gauge.
@@ -95,8 +135,8 @@ pub struct ModelLabels<'a> {
 
 /// Renders every stored series in the Prometheus text format (version 0.0.4).
 pub fn render(store: &impl Store, model: &ModelLabels) -> Result<String, String> {
-    // name -> (label string -> value)
-    let mut series: BTreeMap<String, BTreeMap<Vec<(String, String)>, i64>> = BTreeMap::new();
+    // name -> (labels -> value)
+    let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for k in store.keys_with_prefix(PREFIX)? {
         let mut parts = k[PREFIX.len()..].split('|');
         let name = parts.next().unwrap_or_default().to_string();
@@ -107,8 +147,9 @@ pub fn render(store: &impl Store, model: &ModelLabels) -> Result<String, String>
             })
             .collect();
         let value = store.increment(&k, 0)?;
-        series.entry(name).or_default().insert(labels, value);
+        *series.entry(name).or_default().entry(labels).or_default() += value;
     }
+    fold_observed(&mut series);
     let mut out = String::new();
     family(
         &mut out,
@@ -159,7 +200,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn samples(out: &mut String, name: &str, series: Option<&BTreeMap<Vec<(String, String)>, i64>>) {
+fn samples(out: &mut String, name: &str, series: Option<&Series>) {
     for (labels, value) in series.into_iter().flatten() {
         let _ = writeln!(
             out,
@@ -169,11 +210,7 @@ fn samples(out: &mut String, name: &str, series: Option<&BTreeMap<Vec<(String, S
     }
 }
 
-fn histogram(
-    out: &mut String,
-    buckets: Option<&BTreeMap<Vec<(String, String)>, i64>>,
-    sums: Option<&BTreeMap<Vec<(String, String)>, i64>>,
-) {
+fn histogram(out: &mut String, buckets: Option<&Series>, sums: Option<&Series>) {
     family(
         out,
         DURATION,
@@ -314,6 +351,59 @@ mod tests {
         assert!(
             text.contains(r#"iris_api_model_info{name="iris",version="3",source="registry"} 1"#)
         );
+    }
+
+    fn model() -> ModelLabels<'static> {
+        ModelLabels {
+            name: "iris",
+            version: "1",
+            source: "embedded",
+        }
+    }
+
+    #[test]
+    fn a_one_row_prediction_writes_two_counters() {
+        let store = MemoryStore::default();
+        let class = ["versicolor".to_string()];
+        record(&store, &req("/predict", 200, 1, &class, None)).unwrap();
+        assert_eq!(store.0.borrow().len(), 2, "{:?}", store.0.borrow().keys());
+        let text = render(&store, &model()).unwrap();
+        assert!(text.contains(r#"iris_api_predictions_total{class="versicolor"} 1"#));
+        assert!(!text.contains("iris_api_errors_total{"), "{text}");
+    }
+
+    #[test]
+    fn counters_of_the_earlier_layout_keep_counting() {
+        let store = MemoryStore::default();
+        for (k, v) in [
+            (
+                "iris_api_requests_total|route=/predict|method=POST|status=200",
+                5,
+            ),
+            (
+                "iris_api_request_duration_seconds_bucket|route=/predict|le=0.001",
+                5,
+            ),
+            (
+                "iris_api_request_duration_microseconds_sum|route=/predict",
+                2500,
+            ),
+            ("iris_api_predictions_total|class=setosa", 7),
+        ] {
+            store.increment(&format!("{PREFIX}{k}"), v).unwrap();
+        }
+        let setosa = ["setosa".to_string()];
+        record(&store, &req("/predict", 200, 2, &setosa, None)).unwrap();
+        let text = render(&store, &model()).unwrap();
+        for expected in [
+            r#"iris_api_requests_total{route="/predict",method="POST",status="200"} 6"#,
+            r#"iris_api_request_duration_seconds_bucket{route="/predict",le="0.001"} 5"#,
+            r#"iris_api_request_duration_seconds_bucket{route="/predict",le="0.0025"} 6"#,
+            r#"iris_api_request_duration_seconds_sum{route="/predict"} 0.0045"#,
+            r#"iris_api_predictions_total{class="setosa"} 8"#,
+        ] {
+            assert!(text.contains(expected), "{expected} not in\n{text}");
+        }
     }
 
     #[test]
