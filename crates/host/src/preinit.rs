@@ -9,13 +9,16 @@
 //!
 //! The initialisation export runs with WASI but nothing granted (no files, network,
 //! environment or outbound host; output discarded): clocks and random numbers work,
-//! for example for a hash map's seed. Spin's own imports (key-value, variables,
+//! for example for a hash map's seed. Random numbers come from a fixed seed, so the
+//! same input always gives the same snapshot. Spin's own imports (key-value, variables,
 //! SQLite...) trap: nothing they open would exist in the instances made from the
 //! snapshot.
 
 use crate::allowed_hosts::AllowedHosts;
 use crate::outbound_http::OutboundHooks;
 use anyhow::{anyhow, Context, Result};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::sync::{Arc, Weak};
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Instance, Linker, LinkerInstance, ResourceType, WasmList};
@@ -135,6 +138,8 @@ fn stub_item(
     Ok(())
 }
 
+const SEED: u64 = 0x5eed;
+
 /// The store data of the initialising instance: WASI with nothing granted, and
 /// wasi:http with no outbound host allowed.
 struct InitState {
@@ -146,8 +151,15 @@ struct InitState {
 
 impl InitState {
     fn new() -> Self {
+        // Seeded random numbers make the snapshot a function of the input alone
+        // (hash map seeds decide the heap's layout), so builds are reproducible.
+        // The values end up in every instance either way.
+        let mut ctx = WasiCtx::builder();
+        ctx.secure_random(StdRng::seed_from_u64(SEED))
+            .insecure_random(StdRng::seed_from_u64(SEED))
+            .insecure_random_seed(u128::from(SEED));
         Self {
-            ctx: WasiCtx::builder().build(),
+            ctx: ctx.build(),
             http: WasiHttpCtx::new(),
             outbound: OutboundHooks {
                 component_id: Arc::from("preinit"),
