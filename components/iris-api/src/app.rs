@@ -6,6 +6,7 @@ use crate::error::ApiError;
 use crate::kv::Store;
 use crate::metrics;
 use crate::model::{self, Predictions};
+use crate::predict_answer;
 use crate::preload;
 use crate::registry::HttpClient;
 use crate::serving::{self, ModelState, Served, Target};
@@ -249,23 +250,8 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                 check_json_content_type(content_type)?;
                 let rows = input::predict_rows(&input::parse_json(body)?, max_rows)?;
                 let (state, p, labels) = self.predict(&rows, &mut timing).await?;
-                let predictions: Vec<Value> = p
-                    .probabilities
-                    .iter()
-                    .zip(p.class_indices())
-                    .map(|(probs, k)| {
-                        let by_class: serde_json::Map<String, Value> = labels
-                            .iter()
-                            .zip(probs)
-                            .map(|(c, v)| (c.clone(), json!(v)))
-                            .collect();
-                        json!({"class": labels[k], "class_index": k, "probabilities": by_class})
-                    })
-                    .collect();
-                let mut out = Outcome::json(
-                    200,
-                    json!({"predictions": predictions, "model": model_json(&state)}),
-                );
+                let mut out = Outcome::json(200, Value::Null);
+                out.body = predict_answer::to_json(&p, &labels, &model_json(&state));
                 out.predicted = p
                     .class_indices()
                     .iter()

@@ -13,6 +13,7 @@ pub mod kv;
 pub mod metrics;
 pub mod model;
 pub mod oip;
+pub mod predict_answer;
 pub mod preload;
 pub mod registry;
 pub mod scoring;
