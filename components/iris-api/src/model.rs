@@ -1,5 +1,6 @@
 //! ONNX models through tract: preparing a downloaded model once, and loading and
-//! running the prepared form on every request.
+//! running the prepared form (per request for registry models; the embedded one is
+//! loaded at build time, see `preload`).
 //!
 //! Preparing (once per model version, before it is cached) rewrites the graph so that
 //! tract can run it and so that loading is cheap:
