@@ -7,7 +7,9 @@
 
 use crate::bindings::{spin_v2::key_value as v2, wasi_keyvalue as wkv};
 use crate::runtime_config::StorageLocation;
-use crate::sqlite_pool::{blocking, GateError, Owner, Pool, WriteJob, ANONYMOUS, BUSY_TIMEOUT};
+use crate::sqlite_pool::{
+    blocking, GateError, GatePass, Owner, Pool, WriteJob, ANONYMOUS, BUSY_TIMEOUT,
+};
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -82,6 +84,15 @@ impl KvStore {
         }
     }
 
+    /// Waits for this database's write gate, as this store's owner.
+    async fn enter_gate(&self) -> Result<GatePass, String> {
+        self.pool
+            .gate()
+            .enter(self.owner)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
@@ -94,12 +105,7 @@ impl KvStore {
         }
         // A shared-cache in-memory database has table locks, not WAL: a read
         // beside the writer's transaction would fail with SQLITE_LOCKED.
-        let pass = self
-            .pool
-            .gate()
-            .enter(self.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+        let pass = self.enter_gate().await?;
         let store = self.clone();
         blocking(move || {
             let mut conn = store.pool.checkout().map_err(|e| format!("{e:#}"))?;
@@ -126,12 +132,7 @@ impl KvStore {
             // can run right here unless another process is writing to it: it then
             // goes to the writer thread, which may wait. Inline, a write costs no
             // thread switch (iris-api: ~8% less host CPU per request).
-            let pass = self
-                .pool
-                .gate()
-                .enter(self.owner)
-                .await
-                .map_err(|e| e.to_string())?;
+            let pass = self.enter_gate().await?;
             let conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
             if begin_without_waiting(&conn).map_err(|e| e.to_string())? {
                 let outcome =

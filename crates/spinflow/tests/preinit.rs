@@ -5,6 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 fn wasm(name: &str) -> PathBuf {
     common::repo_root()
@@ -19,6 +20,16 @@ fn preinit(input: &Path, output: &Path, init_export: Option<&str>) -> Output {
         cmd.args(["--init-export", name]);
     }
     cmd.output().expect("run spinflow preinit")
+}
+
+/// Builds `package`, pre-initialises it into a fresh directory, and returns the
+/// directory, the snapshot's path and the command's output.
+fn preinit_package(package: &str, init_export: Option<&str>) -> (TempDir, PathBuf, Output) {
+    common::build_wasm(&[package]);
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join(format!("{package}.preinit.wasm"));
+    let run = preinit(&wasm(&format!("{package}.wasm")), &snapshot, init_export);
+    (dir, snapshot, run)
 }
 
 fn stderr(output: &Output) -> String {
@@ -43,10 +54,7 @@ fn one_component_app(dir: &Path, source: &Path) -> PathBuf {
 
 #[test]
 fn every_instance_of_a_preinitialised_component_starts_initialised() {
-    common::build_wasm(&["probe"]);
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("probe.preinit.wasm");
-    let run = preinit(&wasm("probe.wasm"), &snapshot, None);
+    let (dir, snapshot, run) = preinit_package("probe", None);
     assert!(run.status.success(), "{}", stderr(&run));
     // Reproducible: the init's hash map seeds come from a fixed seed.
     let again = dir.path().join("again.wasm");
@@ -76,10 +84,7 @@ fn every_instance_of_a_preinitialised_component_starts_initialised() {
 
 #[test]
 fn an_init_export_that_calls_a_spin_interface_fails_the_build() {
-    common::build_wasm(&["probe"]);
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("probe.preinit.wasm");
-    let run = preinit(&wasm("probe.wasm"), &snapshot, Some("init-with-kv"));
+    let (_dir, snapshot, run) = preinit_package("probe", Some("init-with-kv"));
     assert!(!run.status.success());
     let message = stderr(&run);
     assert!(message.contains("`init-with-kv` failed"), "{message}");
@@ -93,10 +98,7 @@ fn an_init_export_that_calls_a_spin_interface_fails_the_build() {
 
 #[test]
 fn a_component_without_the_init_export_is_refused_by_name() {
-    common::build_wasm(&["hello"]);
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("hello.preinit.wasm");
-    let run = preinit(&wasm("hello.wasm"), &snapshot, None);
+    let (_dir, snapshot, run) = preinit_package("hello", None);
     assert!(!run.status.success());
     let message = stderr(&run);
     assert!(
