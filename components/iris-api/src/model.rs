@@ -16,6 +16,7 @@
 use iris_model::{CLASS_NAMES, METADATA_CLASS_NAMES, N_FEATURES};
 use prost::Message;
 use std::collections::HashSet;
+use std::sync::OnceLock;
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 
@@ -218,9 +219,16 @@ fn check_input(graph: &pb::GraphProto) -> Result<(), String> {
     Ok(())
 }
 
+/// tract's ONNX framework (its operator registry), built once per instance: building
+/// it is ~10 % of a model load. A pre-initialised component has it in its snapshot.
+fn onnx() -> &'static tract_onnx::Onnx {
+    static ONNX: OnceLock<tract_onnx::Onnx> = OnceLock::new();
+    ONNX.get_or_init(tract_onnx::onnx)
+}
+
 /// Every operator must be one tract implements; the error names the first that is not.
 fn check_operators(graph: &pb::GraphProto) -> Result<(), String> {
-    let onnx = tract_onnx::onnx();
+    let onnx = onnx();
     for node in &graph.node {
         if !onnx.op_register.0.contains_key(&node.op_type) {
             let domain = if node.domain.is_empty() {
@@ -252,7 +260,7 @@ impl Model {
             .iter()
             .find(|p| p.key == METADATA_CLASS_NAMES)
             .and_then(|p| serde_json::from_str::<Vec<String>>(&p.value).ok());
-        let inference = tract_onnx::onnx().model_for_proto_model(&proto)?;
+        let inference = onnx().model_for_proto_model(&proto)?;
         let batch = match rows {
             Some(n) => n.to_dim(),
             None => inference.symbols.sym("N").to_dim(),
