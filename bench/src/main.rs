@@ -3,6 +3,7 @@
 //! - `bench all [--quick] [--only spinflow]`: the whole benchmark and its report.
 //! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
 //! - `bench floor --listen ADDR`: the native HTTP floor server.
+//! - `bench timing URL ...`: medians of a route's `Server-Timing` parts.
 
 mod client;
 mod floor;
@@ -17,6 +18,7 @@ mod results;
 mod setup;
 mod sizes;
 mod systems;
+mod timing;
 mod tracking;
 mod wrk;
 
@@ -67,6 +69,21 @@ enum Cmd {
         duration: f64,
         #[arg(short = 'w', long, default_value_t = 2.0)]
         warmup: f64,
+        /// A request body; the method becomes POST.
+        #[arg(long)]
+        body: Option<String>,
+        /// Extra header, `name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+    },
+    /// Send sequential requests and summarise their `Server-Timing` parts; prints JSON.
+    Timing {
+        url: String,
+        /// Requests summarised, after the warm-up requests.
+        #[arg(short = 'n', long, default_value_t = 400)]
+        requests: usize,
+        #[arg(short = 'w', long, default_value_t = 50)]
+        warmup: usize,
         /// A request body; the method becomes POST.
         #[arg(long)]
         body: Option<String>,
@@ -128,6 +145,17 @@ fn main() -> Result<()> {
             };
             let result = rt.block_on(loadgen::run(&spec, opts))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+        Cmd::Timing {
+            url,
+            requests,
+            warmup,
+            body,
+            headers,
+        } => {
+            let spec = load_spec(&url, body, &headers)?;
+            let parts = rt.block_on(timing::run(&spec, warmup, requests.max(1)))?;
+            println!("{}", serde_json::to_string_pretty(&parts)?);
         }
         Cmd::Floor { listen, body } => rt.block_on(floor::serve(listen, body.into()))?,
     }

@@ -23,7 +23,7 @@ use app::{Env, Outcome, Route};
 use error::ApiError;
 use futures::StreamExt;
 use registry::{HttpClient, HttpResponse};
-use spin_sdk::http::{IncomingRequest, Method, Request, Response};
+use spin_sdk::http::{Fields, IncomingRequest, Method, Request, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -80,8 +80,8 @@ async fn send(request: Request) -> Result<HttpResponse, String> {
     })
 }
 
-fn header(req: &IncomingRequest, name: &str) -> Option<String> {
-    req.headers()
+fn header(headers: &Fields, name: &str) -> Option<String> {
+    headers
         .get(name)
         .into_iter()
         .next()
@@ -173,20 +173,24 @@ async fn answer(
     if method != allowed && !(allowed == "GET" && method == "HEAD") {
         return Err(ApiError::method_not_allowed(allowed));
     }
+    // One handle on the headers: each `headers()` is a host call and a new resource.
+    let headers = req.headers();
     if !settings.is_open(path) {
-        let x_api_key = header(&req, "x-api-key");
-        let authorization = header(&req, "authorization");
+        let x_api_key = header(&headers, "x-api-key");
+        let authorization = header(&headers, "authorization");
         auth::check(
             &settings.api_keys,
             auth::presented_key(x_api_key.as_deref(), authorization.as_deref()),
         )?;
     }
-    let content_type = header(&req, "content-type");
+    let content_type = header(&headers, "content-type");
     let body = if route.has_body() {
-        let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        let declared =
+            header(&headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
         if declared.is_some_and(|n| n > settings.max_body_bytes) {
             return Err(ApiError::payload_too_large(settings.max_body_bytes));
         }
+        drop(headers);
         read_body(req, settings.max_body_bytes).await?
     } else {
         Vec::new()

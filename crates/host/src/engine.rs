@@ -36,6 +36,11 @@ fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // Names compiled guest functions for `perf` (/tmp/perf-<pid>.map): how guest time
+    // is profiled. Off by default: the map grows with every compiled component.
+    if std::env::var_os("SPINFLOW_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     config
 }
 
