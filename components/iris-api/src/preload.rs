@@ -25,9 +25,9 @@ static ANY_ROWS: OnceLock<Model> = OnceLock::new();
 /// at build time.
 ///
 /// The runs matter as much as the loads: tract picks its compute kernels (softmax,
-/// matrix products) on first use and keeps the choice in statics, and that choice
-/// cost ~20 % of a one-row request when every fresh instance made it again. Made here,
-/// it is in the snapshot, for registry models too.
+/// matrix products) on first use and keeps the choice in statics; when every fresh
+/// instance made it again, it was ~20 % of the component's time in a one-row request.
+/// Made here, it is in the snapshot, for registry models too.
 pub fn preload() -> TractResult<()> {
     const WARM_UP_ROW: [f32; 4] = [5.8, 3.0, 4.35, 1.3];
     embedded(Some(1))?.predict(&[WARM_UP_ROW])?;
