@@ -154,11 +154,19 @@ pub async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     req: hyper::Request<Full<Bytes>>,
 ) -> Result<(u16, Bytes)> {
-    sender.ready().await?;
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await?.to_bytes();
+    let (status, _headers, body) = send_for_headers(sender, req).await?;
     Ok((status, body))
+}
+
+/// Like [`send`], keeping the answer's headers.
+pub async fn send_for_headers(
+    sender: &mut SendRequest<Full<Bytes>>,
+    req: hyper::Request<Full<Bytes>>,
+) -> Result<(u16, hyper::HeaderMap, Bytes)> {
+    sender.ready().await?;
+    let (parts, body) = sender.send_request(req).await?.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok((parts.status.as_u16(), parts.headers, body))
 }
 
 /// Runs the closed loop and merges every connection's histogram.

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Context, Result};
-use http_body_util::BodyExt;
 use serde::Serialize;
 
 use crate::loadgen::{self, RequestSpec};
@@ -27,22 +26,19 @@ pub async fn run(
     let mut sender = loadgen::connect(&spec.authority).await?;
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for n in 0..warmup + requests {
-        sender.ready().await?;
-        let resp = sender.send_request(spec.build()?).await?;
-        let status = resp.status();
-        let timing = resp
-            .headers()
-            .get("server-timing")
-            .map(|v| v.to_str().unwrap_or_default().to_string());
-        resp.into_body().collect().await?;
-        if !status.is_success() {
+        let (status, headers, _body) =
+            loadgen::send_for_headers(&mut sender, spec.build()?).await?;
+        if !(200..300).contains(&status) {
             bail!("{} {} answered {status}", spec.method, spec.path);
         }
-        let timing = timing.context("the answer has no Server-Timing header")?;
+        let timing = headers
+            .get("server-timing")
+            .and_then(|v| v.to_str().ok())
+            .context("the answer has no readable Server-Timing header")?;
         if n < warmup {
             continue;
         }
-        for (name, ms) in parse_server_timing(&timing) {
+        for (name, ms) in parse_server_timing(timing) {
             samples.entry(name).or_default().push(ms);
         }
     }
