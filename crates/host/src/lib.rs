@@ -22,6 +22,7 @@ mod sqlite_pool;
 pub mod state;
 mod stdio;
 pub mod variables;
+mod wal_checkpointer;
 
 pub use app::{App, AppOptions};
 pub use server::{serve, ServeOptions};

@@ -7,9 +7,12 @@
 //! grow to tens of milliseconds under contention). Readers take no gate: WAL
 //! lets them run beside the writer. The busy timeout stays for writers in
 //! other processes. A connection handed back with an open transaction (a guest
-//! that trapped between BEGIN and COMMIT) is rolled back before reuse.
+//! that trapped between BEGIN and COMMIT) is rolled back before reuse. The WAL
+//! of a file is checkpointed by a thread of its own ([`Checkpointer`]), not
+//! inside commits.
 
 use crate::runtime_config::StorageLocation;
+use crate::wal_checkpointer::Checkpointer;
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -35,6 +38,8 @@ pub struct Pool {
     gate: Arc<WriteGate>,
     /// The queue of the batch writer, started by the first [`Pool::submit_write`].
     writer: Mutex<Option<std::sync::mpsc::Sender<Box<dyn WriteJob>>>>,
+    /// Checkpoints a file database's WAL (none in memory: no WAL there).
+    checkpointer: Option<Checkpointer>,
 }
 
 /// A short write (one statement, or a read then one statement) run by the
@@ -80,6 +85,7 @@ impl Pool {
             _keep_alive: None,
             gate: Arc::new(WriteGate::new()),
             writer: Mutex::new(None),
+            checkpointer: None,
         };
         let first = pool
             .connect()
@@ -91,6 +97,10 @@ impl Pool {
         if !in_memory {
             // WAL is a property of the file: set it once, not per connection.
             first.pragma_update(None, "journal_mode", "WAL")?;
+            let wal = PathBuf::from(format!("{}-wal", pool.target));
+            let checkpointer = Checkpointer::start(pool.connect()?, wal, pool.gate.clone())?;
+            checkpointer.attach(&first)?;
+            pool.checkpointer = Some(checkpointer);
         }
         if in_memory {
             pool._keep_alive = Some(Mutex::new(first));
@@ -143,6 +153,9 @@ impl Pool {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         if !self.in_memory {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.attach(&conn)?;
         }
         Ok(conn)
     }
@@ -298,7 +311,7 @@ impl Drop for GatePass {
 }
 
 impl WriteGate {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             queue: Arc::new(Semaphore::new(1)),
             holder: Mutex::new(None),
