@@ -184,11 +184,9 @@ fn prune(graph: &mut pb::GraphProto, output: &str) {
     graph.node.retain(|_| k.next().unwrap_or(false));
     graph.initializer.retain(|t| needed.contains(&t.name));
     let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let sparse: Vec<String> = graph.input.iter().map(|i| i.name.clone()).collect();
     graph
         .input
         .retain(|i| needed.contains(&i.name) || initializers.contains(i.name.as_str()));
-    let _ = sparse;
     graph.value_info.clear();
 }
 
