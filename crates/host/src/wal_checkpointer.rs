@@ -184,7 +184,7 @@ mod tests {
             .unwrap();
         assert_eq!(autocheckpoint, 0, "commits must not checkpoint inline");
 
-        // ~2 MiB in 500 commits: well past the 1,000 pages of SQLite's default.
+        // ~2 MiB in 500 commits, none of which checkpoints.
         for _ in 0..500 {
             conn.execute("INSERT INTO t VALUES (zeroblob(4096))", [])
                 .unwrap();
@@ -239,11 +239,11 @@ mod tests {
     #[test]
     fn dropping_the_checkpointer_stops_its_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let (_path, _gate, checkpointer, _conn) = database(dir.path());
-        // The thread holds the only other reference to the shared state (the
-        // connection's commit hook aside).
+        let (_path, _gate, checkpointer, conn) = database(dir.path());
         let shared = Arc::downgrade(&checkpointer.shared);
-        drop(_conn);
+        // The connection's commit hook holds the shared state too; then only the
+        // thread does.
+        drop(conn);
         drop(checkpointer);
         let deadline = Instant::now() + Duration::from_secs(5);
         while shared.strong_count() > 0 && Instant::now() < deadline {
