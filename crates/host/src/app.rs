@@ -1,9 +1,11 @@
 //! A loaded application: validated manifest, resolved configuration, compiled
 //! components and the router. `App::load` does all start-up checks;
-//! `App::handle_*` serve one request each on a fresh instance.
+//! `App::invoke` serves a request on a fresh instance of a WASIp2 component, or
+//! on a reused instance of a WASIp3 one (`instance_reuse`).
 
 use crate::allowed_hosts::{AllowedHost, AllowedHosts};
-use crate::engine::{self, EngineOptions, EPOCH_TICK};
+use crate::engine::{self, EngineOptions, HttpWorld, EPOCH_TICK};
+use crate::instance_reuse::{Instances, ReusePolicy};
 use crate::key_value::{KeyValueState, KvStores};
 use crate::manifest::{LoadedManifest, RouteDecl, StaticResponse};
 use crate::outbound_http::OutboundHooks;
@@ -16,14 +18,16 @@ use crate::variables::{AppVariables, ComponentVariables};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::handler::{ExpirationError, ProxyHandler};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 /// Everything `spinflow up` can be told.
@@ -73,10 +77,23 @@ impl AppOptions {
 /// streamed, not buffered, by the host).
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 4 << 30;
 
+/// How requests reach a component's instances.
+enum Handler {
+    /// `wasi:http/incoming-handler@0.2.x`: a fresh instance per request.
+    P2(ProxyPre<HostState>),
+    /// `wasi:http/handler@0.3.0`: instances reused (`instance_reuse`). The
+    /// handler needs the app, so it is made on the first request.
+    P3 {
+        pre: ServicePre<HostState>,
+        handler: OnceLock<ProxyHandler<Instances>>,
+    },
+}
+
 /// One servable component.
 pub struct ComponentRuntime {
     pub id: Arc<str>,
-    pre: ProxyPre<HostState>,
+    engine: Engine,
+    handler: Handler,
     env: Vec<(String, String)>,
     variables: ComponentVariables,
     sqlite: SqliteState,
@@ -91,7 +108,6 @@ pub struct ComponentRuntime {
 pub struct App {
     pub name: String,
     pub version: Option<String>,
-    engine: Engine,
     components: HashMap<String, Arc<ComponentRuntime>>,
     pub router: Router<StaticResponse>,
     pub request_timeout: Option<Duration>,
@@ -178,29 +194,34 @@ impl App {
             seed_key_values(&kv_stores, &options.key_values).await?;
         }
 
-        let engine = engine::build_engine(&options.engine)?;
-        engine::start_epoch_ticker(&engine);
-        let linker = state::linker(&engine)?;
+        let mut engines = Engines::new(&options.engine);
         let mut components = HashMap::new();
         for (id, variables, allowed) in plans {
             let decl = &manifest.component[&id];
             let source = loaded.component_source(&id)?;
-            let component = engine::load_component(&engine, &source, options.cache_dir.as_deref())
-                .with_context(|| format!("component `{id}`"))?;
+            let bytes =
+                engine::read_component(&source).with_context(|| format!("component `{id}`"))?;
+            let world = HttpWorld::of_component(&bytes)
+                .with_context(|| format!("component `{id}`: cannot read {}", source.display()))?;
+            let (engine, linker) = engines.get(world)?;
+            let component =
+                engine::load_component(engine, &bytes, &source, options.cache_dir.as_deref())
+                    .with_context(|| format!("component `{id}`"))?;
             let instance_pre = linker
                 .instantiate_pre(&component)
                 .map_err(anyhow::Error::from)
                 .with_context(|| {
                     format!("component `{id}` imports something spinflow does not provide")
                 })?;
-            let pre = ProxyPre::new(instance_pre)
-                .map_err(anyhow::Error::from)
-                .with_context(|| {
-                    format!("component `{id}` does not export wasi:http/incoming-handler")
-                })?;
+            let handler = http_handler(instance_pre).with_context(|| {
+                format!(
+                    "component `{id}` exports neither wasi:http/incoming-handler@0.2 nor wasi:http/handler@0.3"
+                )
+            })?;
             let runtime = ComponentRuntime {
                 id: id.as_str().into(),
-                pre,
+                engine: engine.clone(),
+                handler,
                 env: decl
                     .environment
                     .iter()
@@ -265,7 +286,6 @@ impl App {
         let app = Arc::new(App {
             name: manifest.application.name.clone(),
             version: manifest.application.version.clone(),
-            engine,
             components,
             router,
             request_timeout: options.request_timeout,
@@ -296,15 +316,19 @@ impl App {
     /// per-request set-up cost without the request.
     pub async fn instantiate(self: &Arc<Self>, component: &ComponentRuntime) -> Result<()> {
         let mut store = self.new_store(component);
-        component
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)?;
+        match &component.handler {
+            Handler::P2(pre) => {
+                pre.instantiate_async(&mut store).await?;
+            }
+            Handler::P3 { pre, .. } => {
+                pre.instantiate_async(&mut store).await?;
+            }
+        }
         Ok(())
     }
 
-    fn new_store(self: &Arc<Self>, component: &ComponentRuntime) -> Store<HostState> {
+    /// A store for one instance of `component`, with a deadline of one request.
+    pub(crate) fn new_store(self: &Arc<Self>, component: &ComponentRuntime) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
         wasi.envs(&component.env)
             .stdout(component.stdout.clone())
@@ -323,7 +347,7 @@ impl App {
             },
             instance: crate::sqlite_pool::new_owner(),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&component.engine, state);
         let ticks = match self.request_timeout {
             Some(t) => (t.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64,
             None => u64::MAX,
@@ -354,6 +378,21 @@ impl App {
         B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        let pre = match &component.handler {
+            Handler::P2(pre) => pre.clone(),
+            Handler::P3 { pre, handler } => {
+                let handler = handler.get_or_init(|| {
+                    ProxyHandler::new(Instances {
+                        app: Arc::downgrade(self),
+                        component_id: component.id.clone(),
+                        pre: pre.clone(),
+                        policy: ReusePolicy::default(),
+                        request_timeout: self.request_timeout,
+                    })
+                });
+                return self.invoke_reused(handler, request, permit).await;
+            }
+        };
         let mut store = self.new_store(component);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let guest_error = |e: wasmtime::Error| InvokeError::Guest(format!("{e:#}"));
@@ -367,7 +406,6 @@ impl App {
             .http()
             .new_response_outparam(sender)
             .map_err(guest_error)?;
-        let pre = component.pre.clone();
         // The guest keeps running after it sends the response head, to stream the body.
         let task = tokio::spawn(async move {
             let _permit = permit;
@@ -400,6 +438,38 @@ impl App {
         }
     }
 
+    /// Runs `request` through a reused instance of a WASIp3 component. `permit`
+    /// is held until the response head: the instance, not the request, holds
+    /// pool slots, and it is dropped when idle.
+    async fn invoke_reused<B>(
+        &self,
+        handler: &ProxyHandler<Instances>,
+        request: http::Request<B>,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Result<http::Response<HyperOutgoingBody>, InvokeError>
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        use http_body_util::BodyExt;
+        let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
+        let response = handler.handle((), request);
+        let outcome = match self.request_timeout {
+            Some(limit) => tokio::time::timeout(limit, response)
+                .await
+                .map_err(|_| InvokeError::Timeout)?,
+            None => response.await,
+        };
+        drop(permit);
+        outcome.map_err(|e| {
+            if e.is::<ExpirationError>() {
+                InvokeError::Timeout
+            } else {
+                InvokeError::Guest(format!("{e:#}"))
+            }
+        })
+    }
+
     /// Serves a chained request (`http://<id>.spin.internal/...`) in-process, as
     /// if `id` were routed at `/...`.
     pub async fn handle_chained(
@@ -420,6 +490,49 @@ impl App {
             }
         }
     }
+}
+
+/// An engine, with its linker, per `wasi:http` world, built when a component needs it.
+struct Engines<'a> {
+    options: &'a EngineOptions,
+    p2: Option<(Engine, Linker<HostState>)>,
+    p3: Option<(Engine, Linker<HostState>)>,
+}
+
+impl<'a> Engines<'a> {
+    fn new(options: &'a EngineOptions) -> Self {
+        Self {
+            options,
+            p2: None,
+            p3: None,
+        }
+    }
+
+    fn get(&mut self, world: HttpWorld) -> Result<&(Engine, Linker<HostState>)> {
+        let slot = match world {
+            HttpWorld::P2 => &mut self.p2,
+            HttpWorld::P3 => &mut self.p3,
+        };
+        if slot.is_none() {
+            let engine = engine::build_engine(self.options, world)?;
+            engine::start_epoch_ticker(&engine);
+            let linker = state::linker(&engine, world)?;
+            *slot = Some((engine, linker));
+        }
+        Ok(slot.as_ref().expect("just built"))
+    }
+}
+
+/// The component's HTTP handler: WASIp3 if it exports `wasi:http/handler@0.3.0`
+/// (as Spin prefers), else WASIp2.
+fn http_handler(instance_pre: wasmtime::component::InstancePre<HostState>) -> Result<Handler> {
+    if let Ok(pre) = ServicePre::new(instance_pre.clone()) {
+        return Ok(Handler::P3 {
+            pre,
+            handler: OnceLock::new(),
+        });
+    }
+    Ok(Handler::P2(ProxyPre::new(instance_pre)?))
 }
 
 /// The component ids to serve; unknown ids are an error, as in Spin.

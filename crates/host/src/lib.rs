@@ -10,6 +10,7 @@ pub mod app;
 mod bindings;
 pub mod builder;
 pub mod engine;
+pub mod instance_reuse;
 pub mod key_value;
 pub mod manifest;
 pub mod outbound_http;

@@ -2,6 +2,7 @@
 //! every host capability to it.
 
 use crate::bindings;
+use crate::engine::HttpWorld;
 use crate::key_value::{KeyValueCapability, KeyValueState, KeyValueView};
 use crate::outbound_http::OutboundHooks;
 use crate::sqlite::{SqliteCapability, SqliteState, SqliteView};
@@ -12,7 +13,8 @@ use wasmtime::Engine;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-/// Everything one instance can reach. Built fresh for every request.
+/// Everything one instance can reach. Built for every instance: per request
+/// for WASIp2 components, per reused instance for WASIp3 ones.
 pub struct HostState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
@@ -64,11 +66,17 @@ fn variables(s: &mut HostState) -> &mut ComponentVariables {
     &mut s.variables
 }
 
-/// A linker with WASI p2, wasi:http and the Spin interfaces.
-pub fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+/// A linker with WASI p2, wasi:http 0.2 and the Spin interfaces, and for
+/// WASIp3 components WASI p3 and wasi:http 0.3 too (a WASIp3 component may
+/// use any of them).
+pub fn linker(engine: &Engine, world: HttpWorld) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    if world == HttpWorld::P3 {
+        wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    }
 
     use bindings::{spin_v2, sqlite_v3, wasi_config, wasi_keyvalue};
     spin_v2::variables::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, variables)?;

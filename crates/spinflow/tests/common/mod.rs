@@ -238,6 +238,18 @@ impl Host {
         }
     }
 
+    /// CPU time (user + system) the host process has used so far.
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("read /proc/<pid>/stat");
+        // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        // Linux reports these in USER_HZ, 100 per second on every supported platform.
+        Duration::from_millis(ticks * 10)
+    }
+
     /// Sends SIGTERM and waits for the process; returns whether it exited successfully.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
