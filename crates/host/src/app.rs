@@ -52,6 +52,8 @@ pub struct AppOptions {
     pub request_timeout: Option<Duration>,
     pub cache_dir: Option<PathBuf>,
     pub engine: EngineOptions,
+    /// How instances of WASIp3 components are reused.
+    pub reuse: ReusePolicy,
 }
 
 impl AppOptions {
@@ -69,6 +71,7 @@ impl AppOptions {
             request_timeout: Some(Duration::from_secs(600)),
             cache_dir: engine::default_cache_dir(),
             engine: EngineOptions::default(),
+            reuse: ReusePolicy::default(),
         }
     }
 }
@@ -111,6 +114,7 @@ pub struct App {
     components: HashMap<String, Arc<ComponentRuntime>>,
     pub router: Router<StaticResponse>,
     pub request_timeout: Option<Duration>,
+    reuse: ReusePolicy,
     pub state_dir: PathBuf,
     /// Requests from the network that may run at once; the rest queue here
     /// instead of failing when the instance pool is exhausted. Chained requests
@@ -289,6 +293,7 @@ impl App {
             components,
             router,
             request_timeout: options.request_timeout,
+            reuse: options.reuse,
             state_dir,
             request_permits: Arc::new(tokio::sync::Semaphore::new(
                 engine::MAX_CONCURRENT_INSTANCES as usize / 2,
@@ -386,7 +391,7 @@ impl App {
                         app: Arc::downgrade(self),
                         component_id: component.id.clone(),
                         pre: pre.clone(),
-                        policy: ReusePolicy::default(),
+                        policy: self.reuse,
                         request_timeout: self.request_timeout,
                     })
                 });
@@ -523,16 +528,21 @@ impl<'a> Engines<'a> {
     }
 }
 
-/// The component's HTTP handler: WASIp3 if it exports `wasi:http/handler@0.3.0`
-/// (as Spin prefers), else WASIp2.
+/// The component's HTTP handler: WASIp2 or WASIp3. Like Spin, refuses a
+/// component that exports both.
 fn http_handler(instance_pre: wasmtime::component::InstancePre<HostState>) -> Result<Handler> {
-    if let Ok(pre) = ServicePre::new(instance_pre.clone()) {
-        return Ok(Handler::P3 {
+    let p3 = ServicePre::new(instance_pre.clone()).ok();
+    let p2 = ProxyPre::new(instance_pre);
+    match (p2, p3) {
+        (Ok(_), Some(_)) => bail!(
+            "it exports both wasi:http/incoming-handler@0.2 and wasi:http/handler@0.3; export one"
+        ),
+        (Err(_), Some(pre)) => Ok(Handler::P3 {
             pre,
             handler: OnceLock::new(),
-        });
+        }),
+        (p2, None) => Ok(Handler::P2(p2?)),
     }
-    Ok(Handler::P2(ProxyPre::new(instance_pre)?))
 }
 
 /// The component ids to serve; unknown ids are an error, as in Spin.

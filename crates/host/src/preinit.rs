@@ -44,6 +44,8 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
 
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // For WASIp3 components, whose imports include `async func`s (stubbed below).
+    config.wasm_component_model_async(true);
     let engine = Engine::new(&config)?;
     let component = Component::new(&engine, &instrumented)
         .map_err(anyhow::Error::from)
@@ -53,8 +55,9 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     stub_non_wasi_imports(&mut linker, &component)?;
     let mut store = Store::new(&engine, InitState::new());
-    let instance = linker
-        .instantiate(&mut store, &component)
+    // Async calls: the stubs of `async func` imports are concurrent host functions,
+    // which need them. Nothing here waits on I/O.
+    let instance = futures::executor::block_on(linker.instantiate_async(&mut store, &component))
         .map_err(anyhow::Error::from)
         .context("instantiating the component")?;
 
@@ -62,7 +65,7 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
         .get_typed_func::<(), ()>(&mut store, init_export)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("the component has no export `{init_export}: func()`"))?;
-    init.call(&mut store, ())
+    futures::executor::block_on(init.call_async(&mut store, ()))
         .map_err(anyhow::Error::from)
         .with_context(|| format!("`{init_export}` failed"))?;
 
@@ -76,7 +79,8 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
     Ok(snapshot)
 }
 
-/// The WASI packages that the linker gets from wasmtime-wasi and wasmtime-wasi-http.
+/// The WASI packages that the linker gets from wasmtime-wasi and wasmtime-wasi-http
+/// (their 0.2 versions).
 const PROVIDED_WASI: [&str; 7] = [
     "wasi:io/",
     "wasi:clocks/",
@@ -93,7 +97,8 @@ const PROVIDED_WASI: [&str; 7] = [
 fn stub_non_wasi_imports(linker: &mut Linker<InitState>, component: &Component) -> Result<()> {
     let engine = component.engine().clone();
     for (name, item) in component.component_type().imports(&engine) {
-        if PROVIDED_WASI.iter().any(|p| name.starts_with(p)) {
+        // A WASIp3 component may import WASI 0.3 as well: stubbed like the rest.
+        if PROVIDED_WASI.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.") {
             continue;
         }
         match item.ty {
@@ -124,6 +129,13 @@ fn stub_item(
     item: &ComponentItem,
 ) -> Result<()> {
     match item {
+        ComponentItem::ComponentFunc(func) if func.async_() => {
+            let message = format!("`{qualified}` is not available during pre-initialisation");
+            linker.func_new_concurrent(name, move |_, _, _, _| {
+                let message = message.clone();
+                Box::pin(async move { Err(wasmtime::Error::msg(message)) })
+            })?;
+        }
         ComponentItem::ComponentFunc(_) => {
             let message = format!("`{qualified}` is not available during pre-initialisation");
             linker.func_new(name, move |_, _, _, _| {
@@ -198,7 +210,7 @@ struct Snapshotted<'a> {
 }
 
 impl Snapshotted<'_> {
-    fn call<R>(&mut self, instance: &str, func: &str) -> R
+    async fn call<R>(&mut self, instance: &str, func: &str) -> R
     where
         R: wasmtime::component::Lift + wasmtime::component::ComponentType + 'static,
     {
@@ -215,7 +227,8 @@ impl Snapshotted<'_> {
             .get_typed_func::<(), (R,)>(&mut *self.store, index)
             .unwrap_or_else(|e| panic!("wizer's accessor {instance}#{func}: {e}"));
         typed
-            .call(&mut *self.store, ())
+            .call_async(&mut *self.store, ())
+            .await
             .unwrap_or_else(|e| panic!("wizer's accessor {instance}#{func} trapped: {e}"))
             .0
     }
@@ -230,23 +243,23 @@ impl ComponentInstanceState for Snapshotted<'_> {
         func: &str,
         contents: impl FnOnce(&[u8]) + Send,
     ) {
-        let list: WasmList<u8> = self.call(instance, func);
+        let list: WasmList<u8> = self.call(instance, func).await;
         contents(list.as_le_slice(&*self.store));
     }
 
     async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
-        self.call(instance, func)
+        self.call(instance, func).await
     }
 
     async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
-        self.call(instance, func)
+        self.call(instance, func).await
     }
 
     async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
-        self.call::<f32>(instance, func).to_bits()
+        self.call::<f32>(instance, func).await.to_bits()
     }
 
     async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
-        self.call::<f64>(instance, func).to_bits()
+        self.call::<f64>(instance, func).await.to_bits()
     }
 }

@@ -70,6 +70,34 @@ pub struct UpArgs {
     /// Largest linear memory a component may use (suffixes K, M, G accepted).
     #[arg(long, env = "SPIN_MAX_INSTANCE_MEMORY", default_value = "2G", value_parser = parse_size)]
     max_instance_memory: u64,
+    /// Requests one instance of a WASIp3 component serves in all (as in Spin 4;
+    /// WASIp2 components always get a fresh instance per request).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    max_instance_reuse_count: u64,
+    /// Requests one instance of a WASIp3 component serves at the same time.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    max_instance_concurrent_reuse_count: u64,
+    /// How long an idle WASIp3 instance is kept for reuse (e.g. 1s, 500ms).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    idle_instance_timeout: Duration,
+}
+
+/// A duration as Spin writes them: a number of seconds, or with `s` or `ms`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else {
+        (s.strip_suffix('s').unwrap_or(s), 1000.0)
+    };
+    let n: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?} (e.g. 1s, 500ms)"))?;
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!("invalid duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(n * unit_ms / 1000.0))
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -142,6 +170,11 @@ pub fn run(args: UpArgs) -> Result<()> {
     }
     options.engine.pooling = !args.disable_pooling;
     options.engine.max_instance_memory = usize::try_from(args.max_instance_memory)?;
+    options.reuse = host::instance_reuse::ReusePolicy {
+        max_requests: usize::try_from(args.max_instance_reuse_count)?,
+        max_concurrent: usize::try_from(args.max_instance_concurrent_reuse_count)?,
+        idle_timeout: args.idle_instance_timeout,
+    };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -194,6 +227,16 @@ mod tests {
         assert_eq!(parse_size("10k").unwrap(), 10 << 10);
         assert!(parse_size("ten").is_err());
         assert!(parse_size("5X").is_err());
+    }
+
+    #[test]
+    fn durations_are_seconds_or_milliseconds() {
+        assert_eq!(parse_duration("1s").unwrap(), Duration::from_secs(1));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("soon").is_err());
     }
 
     #[test]
