@@ -20,6 +20,8 @@ components: host
 	@# rust-toolchain.toml names the target, but an already-installed toolchain may lack it.
 	@command -v rustup >/dev/null && rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 	$(SPINFLOW) build
+	@# iris-api also as a WASIp3 component (spin-wasip3.toml), which the tests run too.
+	$(SPINFLOW) build -f spin-wasip3.toml
 
 ## Run every test: Rust unit and end-to-end tests, then the Python suites.
 test: test-deps build venv rust-test py-test py-test-mlflow29

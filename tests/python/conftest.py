@@ -16,6 +16,9 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 SPINFLOW = REPO / "target" / "release" / "spinflow"
 MANIFEST = REPO / "spin.toml"
+# iris-api's two builds: WASIp2 (a fresh instance per request; what Spin 3 and
+# containerd-shim-spin v0.24 run) and WASIp3 (instances reused, spin-wasip3.toml).
+IRIS_MANIFESTS = {"wasip2": MANIFEST, "wasip3": REPO / "spin-wasip3.toml"}
 
 
 def free_port() -> int:
@@ -85,6 +88,12 @@ def spinflow_app(tmp_path_factory):
     app = SpinflowApp(tmp_path_factory.mktemp("spin-state") / ".spin").start()
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="module", params=list(IRIS_MANIFESTS))
+def iris_manifest(request):
+    """The manifest of one iris-api build: tests that take it run against both."""
+    return IRIS_MANIFESTS[request.param]
 
 
 @pytest.fixture

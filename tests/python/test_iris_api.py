@@ -17,7 +17,7 @@ AUTH = {"X-API-Key": KEY}
 
 
 @pytest.fixture(scope="module")
-def iris_app(tmp_path_factory):
+def iris_app(tmp_path_factory, iris_manifest):
     """iris-api alone, with a tracking URI nobody listens on: the embedded model serves."""
     from conftest import SpinflowApp
 
@@ -27,7 +27,8 @@ def iris_app(tmp_path_factory):
         "SPIN_VARIABLE_MAX_BATCH_ROWS": "50",
         "SPIN_VARIABLE_MAX_BODY_BYTES": "20000",
     }
-    app = SpinflowApp(tmp_path_factory.mktemp("iris") / ".spin", ["--component-id", "iris-api"], env).start()
+    app = SpinflowApp(tmp_path_factory.mktemp("iris") / ".spin", ["--component-id", "iris-api"], env,
+                      manifest=iris_manifest).start()
     yield app
     app.stop()
 
@@ -120,8 +121,8 @@ def test_api_keys(iris_app, headers, status):
         assert error_of(r)["code"] == "UNAUTHENTICATED"
 
 
-def test_open_routes_are_configurable(start_app):
-    app = start_app(args=["--component-id", "iris-api"], env={
+def test_open_routes_are_configurable(start_app, iris_manifest):
+    app = start_app(args=["--component-id", "iris-api"], manifest=iris_manifest, env={
         "SPIN_VARIABLE_API_KEYS": KEY,
         "SPIN_VARIABLE_OPEN_ROUTES": "/predict",
         "SPIN_VARIABLE_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
@@ -192,8 +193,8 @@ def sample(text, line_prefix):
     return 0.0
 
 
-def test_metrics_are_exact_under_concurrency(start_app):
-    app = start_app(args=["--component-id", "iris-api"], env={
+def test_metrics_are_exact_under_concurrency(start_app, iris_manifest):
+    app = start_app(args=["--component-id", "iris-api"], manifest=iris_manifest, env={
         "SPIN_VARIABLE_API_KEYS": KEY,
         "SPIN_VARIABLE_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
     })

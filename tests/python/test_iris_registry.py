@@ -112,14 +112,14 @@ def registry():
     reg.stop()
 
 
-def start_iris(start_app, tracking_uri, refresh="1", **variables):
+def start_iris(start_app, manifest, tracking_uri, refresh="1", **variables):
     env = {
         "SPIN_VARIABLE_API_KEYS": KEY,
         "SPIN_VARIABLE_MLFLOW_TRACKING_URI": tracking_uri,
         "SPIN_VARIABLE_MODEL_REFRESH_SECONDS": refresh,
     }
     env.update({f"SPIN_VARIABLE_{k.upper()}": v for k, v in variables.items()})
-    return start_app(args=["--component-id", "iris-api"], env=env)
+    return start_app(args=["--component-id", "iris-api"], env=env, manifest=manifest)
 
 
 def health(app):
@@ -153,22 +153,22 @@ def with_unknown_operator(onnx_bytes):
     return model.SerializeToString()
 
 
-def test_nothing_registered_serves_the_embedded_default(start_app, registry):
-    app = start_iris(start_app, registry.url)
+def test_nothing_registered_serves_the_embedded_default(start_app, iris_manifest, registry):
+    app = start_iris(start_app, iris_manifest, registry.url)
     model = health(app)
     assert model["source"] == "embedded"
     assert "alias champion not found" in model["last_error"]
     assert predict(app)["predictions"][0]["class"] == "setosa"
 
 
-def test_switches_to_a_new_version_without_restart_and_caches_it(start_app, registry):
+def test_switches_to_a_new_version_without_restart_and_caches_it(start_app, iris_manifest, registry):
     registry.register(DEFAULT_ONNX)
-    app = start_iris(start_app, registry.url)
+    app = start_iris(start_app, iris_manifest, registry.url)
     first = predict(app)["model"]
     assert (first["name"], first["version"], first["source"]) == ("iris", "1", "registry")
 
     # Steady state: within the refresh interval, requests do not touch the registry.
-    app2 = start_iris(start_app, registry.url, refresh="3600")
+    app2 = start_iris(start_app, iris_manifest, registry.url, refresh="3600")
     predict(app2)
     before = registry.requests
     for _ in range(5):
@@ -181,9 +181,9 @@ def test_switches_to_a_new_version_without_restart_and_caches_it(start_app, regi
     assert health(app)["version"] == "2"
 
 
-def test_registry_down_keeps_serving_the_cached_version(start_app, registry):
+def test_registry_down_keeps_serving_the_cached_version(start_app, iris_manifest, registry):
     registry.register(DEFAULT_ONNX)
-    app = start_iris(start_app, registry.url)
+    app = start_iris(start_app, iris_manifest, registry.url)
     assert predict(app)["model"]["version"] == "1"
     registry.stop()
     model = wait_for(lambda: (m := health(app))["source"] == "cache" and m)
@@ -194,17 +194,17 @@ def test_registry_down_keeps_serving_the_cached_version(start_app, registry):
     assert out["predictions"][0]["class"] == "setosa"
 
 
-def test_unreachable_tracking_server_falls_back_to_the_embedded_model(start_app):
-    app = start_iris(start_app, f"http://127.0.0.1:{free_port()}")
+def test_unreachable_tracking_server_falls_back_to_the_embedded_model(start_app, iris_manifest):
+    app = start_iris(start_app, iris_manifest, f"http://127.0.0.1:{free_port()}")
     out = predict(app)
     assert out["model"]["source"] == "embedded"
     assert out["predictions"][0]["class"] == "setosa"
     assert "unavailable" in health(app)["last_error"]
 
 
-def test_a_model_tract_cannot_run_is_refused_and_the_previous_keeps_serving(start_app, registry):
+def test_a_model_tract_cannot_run_is_refused_and_the_previous_keeps_serving(start_app, iris_manifest, registry):
     registry.register(DEFAULT_ONNX)
-    app = start_iris(start_app, registry.url)
+    app = start_iris(start_app, iris_manifest, registry.url)
     assert predict(app)["model"]["version"] == "1"
     registry.register(with_unknown_operator(DEFAULT_ONNX))
     model = wait_for(lambda: (m := health(app)).get("last_error") and m)
@@ -215,9 +215,9 @@ def test_a_model_tract_cannot_run_is_refused_and_the_previous_keeps_serving(star
 
 
 @pytest.mark.parametrize("uri,version", [("models:/iris/1", "1"), ("models:/iris/latest", "2")])
-def test_version_and_latest_uris(start_app, registry, uri, version):
+def test_version_and_latest_uris(start_app, iris_manifest, registry, uri, version):
     registry.register(DEFAULT_ONNX)
     registry.register(DEFAULT_ONNX, alias=False)
-    app = start_iris(start_app, registry.url, model_uri=uri)
+    app = start_iris(start_app, iris_manifest, registry.url, model_uri=uri)
     model = predict(app)["model"]
     assert (model["version"], model["source"], model["uri"]) == (version, "registry", uri)

@@ -38,7 +38,7 @@ def onnxruntime_predictions(onnx_bytes, x):
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
-def test_skl2onnx_model_matches_onnxruntime(start_app, iris, kind):
+def test_skl2onnx_model_matches_onnxruntime(start_app, iris_manifest, iris, kind):
     x, y = iris
     onnx_bytes = to_onnx(MODELS[kind]().fit(x, y), x[:1]).SerializeToString()
     expected_labels, expected_probs, classes = onnxruntime_predictions(onnx_bytes, x)
@@ -46,7 +46,7 @@ def test_skl2onnx_model_matches_onnxruntime(start_app, iris, kind):
     registry = FakeRegistry()
     try:
         registry.register(onnx_bytes)
-        app = start_iris(start_app, registry.url, refresh="3600")
+        app = start_iris(start_app, iris_manifest, registry.url, refresh="3600")
         r = requests.post(app.url + "/predict", json={"features": x.tolist()}, headers={"X-API-Key": KEY}, timeout=60)
         assert r.status_code == 200, r.text
         body = r.json()

@@ -29,11 +29,12 @@ CLASSES = ["setosa", "versicolor", "virginica"]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
+def app(tmp_path_factory, iris_manifest):
     from conftest import SpinflowApp
 
     env = {"SPIN_VARIABLE_API_KEYS": KEY, "SPIN_VARIABLE_MODEL_REFRESH_SECONDS": "1"}
-    app = SpinflowApp(tmp_path_factory.mktemp("loop") / ".spin", env=env).start(timeout=300)
+    app = SpinflowApp(tmp_path_factory.mktemp("loop") / ".spin", env=env,
+                      manifest=iris_manifest).start(timeout=300)
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(app.url)
     yield app

@@ -1,8 +1,9 @@
 //! iris-api: Iris predictions through tract as a Spin HTTP component.
 //!
-//! `lib.rs` is the Spin glue (reading the request, variables, key-value, outbound
-//! HTTP, writing the answer and the metrics); the logic lives in plain modules that
-//! are unit-tested natively.
+//! `lib.rs` serves one request whichever `wasi:http` version brought it (variables,
+//! key-value, metrics); `wasip2.rs` is the WASIp2 export and outbound HTTP (this
+//! crate's component), and the `iris-api-p3` crate is the WASIp3 one. The logic
+//! lives in plain modules that are unit-tested natively.
 
 pub mod app;
 pub mod auth;
@@ -18,14 +19,13 @@ pub mod preload;
 pub mod registry;
 pub mod scoring;
 pub mod serving;
+#[cfg(feature = "wasip2")]
+mod wasip2;
 
 use app::{Env, Outcome, Route};
 use error::ApiError;
-use futures::StreamExt;
-use registry::{HttpClient, HttpResponse};
-use spin_sdk::http::{Fields, IncomingRequest, Method, Request, Response};
-#[cfg(target_arch = "wasm32")]
-use spin_sdk::http_component;
+use registry::HttpClient;
+use std::future::Future;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The `wizer-initialize` export that `spinflow preinit` calls at build time (see
@@ -52,82 +52,43 @@ mod preinit {
     export!(Preinit);
 }
 
-/// Outbound HTTP through Spin (`allowed_outbound_hosts` applies).
-struct SpinHttp;
-
-impl HttpClient for SpinHttp {
-    async fn get(&self, url: &str) -> Result<HttpResponse, String> {
-        send(Request::get(url).build()).await
-    }
-
-    async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<HttpResponse, String> {
-        send(
-            Request::post(url, body.to_string())
-                .header("content-type", "application/json")
-                .build(),
-        )
-        .await
-    }
+/// What the handler reads from a request's head, whichever `wasi:http` version
+/// brought it.
+pub struct RequestHead {
+    pub method: String,
+    pub path_and_query: String,
+    pub x_api_key: Option<String>,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<String>,
 }
 
-async fn send(request: Request) -> Result<HttpResponse, String> {
-    let response: Response = spin_sdk::http::send(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(HttpResponse {
-        status: *response.status(),
-        body: response.into_body(),
-    })
-}
-
-fn header(headers: &Fields, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .into_iter()
-        .next()
-        .map(|v| String::from_utf8_lossy(&v).into_owned())
-}
-
-/// Reads the body, refusing it (413) as soon as it exceeds `limit`.
-async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let mut stream = req.into_body_stream();
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("could not read the body: {e:?}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::payload_too_large(limit));
-        }
-        body.extend(chunk);
-    }
-    Ok(body)
-}
-
-fn method_name(m: &Method) -> String {
-    m.to_string()
-}
-
-// The export exists only in the wasm build: natively (unit tests) a cdylib cannot
-// carry WIT export names such as `wasi:http/incoming-handler@0.2.0#handle`.
-#[cfg_attr(target_arch = "wasm32", http_component)]
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-async fn handle(req: IncomingRequest) -> Response {
+/// Serves one request: `read_body(limit)` reads the body, refusing it (413) past
+/// `limit` bytes; `http` is outbound HTTP to the tracking server. Records the
+/// metrics and adds the `metrics` and `handler` parts to `Server-Timing`.
+pub async fn serve<F, Fut>(head: RequestHead, read_body: F, http: &impl HttpClient) -> Outcome
+where
+    F: FnOnce(usize) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, ApiError>>,
+{
     let start = Instant::now();
-    let method = method_name(&req.method());
-    let path_and_query = req.path_with_query().unwrap_or_default();
-    let path = path_and_query.split('?').next().unwrap_or("/").to_string();
+    let path = head
+        .path_and_query
+        .split('?')
+        .next()
+        .unwrap_or("/")
+        .to_string();
     let route = Route::of(&path);
     let store = kv::SpinStore::open("default");
 
-    let outcome = answer(req, &route, &method, &path, store.as_ref().ok()).await;
-    let outcome = outcome.unwrap_or_else(|e| Outcome::from_error(&e));
+    let outcome = answer(&head, read_body, http, &route, &path, store.as_ref().ok()).await;
+    let mut outcome = outcome.unwrap_or_else(|e| Outcome::from_error(&e));
 
-    let mut outcome = outcome;
     let metrics_start = Instant::now();
     if let Ok(store) = &store {
         let record = metrics::RequestRecord {
             route: route.label(),
-            method: &method,
+            method: &head.method,
             status: outcome.status,
             duration: start.elapsed(),
             predicted: &outcome.predicted,
@@ -147,51 +108,46 @@ async fn handle(req: IncomingRequest) -> Response {
             ));
         }
     }
-    let mut response = Response::builder();
-    response
-        .status(outcome.status)
-        .header("content-type", outcome.content_type);
-    for (name, value) in outcome.headers {
-        response.header(name, value);
-    }
-    response.body(outcome.body).build()
+    outcome
 }
 
-async fn answer(
-    req: IncomingRequest,
+async fn answer<F, Fut>(
+    head: &RequestHead,
+    read_body: F,
+    http: &impl HttpClient,
     route: &Route,
-    method: &str,
     path: &str,
     store: Option<&kv::SpinStore>,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, ApiError>
+where
+    F: FnOnce(usize) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, ApiError>>,
+{
     let settings = config::Settings::from_lookup(|name| spin_sdk::variables::get(name).ok())
         .map_err(|e| ApiError::internal(format!("configuration: {e}")))?;
     if *route == Route::NotFound {
         return Err(ApiError::not_found(format!("no route {path}")));
     }
     let allowed = route.method();
+    let method = head.method.as_str();
     if method != allowed && !(allowed == "GET" && method == "HEAD") {
         return Err(ApiError::method_not_allowed(allowed));
     }
-    // One handle on the headers: each `headers()` is a host call and a new resource.
-    let headers = req.headers();
     if !settings.is_open(path) {
-        let x_api_key = header(&headers, "x-api-key");
-        let authorization = header(&headers, "authorization");
         auth::check(
             &settings.api_keys,
-            auth::presented_key(x_api_key.as_deref(), authorization.as_deref()),
+            auth::presented_key(head.x_api_key.as_deref(), head.authorization.as_deref()),
         )?;
     }
-    let content_type = header(&headers, "content-type");
     let body = if route.has_body() {
-        let declared =
-            header(&headers, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        let declared = head
+            .content_length
+            .as_deref()
+            .and_then(|v| v.trim().parse::<usize>().ok());
         if declared.is_some_and(|n| n > settings.max_body_bytes) {
             return Err(ApiError::payload_too_large(settings.max_body_bytes));
         }
-        drop(headers);
-        read_body(req, settings.max_body_bytes).await?
+        read_body(settings.max_body_bytes).await?
     } else {
         Vec::new()
     };
@@ -204,8 +160,9 @@ async fn answer(
     let env = Env {
         settings: &settings,
         store,
-        http: &SpinHttp,
+        http,
         now_ms,
     };
-    env.respond(route, content_type.as_deref(), &body).await
+    env.respond(route, head.content_type.as_deref(), &body)
+        .await
 }

@@ -26,6 +26,7 @@ use tract_onnx::prelude::*;
 pub const EMBEDDED_PREPARED: &[u8] = include_bytes!("../model/iris-prepared.onnx");
 
 /// A model in its prepared form, ready to run.
+#[derive(Clone)]
 pub struct Model {
     plan: std::sync::Arc<TypedRunnableModel>,
     class_names: Vec<String>,
@@ -244,6 +245,12 @@ fn check_operators(graph: &pb::GraphProto) -> Result<(), String> {
 }
 
 impl Model {
+    /// Whether two models run the same plan (not merely an equal one).
+    #[cfg(test)]
+    pub(crate) fn shares_plan_with(&self, other: &Model) -> bool {
+        std::sync::Arc::ptr_eq(&self.plan, &other.plan)
+    }
+
     /// Loads a prepared model (the output of [`prepare`]) into a runnable plan.
     pub fn load(prepared: &[u8]) -> TractResult<Self> {
         Self::load_for(prepared, None)

@@ -8,12 +8,17 @@
 //! (wasmtime's wizer). Every instance then starts with the model ready.
 //!
 //! Without that snapshot (native tests, a plain `cargo build`) the first use in an
-//! instance loads the model, as before. Registry models are still loaded per request
-//! from their prepared bytes in the key-value cache.
+//! instance loads the model, as before.
+//!
+//! Registry models are only known at run time. The last one an instance prepared is
+//! kept with its plans ([`registry`]): a WASIp2 instance serves one request, so it
+//! loads per request, but Spin reuses a WASIp3 instance (iris-api-p3) for many, and
+//! each loads a version once.
 
 use crate::model::{Model, EMBEDDED_PREPARED};
+use std::cell::RefCell;
 use std::ops::Deref;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tract_onnx::prelude::TractResult;
 
 /// A plan for exactly one row (the common request) and one for any batch size: a
@@ -49,13 +54,62 @@ pub fn embedded(rows: Option<usize>) -> TractResult<&'static Model> {
     Ok(cell.get_or_init(|| model))
 }
 
+/// The registry version this instance prepared last: its cache key, its bytes,
+/// and its plans as they were first needed.
+struct PreparedVersion {
+    key: String,
+    onnx: Arc<[u8]>,
+    one_row: Option<Model>,
+    any_rows: Option<Model>,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Option<PreparedVersion>> = const { RefCell::new(None) };
+}
+
+/// The bytes of the registry version `key` if this instance already has them.
+pub fn registry_bytes(key: &str) -> Option<Arc<[u8]>> {
+    REGISTRY.with_borrow(|prepared| {
+        prepared
+            .as_ref()
+            .filter(|p| p.key == key)
+            .map(|p| p.onnx.clone())
+    })
+}
+
+/// The plan of registry version `key` (prepared bytes `onnx`) for batches of `rows`
+/// rows, loaded unless this instance already has it. A new key replaces the last.
+pub fn registry(key: &str, onnx: &Arc<[u8]>, rows: Option<usize>) -> TractResult<Model> {
+    REGISTRY.with_borrow_mut(|prepared| {
+        if prepared.as_ref().is_none_or(|p| p.key != key) {
+            *prepared = Some(PreparedVersion {
+                key: key.to_string(),
+                onnx: onnx.clone(),
+                one_row: None,
+                any_rows: None,
+            });
+        }
+        let prepared = prepared.as_mut().expect("set above");
+        let (slot, shape) = match rows {
+            Some(1) => (&mut prepared.one_row, Some(1)),
+            _ => (&mut prepared.any_rows, None),
+        };
+        if let Some(model) = slot {
+            return Ok(model.clone());
+        }
+        let model = Model::load_for(&prepared.onnx, shape)?;
+        *slot = Some(model.clone());
+        Ok(model)
+    })
+}
+
 /// Whether the embedded model was loaded before this instance served anything, which
 /// is what a pre-initialised component looks like on its first request.
 pub fn is_preloaded() -> bool {
     ONE_ROW.get().is_some() && ANY_ROWS.get().is_some()
 }
 
-/// A runnable model: the preloaded embedded one, or one loaded for this request.
+/// A runnable model: the preloaded embedded one, or a registry version's.
 pub enum Runnable {
     Preloaded(&'static Model),
     Loaded(Model),
@@ -101,5 +155,24 @@ mod tests {
                 batch.probabilities
             );
         }
+    }
+
+    #[test]
+    fn a_registry_version_is_loaded_once_per_plan_until_another_replaces_it() {
+        let onnx: Arc<[u8]> = Arc::from(EMBEDDED_PREPARED);
+        assert!(registry_bytes("iris/3").is_none());
+        let one = registry("iris/3", &onnx, Some(1)).unwrap();
+        assert!(one.shares_plan_with(&registry("iris/3", &onnx, Some(1)).unwrap()));
+        let any = registry("iris/3", &onnx, Some(4)).unwrap();
+        assert!(!any.shares_plan_with(&one));
+        assert!(any.shares_plan_with(&registry("iris/3", &onnx, None).unwrap()));
+        assert_eq!(one.predict(&[SETOSA]).unwrap().class_indices(), [0]);
+        assert!(registry_bytes("iris/3").is_some_and(|b| b.len() == onnx.len()));
+
+        // Another version replaces it: the old one would be loaded again.
+        let next = registry("iris/4", &onnx, Some(1)).unwrap();
+        assert!(!next.shares_plan_with(&one));
+        assert!(registry_bytes("iris/3").is_none());
+        assert!(registry_bytes("iris/4").is_some());
     }
 }

@@ -15,10 +15,11 @@
 //! nothing is registered, the embedded default model serves (source `embedded`).
 
 use crate::kv::Store;
-use crate::model::{self, Model};
+use crate::model;
 use crate::preload::{self, Runnable};
 use crate::registry::{HttpClient, ModelUri, Registry, RegistryError};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tract_onnx::prelude::TractResult;
 
 const STATE_KEY: &str = "iris-api/model/state";
@@ -99,10 +100,10 @@ pub struct Served {
 }
 
 /// The embedded default (preloaded, see [`crate::preload`]) or a registry version's
-/// prepared ONNX bytes from the cache.
+/// prepared ONNX bytes, from the cache (or from this instance, which already had them).
 pub enum ServedModel {
     Embedded,
-    Cached(Vec<u8>),
+    Cached { key: String, onnx: Arc<[u8]> },
 }
 
 impl ServedModel {
@@ -110,7 +111,9 @@ impl ServedModel {
     pub fn runnable(&self, rows: Option<usize>) -> TractResult<Runnable> {
         match self {
             ServedModel::Embedded => Ok(Runnable::Preloaded(preload::embedded(rows)?)),
-            ServedModel::Cached(onnx) => Ok(Runnable::Loaded(Model::load_for(onnx, rows)?)),
+            ServedModel::Cached { key, onnx } => {
+                Ok(Runnable::Loaded(preload::registry(key, onnx, rows)?))
+            }
         }
     }
 }
@@ -175,10 +178,13 @@ pub async fn current(
             state,
             model: ServedModel::Embedded,
         },
-        Some(key) => match store.get(&key) {
+        Some(key) => match preload::registry_bytes(&key)
+            .map(|onnx| Ok(Some(onnx)))
+            .unwrap_or_else(|| store.get(&key).map(|b| b.map(Arc::from)))
+        {
             Ok(Some(onnx)) => Served {
                 state,
-                model: ServedModel::Cached(onnx),
+                model: ServedModel::Cached { key, onnx },
             },
             _ => {
                 let mut fallback = ModelState::embedded(target.model_uri, target.tracking_uri, 0);
@@ -399,7 +405,7 @@ mod tests {
         let calls = *reg.calls.borrow();
         let served = run(current(&store, &reg, &t, 1500));
         assert_eq!(*reg.calls.borrow(), calls);
-        assert!(matches!(served.model, ServedModel::Cached(ref onnx) if !onnx.is_empty()));
+        assert!(matches!(served.model, ServedModel::Cached { ref onnx, .. } if !onnx.is_empty()));
 
         // Registry down: keep serving version 1 from the cache.
         *reg.up.borrow_mut() = false;
