@@ -150,6 +150,11 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         .copied()
         .filter(|s| opts.wants(s))
         .collect();
+    for system in predict.iter().copied().filter(|s| is_registry_variant(s)) {
+        if let Err(e) = prepare_registry_model(&paths, system).await {
+            results.note(format!("{system}: no registry model to serve: {e:#}"));
+        }
+    }
     for rep in 0..opts.reps {
         for system in in_rep_order(&predict, rep) {
             let launch = systems::predict_launch(
@@ -194,6 +199,60 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         report::plot(&paths, &report)?;
     }
     Ok(report)
+}
+
+fn is_registry_variant(system: &str) -> bool {
+    systems::spinflow_variant(system).is_some_and(|(_, registry)| registry)
+}
+
+/// Trains a model into the app's own tracking server (`spinflow train`) and waits
+/// until iris-api serves it; the measured runs then start from that state, with
+/// the default refresh interval.
+async fn prepare_registry_model(paths: &Paths, system: &str) -> Result<()> {
+    let (manifest, _) = systems::spinflow_variant(system).context("not a spinflow variant")?;
+    let state = systems::registry_state_dir(paths, system);
+    let _ = fs::remove_dir_all(&state);
+    let mut launch = systems::spinflow(
+        paths,
+        &format!("{system}-setup"),
+        Path::new(manifest),
+        procs::free_port()?,
+        &state,
+        &[],
+        "/health",
+    );
+    // Asks the registry every second while setting up, to pick the version up at once.
+    launch
+        .env
+        .push(("SPIN_VARIABLE_MODEL_REFRESH_SECONDS".into(), "1".into()));
+    let server = procs::start(launch, &paths.work.join("logs")).await?;
+    let url = format!("http://{}", server.authority());
+    let served = match setup::run(std::process::Command::new(paths.spinflow()).args([
+        "train",
+        "--tracking-uri",
+        &url,
+        "-q",
+    ])) {
+        Ok(()) => wait_for_registry_model(&server.authority()).await,
+        Err(e) => Err(e),
+    };
+    server.stop();
+    served
+}
+
+async fn wait_for_registry_model(authority: &str) -> Result<()> {
+    let mut client = crate::client::Client::new(authority);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, health, _) = client.call("GET", "/health", None).await?;
+        if health["model"]["source"] == "registry" {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("iris-api still serves {health} after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Odd repetitions run the systems in reverse order.

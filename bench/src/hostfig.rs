@@ -45,8 +45,15 @@ fn launch(paths: &Paths, name: &str, manifest: &Path, ready: &str, cache: &Path)
     let state = paths
         .work
         .join(format!("state-{}", name.replace([' ', '(', ')'], "")));
-    let mut launch = systems::spinflow(paths, name, procs::free_port()?, &state, &[], ready);
-    launch.args[2] = manifest.display().to_string();
+    let mut launch = systems::spinflow(
+        paths,
+        name,
+        manifest,
+        procs::free_port()?,
+        &state,
+        &[],
+        ready,
+    );
     launch.env = vec![("SPINFLOW_CACHE_DIR".into(), cache.display().to_string())];
     Ok(launch)
 }

@@ -98,6 +98,7 @@ pub fn targets(system: &str) -> Vec<(String, Protocol)> {
             ("spinflow /invocations".into(), Protocol::Invocations),
         ],
         "mlflow-serve" => vec![("mlflow-serve".into(), Protocol::Invocations)],
+        // The other spinflow variants (WASIp3, registry model): `/predict` only.
         other => vec![(other.to_string(), Protocol::Predict)],
     }
 }

@@ -17,6 +17,10 @@ pub fn record(paths: &Paths, peers: bool, results: &mut Results) {
             paths.wasm("iris_api.preinit.wasm"),
         ),
         (
+            "spinflow: iris_api_p3.preinit.wasm (WASIp3)",
+            paths.wasm("iris_api_p3.preinit.wasm"),
+        ),
+        (
             "spinflow: mlflow_server.wasm",
             paths.wasm("mlflow_server.wasm"),
         ),

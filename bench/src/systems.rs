@@ -11,6 +11,9 @@ use crate::setup::Paths;
 pub const PREDICT_SYSTEMS: &[&str] = &[
     "floor",
     "spinflow",
+    "spinflow-wasip3",
+    "spinflow-registry",
+    "spinflow-wasip3-registry",
     "fastapi-1w",
     "fastapi-2w",
     "fastapi-2w-nodelay",
@@ -22,7 +25,25 @@ pub const TRACKING_SYSTEMS: &[&str] = &["spinflow", "mlflow", "mlflow-nodelay", 
 
 /// Systems that need nothing but this repository (no Python venv).
 pub fn is_native(system: &str) -> bool {
-    matches!(system, "floor" | "spinflow")
+    system == "floor" || system.starts_with("spinflow")
+}
+
+/// spinflow's prediction variants: which manifest, and whether the served model
+/// comes from the registry (trained into the app's own tracking server first).
+pub fn spinflow_variant(system: &str) -> Option<(&'static str, bool)> {
+    match system {
+        "spinflow" => Some(("spin.toml", false)),
+        "spinflow-wasip3" => Some(("spin-wasip3.toml", false)),
+        "spinflow-registry" => Some(("spin.toml", true)),
+        "spinflow-wasip3-registry" => Some(("spin-wasip3.toml", true)),
+        _ => None,
+    }
+}
+
+/// The state dir of a registry variant: prepared once (a model trained into it),
+/// then served by every repetition.
+pub fn registry_state_dir(paths: &Paths, system: &str) -> PathBuf {
+    paths.work.join(format!("state-{system}"))
 }
 
 /// A one-line description for the report.
@@ -30,6 +51,9 @@ pub fn describe(system: &str) -> &'static str {
     match system {
         "floor" => "native hyper server answering fixed bytes (the HTTP floor)",
         "spinflow" => "our .wasm components in `spinflow up` (whole app for prediction; `--component-id mlflow-server` for tracking)",
+        "spinflow-wasip3" => "the same app with iris-api as a WASIp3 component (spin-wasip3.toml): instances reused",
+        "spinflow-registry" => "spinflow serving a model from its registry (`spinflow train`), not the embedded default",
+        "spinflow-wasip3-registry" => "the WASIp3 build serving a model from its registry",
         "fastapi-1w" => "reference FastAPI iris-api, uvicorn 1 worker",
         "fastapi-2w" => "reference FastAPI iris-api, uvicorn --workers 2 (default: no TCP_NODELAY, uvicorn #3149)",
         "fastapi-2w-nodelay" => "the same, 2 workers with TCP_NODELAY restored",
@@ -41,10 +65,11 @@ pub fn describe(system: &str) -> &'static str {
     }
 }
 
-/// Launch of a `spinflow up` serving the repo's spin.toml (`manifest` replaces it).
+/// Launch of a `spinflow up` serving `manifest` (relative to the repo).
 pub fn spinflow(
     paths: &Paths,
     name: &str,
+    manifest: &Path,
     port: u16,
     state_dir: &Path,
     args: &[&str],
@@ -53,7 +78,7 @@ pub fn spinflow(
     let mut all = vec![
         "up".to_string(),
         "-f".into(),
-        paths.repo.join("spin.toml").display().to_string(),
+        paths.repo.join(manifest).display().to_string(),
         "--listen".into(),
         format!("127.0.0.1:{port}"),
         "--state-dir".into(),
@@ -112,7 +137,23 @@ pub fn predict_launch(
         "floor" => floor(paths, system, port, floor_body),
         // The whole app, as `make up` serves it: iris-api declares the tracking server
         // as an outbound host, and the host serves it only beside mlflow-server.
-        "spinflow" => spinflow(paths, system, port, &state, &[], "/health"),
+        _ if spinflow_variant(system).is_some() => {
+            let (manifest, registry) = spinflow_variant(system).expect("matched");
+            let state = if registry {
+                registry_state_dir(paths, system)
+            } else {
+                state
+            };
+            spinflow(
+                paths,
+                system,
+                Path::new(manifest),
+                port,
+                &state,
+                &[],
+                "/health",
+            )
+        }
         "fastapi-1w" | "fastapi-2w" | "fastapi-2w-nodelay" => {
             let mut args = vec![
                 "main:app".to_string(),
@@ -177,6 +218,7 @@ pub fn tracking_launch(paths: &Paths, system: &str, port: u16) -> Launch {
         "spinflow" => spinflow(
             paths,
             system,
+            Path::new("spin.toml"),
             port,
             &data,
             &["--component-id", "mlflow-server"],
