@@ -371,8 +371,9 @@ impl App {
             .expect("the semaphore is never closed")
     }
 
-    /// Runs `request` through a fresh instance of `component`. `permit` (if
-    /// any) is held until the guest has finished, body streaming included.
+    /// Runs `request` through a fresh instance of `component`, or a reused one
+    /// for a WASIp3 component (`invoke_reused`). For a fresh instance, `permit`
+    /// (if any) is held until the guest has finished, body streaming included.
     pub async fn invoke<B>(
         self: &Arc<Self>,
         component: &Arc<ComponentRuntime>,
