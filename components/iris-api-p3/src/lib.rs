@@ -21,21 +21,22 @@ struct WasiHttp;
 
 impl HttpClient for WasiHttp {
     async fn get(&self, url: &str) -> Result<HttpResponse, String> {
-        send(http::Request::get(url).body(Full::new(bytes::Bytes::new()))).await
+        let request = http::Request::get(url)
+            .body(Full::new(bytes::Bytes::new()))
+            .map_err(|e| e.to_string())?;
+        send(request).await
     }
 
     async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<HttpResponse, String> {
         let request = http::Request::post(url)
             .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body.to_string())));
+            .body(Full::new(bytes::Bytes::from(body.to_string())))
+            .map_err(|e| e.to_string())?;
         send(request).await
     }
 }
 
-async fn send(
-    request: http::Result<http::Request<Full<bytes::Bytes>>>,
-) -> Result<HttpResponse, String> {
-    let request = request.map_err(|e| e.to_string())?;
+async fn send(request: http::Request<Full<bytes::Bytes>>) -> Result<HttpResponse, String> {
     let request = http_into_wasi_request(request).map_err(|e| format!("{e:?}"))?;
     let response = wasip3::http::client::send(request)
         .await

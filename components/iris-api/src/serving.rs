@@ -178,10 +178,7 @@ pub async fn current(
             state,
             model: ServedModel::Embedded,
         },
-        Some(key) => match preload::registry_bytes(&key)
-            .map(|onnx| Ok(Some(onnx)))
-            .unwrap_or_else(|| store.get(&key).map(|b| b.map(Arc::from)))
-        {
+        Some(key) => match cached_bytes(store, &key) {
             Ok(Some(onnx)) => Served {
                 state,
                 model: ServedModel::Cached { key, onnx },
@@ -198,6 +195,15 @@ pub async fn current(
                 }
             }
         },
+    }
+}
+
+/// A version's prepared bytes: from this instance if it already has them (a reused
+/// WASIp3 instance), else from the key-value cache.
+fn cached_bytes(store: &impl Store, key: &str) -> Result<Option<Arc<[u8]>>, String> {
+    match preload::registry_bytes(key) {
+        Some(onnx) => Ok(Some(onnx)),
+        None => store.get(key).map(|b| b.map(Arc::from)),
     }
 }
 
