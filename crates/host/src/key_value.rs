@@ -136,7 +136,7 @@ impl KvStore {
             let conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
             if begin_without_waiting(&conn).map_err(|e| e.to_string())? {
                 let outcome =
-                    f(&conn, &self.label).and_then(|v| conn.execute_batch("COMMIT").map(|()| v));
+                    f(&conn, &self.label).and_then(|v| run_cached(&conn, "COMMIT").map(|()| v));
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
@@ -237,7 +237,7 @@ impl KvStore {
 /// holds it.
 fn begin_without_waiting(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
     conn.busy_timeout(std::time::Duration::ZERO)?;
-    let begun = conn.execute_batch("BEGIN IMMEDIATE");
+    let begun = run_cached(conn, "BEGIN IMMEDIATE");
     conn.busy_timeout(BUSY_TIMEOUT)?;
     match begun {
         Ok(()) => Ok(true),
@@ -248,6 +248,13 @@ fn begin_without_waiting(conn: &rusqlite::Connection) -> rusqlite::Result<bool> 
         }
         Err(e) => Err(e),
     }
+}
+
+/// Runs a statement without parameters, parsed once per connection: a key-value
+/// write begins and commits a transaction each time, and parsing those two
+/// statements anew was ~0.8 % of the host's CPU serving iris-api (perf samples).
+fn run_cached(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn read(c: &rusqlite::Connection, store: &str, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
