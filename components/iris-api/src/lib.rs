@@ -17,6 +17,8 @@ pub mod oip;
 pub mod predict_answer;
 pub mod preload;
 pub mod registry;
+#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+mod request_arena;
 pub mod scoring;
 pub mod serving;
 #[cfg(feature = "wasip2")]
@@ -46,6 +48,9 @@ mod preinit {
             if let Err(e) = crate::preload::preload() {
                 panic!("the embedded model does not load: {e}");
             }
+            // From here on, each instance allocates from its request's arena.
+            #[cfg(feature = "wasip2")]
+            crate::request_arena::reserve();
         }
     }
 
