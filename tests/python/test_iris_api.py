@@ -165,6 +165,30 @@ def test_body_over_the_limit_is_413(iris_app):
     assert "20000" in error_of(r)["message"]
 
 
+def test_largest_request_at_the_default_limits(start_app, iris_manifest):
+    """1,000 rows in a body of just under 1 MiB: more than the WASIp2 build's 1 MiB
+    request arena holds, so its allocations overflow to dlmalloc mid-request."""
+    app = start_app(args=["--component-id", "iris-api"], manifest=iris_manifest, env={
+        "SPIN_VARIABLE_API_KEYS": KEY,
+        "SPIN_VARIABLE_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+    })
+    rows = [list(SETOSA.values()), VIRGINICA] * 500
+    body = json.dumps({"features": rows})
+    limit = 1 << 20
+    padded = body[:-1] + " " * (limit - len(body)) + "}"
+    assert len(padded.encode()) == limit
+    headers = {**AUTH, "Content-Type": "application/json"}
+    for _ in range(3):  # and again in fresh instances
+        r = requests.post(app.url + "/predict", data=padded, headers=headers, timeout=30)
+        assert r.status_code == 200, r.text
+        classes = [p["class"] for p in r.json()["predictions"]]
+        assert classes == ["setosa", "virginica"] * 500
+    small = requests.post(app.url + "/predict", json=SETOSA, headers=AUTH, timeout=10)
+    assert small.json()["predictions"][0]["class"] == "setosa"
+    over = requests.post(app.url + "/predict", data=padded + " ", headers=headers, timeout=30)
+    assert over.status_code == 413
+
+
 def test_wrong_content_type_is_415(iris_app):
     r = requests.post(iris_app.url + "/predict", data=json.dumps(SETOSA), headers={**AUTH, "Content-Type": "text/plain"}, timeout=10)
     assert r.status_code == 415
