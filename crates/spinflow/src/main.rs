@@ -6,10 +6,10 @@ mod up;
 
 use clap::{Parser, Subcommand};
 
-/// jemalloc instead of glibc's malloc: a request's store is often built on one tokio
-/// worker and dropped on the other, and glibc's per-arena locks then contend (futex
-/// calls from `malloc`/`free` were ~40 % of the server's futex calls under load).
-/// Serving iris-api at 16 connections: ~6 % more requests/s, resident memory unchanged.
+/// jemalloc instead of glibc's malloc, whose arena locks contended between the tokio
+/// workers (futex calls from `malloc`/`free`/`realloc`, many of them building or dropping
+/// a request's store, were ~60 % of the server's futex calls under load).
+/// Serving iris-api at 16 connections: ~5 % more requests/s, resident memory unchanged.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
