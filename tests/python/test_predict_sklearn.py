@@ -1,6 +1,8 @@
 """scikit-learn models exported with skl2onnx (default options, i.e. with a ZipMap)
 served by iris-api through the registry: predictions on all 150 Iris rows must match
-onnxruntime's (same classes, probabilities within 1e-5)."""
+onnxruntime's (same classes, probabilities within 1e-5), from the plan loaded for the
+request and, in the WASIp2 build, from the image of it that later instances place
+instead of loading (`Server-Timing: load;desc=image`)."""
 
 import numpy as np
 import onnxruntime as ort
@@ -47,15 +49,42 @@ def test_skl2onnx_model_matches_onnxruntime(start_app, iris_manifest, iris, kind
     try:
         registry.register(onnx_bytes)
         app = start_iris(start_app, iris_manifest, registry.url, refresh="3600")
-        r = requests.post(app.url + "/predict", json={"features": x.tolist()}, headers={"X-API-Key": KEY}, timeout=60)
-        assert r.status_code == 200, r.text
-        body = r.json()
+        batch = [predict(app, {"features": x.tolist()}) for _ in range(2)]
+        # One-row requests have their own plan (and image): the first loads it.
+        one_row = [predict(app, {"features": [row]}) for row in x[:12].tolist()]
     finally:
         registry.stop()
 
-    assert body["model"]["source"] == "registry", body["model"]
-    rows = body["predictions"]
-    assert len(rows) == 150
+    for body, _ in batch:
+        assert body["model"]["source"] == "registry", body["model"]
+        assert_matches(body["predictions"], expected_labels, expected_probs, classes)
+    rows = [body["predictions"][0] for body, _ in one_row]
+    assert_matches(rows, expected_labels[:12], expected_probs[:12], classes)
+
+    origins = [plan_origin(timing) for _, timing in batch + one_row]
+    assert origins[0] == "loaded" and origins[2] == "loaded", origins
+    if iris_manifest.name == "spin.toml":
+        # WASIp2: a fresh instance per request, which places the image.
+        assert set(origins[1:2] + origins[3:]) == {"image"}, origins
+    else:
+        # WASIp3: the reused instance keeps its plan.
+        assert set(origins[1:2] + origins[3:]) <= {"kept", "loaded"}, origins
+
+
+def predict(app, body):
+    r = requests.post(app.url + "/predict", json=body, headers={"X-API-Key": KEY}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json(), r.headers["server-timing"]
+
+
+def plan_origin(server_timing):
+    """`image` from `..., load;desc=image;dur=0.004, ...`."""
+    load = next(part for part in server_timing.split(",") if part.strip().startswith("load;"))
+    return next(p.split("=", 1)[1] for p in load.split(";") if p.strip().startswith("desc="))
+
+
+def assert_matches(rows, expected_labels, expected_probs, classes):
+    assert len(rows) == len(expected_labels)
     assert [row["class"] for row in rows] == [str(label) for label in expected_labels]
     got = np.array([[row["probabilities"][c] for c in classes] for row in rows])
     np.testing.assert_allclose(got, expected_probs, atol=1e-5, rtol=0)

@@ -182,13 +182,20 @@ pub fn check_json_content_type(content_type: Option<&str>) -> Result<(), ApiErro
 struct Timing {
     state_ms: f64,
     load_ms: f64,
+    /// How the plan was had (`preloaded`, `image`, `kept`, `loaded`).
+    plan: &'static str,
     infer_ms: f64,
 }
 
 impl Timing {
     fn header(&self) -> String {
+        let plan = if self.plan.is_empty() {
+            String::new()
+        } else {
+            format!("desc={};", self.plan)
+        };
         format!(
-            "state;dur={:.3}, load;dur={:.3}, infer;dur={:.3}",
+            "state;dur={:.3}, load;{plan}dur={:.3}, infer;dur={:.3}",
             self.state_ms, self.load_ms, self.infer_ms
         )
     }
@@ -218,14 +225,21 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
         timing: &mut Timing,
     ) -> Result<(ModelState, Predictions, Vec<String>), ApiError> {
         let t = Instant::now();
-        let Served { state, model } =
-            serving::current(self.store, self.http, &self.target(), self.now_ms).await;
+        let Served { state, model } = serving::current(
+            self.store,
+            self.http,
+            &self.target(),
+            self.now_ms,
+            Some(rows.len()),
+        )
+        .await;
         timing.state_ms = ms_since(t);
         let t = Instant::now();
-        let model = model
-            .runnable(Some(rows.len()))
+        let (model, origin) = model
+            .runnable(self.store, Some(rows.len()))
             .map_err(|e| ApiError::internal(format!("the served model does not load: {e}")))?;
         timing.load_ms = ms_since(t);
+        timing.plan = origin.as_str();
         let t = Instant::now();
         let predictions = model
             .predict(rows)
@@ -332,8 +346,9 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                 let state = self.state().await;
                 check_model(&state, name, version.as_deref())?;
                 let Served { model, .. } =
-                    serving::current(self.store, self.http, &self.target(), self.now_ms).await;
-                let model = model.runnable(None).map_err(|e| {
+                    serving::current(self.store, self.http, &self.target(), self.now_ms, None)
+                        .await;
+                let (model, _) = model.runnable(self.store, None).map_err(|e| {
                     ApiError::internal(format!("the served model does not load: {e}"))
                 })?;
                 Outcome::json(

@@ -13,6 +13,10 @@ pub mod input;
 pub mod kv;
 pub mod metrics;
 pub mod model;
+#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+mod model_image;
+#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+mod model_region;
 pub mod oip;
 pub mod predict_answer;
 pub mod preload;
@@ -50,7 +54,11 @@ mod preinit {
             }
             // From here on, each instance allocates from its request's arena.
             #[cfg(feature = "wasip2")]
-            crate::request_arena::reserve();
+            {
+                crate::request_arena::reserve();
+                crate::model_region::reserve();
+                crate::model_image::seal_snapshot();
+            }
         }
     }
 

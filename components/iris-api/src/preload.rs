@@ -77,9 +77,61 @@ pub fn registry_bytes(key: &str) -> Option<Arc<[u8]>> {
     })
 }
 
+/// How a request got its plan: the `desc` of the `load` part of `Server-Timing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanOrigin {
+    /// The embedded default, loaded at build time.
+    Preloaded,
+    /// A registry version's, placed from the image an earlier instance made.
+    Image,
+    /// A registry version's this instance had loaded for an earlier request (WASIp3).
+    Kept,
+    /// A registry version's, loaded for this request.
+    Loaded,
+}
+
+impl PlanOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanOrigin::Preloaded => "preloaded",
+            PlanOrigin::Image => "image",
+            PlanOrigin::Kept => "kept",
+            PlanOrigin::Loaded => "loaded",
+        }
+    }
+}
+
+/// A registry version's plan, and what became of its image when one was tried.
+pub struct RegistryPlan {
+    pub runnable: Runnable,
+    pub origin: PlanOrigin,
+    /// `Some(Ok(image))` to keep, `Some(Err(()))` when this plan cannot be kept as
+    /// an image, `None` when none was tried.
+    pub image: Option<Result<Vec<u8>, ()>>,
+}
+
 /// The plan of registry version `key` (prepared bytes `onnx`) for batches of `rows`
 /// rows, loaded unless this instance already has it. A new key replaces the last.
-pub fn registry(key: &str, onnx: &Arc<[u8]>, rows: Option<usize>) -> TractResult<Model> {
+/// In the pre-initialised WASIp2 build, with `make_image`, the load is also made into
+/// an image (see `model_image`).
+pub fn registry(
+    key: &str,
+    onnx: &Arc<[u8]>,
+    rows: Option<usize>,
+    make_image: bool,
+) -> TractResult<RegistryPlan> {
+    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+    if make_image && crate::model_image::snapshot_tag().is_some() {
+        let shape = rows.filter(|&n| n == 1);
+        let (model, image) =
+            crate::model_image::record(onnx, |bytes| Model::load_for(bytes, shape))?;
+        return Ok(RegistryPlan {
+            runnable: Runnable::Resident(model),
+            origin: PlanOrigin::Loaded,
+            image: Some(image.map_err(|_| ())),
+        });
+    }
+    let _ = make_image;
     REGISTRY.with_borrow_mut(|prepared| {
         if prepared.as_ref().is_none_or(|p| p.key != key) {
             *prepared = Some(PreparedVersion {
@@ -94,13 +146,49 @@ pub fn registry(key: &str, onnx: &Arc<[u8]>, rows: Option<usize>) -> TractResult
             Some(1) => (&mut prepared.one_row, Some(1)),
             _ => (&mut prepared.any_rows, None),
         };
-        if let Some(model) = slot {
-            return Ok(model.clone());
-        }
-        let model = Model::load_for(&prepared.onnx, shape)?;
-        *slot = Some(model.clone());
-        Ok(model)
+        let origin = if slot.is_some() {
+            PlanOrigin::Kept
+        } else {
+            *slot = Some(Model::load_for(&prepared.onnx, shape)?);
+            PlanOrigin::Loaded
+        };
+        Ok(RegistryPlan {
+            runnable: Runnable::Loaded(slot.clone().expect("set above")),
+            origin,
+            image: None,
+        })
     })
+}
+
+/// The suffix of the key-value key of images this instance can make and use, if
+/// it can: the pre-initialised WASIp2 build, before it loaded a registry model.
+pub fn image_tag() -> Option<String> {
+    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+    return crate::model_image::snapshot_tag();
+    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
+    None
+}
+
+/// Whether `image` can be placed in this instance.
+pub fn image_fits(image: &[u8]) -> bool {
+    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+    return crate::model_image::fits(image);
+    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
+    {
+        let _ = image;
+        false
+    }
+}
+
+/// The plan an image holds, placed in this instance (see `model_image`).
+pub fn restore(image: &[u8]) -> Option<Runnable> {
+    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
+    return crate::model_image::restore::<Model>(image).map(Runnable::Resident);
+    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
+    {
+        let _ = image;
+        None
+    }
 }
 
 /// Whether the embedded model was loaded before this instance served anything, which
@@ -109,9 +197,11 @@ pub fn is_preloaded() -> bool {
     ONE_ROW.get().is_some() && ANY_ROWS.get().is_some()
 }
 
-/// A runnable model: the preloaded embedded one, or a registry version's.
+/// A runnable model: one that lives as long as the instance (the preloaded embedded
+/// model, or a registry version's placed in the model region), or a registry
+/// version's loaded the ordinary way.
 pub enum Runnable {
-    Preloaded(&'static Model),
+    Resident(&'static Model),
     Loaded(Model),
 }
 
@@ -120,7 +210,7 @@ impl Deref for Runnable {
 
     fn deref(&self) -> &Model {
         match self {
-            Runnable::Preloaded(model) => model,
+            Runnable::Resident(model) => model,
             Runnable::Loaded(model) => model,
         }
     }
@@ -161,16 +251,17 @@ mod tests {
     fn a_registry_version_is_loaded_once_per_plan_until_another_replaces_it() {
         let onnx: Arc<[u8]> = Arc::from(EMBEDDED_PREPARED);
         assert!(registry_bytes("iris/3").is_none());
-        let one = registry("iris/3", &onnx, Some(1)).unwrap();
-        assert!(one.shares_plan_with(&registry("iris/3", &onnx, Some(1)).unwrap()));
-        let any = registry("iris/3", &onnx, Some(4)).unwrap();
+        let plan = |key, rows| registry(key, &onnx, rows, true).unwrap().runnable;
+        let one = plan("iris/3", Some(1));
+        assert!(one.shares_plan_with(&plan("iris/3", Some(1))));
+        let any = plan("iris/3", Some(4));
         assert!(!any.shares_plan_with(&one));
-        assert!(any.shares_plan_with(&registry("iris/3", &onnx, None).unwrap()));
+        assert!(any.shares_plan_with(&plan("iris/3", None)));
         assert_eq!(one.predict(&[SETOSA]).unwrap().class_indices(), [0]);
         assert!(registry_bytes("iris/3").is_some_and(|b| b.len() == onnx.len()));
 
         // Another version replaces it: the old one would be loaded again.
-        let next = registry("iris/4", &onnx, Some(1)).unwrap();
+        let next = plan("iris/4", Some(1));
         assert!(!next.shares_plan_with(&one));
         assert!(registry_bytes("iris/3").is_none());
         assert!(registry_bytes("iris/4").is_some());

@@ -16,7 +16,7 @@
 
 use crate::kv::Store;
 use crate::model;
-use crate::preload::{self, Runnable};
+use crate::preload::{self, PlanOrigin, Runnable};
 use crate::registry::{HttpClient, ModelUri, Registry, RegistryError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,6 +25,7 @@ use tract_onnx::prelude::TractResult;
 const STATE_KEY: &str = "iris-api/model/state";
 const CACHE_PREFIX: &str = "iris-api/model/cache/";
 const LEASE_PREFIX: &str = "iris-api/model/lease/";
+const IMAGE_PREFIX: &str = "iris-api/model/image/";
 
 /// Name and version reported for the embedded default model.
 pub const EMBEDDED_NAME: &str = "iris";
@@ -99,23 +100,66 @@ pub struct Served {
     pub model: ServedModel,
 }
 
-/// The embedded default (preloaded, see [`crate::preload`]) or a registry version's
-/// prepared ONNX bytes, from the cache (or from this instance, which already had them).
+/// The embedded default (preloaded, see [`crate::preload`]), a registry version's
+/// prepared ONNX bytes, from the cache (or from this instance, which already had
+/// them), or the image of a registry version's plan (see [`image_key`]).
 pub enum ServedModel {
     Embedded,
-    Cached { key: String, onnx: Arc<[u8]> },
+    Cached {
+        key: String,
+        onnx: Arc<[u8]>,
+        /// Whether to make the plan's image while loading it: none could be used.
+        make_image: bool,
+    },
+    Image(Vec<u8>),
 }
 
+/// Kept under an image's key when the plan cannot be kept as an image, so that
+/// later instances load it without trying again. Images start with other bytes.
+const NOT_IMAGEABLE: &[u8] = b"not imageable";
+
 impl ServedModel {
-    /// A runnable plan for batches of `rows` rows (any size when `None`).
-    pub fn runnable(&self, rows: Option<usize>) -> TractResult<Runnable> {
+    /// A runnable plan for batches of `rows` rows (any size when `None`), and how it
+    /// was had. A registry version loaded here leaves its plan's image in `store`
+    /// when it can (or the note that it cannot).
+    pub fn runnable(
+        &self,
+        store: &impl Store,
+        rows: Option<usize>,
+    ) -> TractResult<(Runnable, PlanOrigin)> {
         match self {
-            ServedModel::Embedded => Ok(Runnable::Preloaded(preload::embedded(rows)?)),
-            ServedModel::Cached { key, onnx } => {
-                Ok(Runnable::Loaded(preload::registry(key, onnx, rows)?))
+            ServedModel::Embedded => Ok((
+                Runnable::Resident(preload::embedded(rows)?),
+                PlanOrigin::Preloaded,
+            )),
+            ServedModel::Cached {
+                key,
+                onnx,
+                make_image,
+            } => {
+                let image_key = image_key(key, rows).filter(|_| *make_image);
+                let plan = preload::registry(key, onnx, rows, image_key.is_some())?;
+                if let (Some(image_key), Some(image)) = (image_key, plan.image) {
+                    let kept = image.as_deref().unwrap_or(NOT_IMAGEABLE);
+                    // Only a saving for later instances is lost if this fails.
+                    let _ = store.set(&image_key, kept);
+                }
+                Ok((plan.runnable, plan.origin))
             }
+            ServedModel::Image(image) => preload::restore(image)
+                .map(|runnable| (runnable, PlanOrigin::Image))
+                .ok_or_else(|| anyhow::anyhow!("the model's image does not fit this instance")),
         }
     }
+}
+
+/// Where the image of version `cache_key`'s plan for `rows` rows, made by this
+/// component's snapshot, is kept; `None` where images are not used.
+fn image_key(cache_key: &str, rows: Option<usize>) -> Option<String> {
+    let tag = preload::image_tag()?;
+    let version = cache_key.strip_prefix(CACHE_PREFIX).unwrap_or(cache_key);
+    let shape = if rows == Some(1) { "1" } else { "any" };
+    Some(format!("{IMAGE_PREFIX}{version}/{shape}/{tag}"))
 }
 
 /// The settings that matter here.
@@ -164,37 +208,58 @@ pub async fn current_state(
     }
 }
 
-/// The state plus the model bytes to run. Falls back to the embedded model if the
-/// cached bytes are gone (and makes the next request resolve again).
+/// The state plus the model to run for batches of `rows` rows (any size when
+/// `None`): an image of its plan if there is one, else its bytes. Falls back to the
+/// embedded model if the cached bytes are gone (and makes the next request resolve
+/// again).
 pub async fn current(
     store: &impl Store,
     http: &impl HttpClient,
     target: &Target<'_>,
     now_ms: u64,
+    rows: Option<usize>,
 ) -> Served {
     let state = current_state(store, http, target, now_ms).await;
-    match state.cache_key() {
-        None => Served {
+    let Some(key) = state.cache_key() else {
+        return Served {
             state,
             model: ServedModel::Embedded,
-        },
-        Some(key) => match cached_bytes(store, &key) {
-            Ok(Some(onnx)) => Served {
+        };
+    };
+    // The plan's image if there is one that fits this instance; else the bytes, and
+    // whether to make an image while loading them.
+    let image = image_key(&key, rows).map(|image_key| store.get(&image_key).ok().flatten());
+    let make_image = match image {
+        Some(Some(image)) if preload::image_fits(&image) => {
+            return Served {
                 state,
-                model: ServedModel::Cached { key, onnx },
+                model: ServedModel::Image(image),
+            };
+        }
+        Some(Some(image)) => image != NOT_IMAGEABLE,
+        Some(None) => true,
+        None => false,
+    };
+    match cached_bytes(store, &key) {
+        Ok(Some(onnx)) => Served {
+            state,
+            model: ServedModel::Cached {
+                key,
+                onnx,
+                make_image,
             },
-            _ => {
-                let mut fallback = ModelState::embedded(target.model_uri, target.tracking_uri, 0);
-                fallback.last_error = Some(format!(
-                    "cached model {key} is missing; serving the embedded default"
-                ));
-                let _ = save(store, &fallback);
-                Served {
-                    state: fallback,
-                    model: ServedModel::Embedded,
-                }
-            }
         },
+        _ => {
+            let mut fallback = ModelState::embedded(target.model_uri, target.tracking_uri, 0);
+            fallback.last_error = Some(format!(
+                "cached model {key} is missing; serving the embedded default"
+            ));
+            let _ = save(store, &fallback);
+            Served {
+                state: fallback,
+                model: ServedModel::Embedded,
+            }
+        }
     }
 }
 
@@ -394,41 +459,41 @@ mod tests {
         let t = target();
 
         // Nothing registered: embedded default, and the reason is recorded.
-        let s = run(current(&store, &reg, &t, 0)).state;
+        let s = run(current(&store, &reg, &t, 0, Some(1))).state;
         assert_eq!(s.source, Source::Embedded);
         assert!(s.last_error.unwrap().contains("alias not found"));
 
         // Registered later: switch after the interval, not before.
         *reg.version.borrow_mut() = Some(1);
         assert_eq!(
-            run(current(&store, &reg, &t, 500)).state.source,
+            run(current(&store, &reg, &t, 500, Some(1))).state.source,
             Source::Embedded
         );
-        let s = run(current(&store, &reg, &t, 1000)).state;
+        let s = run(current(&store, &reg, &t, 1000, Some(1))).state;
         assert_eq!((s.source, s.version.as_str()), (Source::Registry, "1"));
 
         // Steady state: no network I/O.
         let calls = *reg.calls.borrow();
-        let served = run(current(&store, &reg, &t, 1500));
+        let served = run(current(&store, &reg, &t, 1500, Some(1)));
         assert_eq!(*reg.calls.borrow(), calls);
         assert!(matches!(served.model, ServedModel::Cached { ref onnx, .. } if !onnx.is_empty()));
 
         // Registry down: keep serving version 1 from the cache.
         *reg.up.borrow_mut() = false;
-        let s = run(current(&store, &reg, &t, 2100)).state;
+        let s = run(current(&store, &reg, &t, 2100, Some(1))).state;
         assert_eq!((s.source, s.version.as_str()), (Source::Cache, "1"));
         assert!(s.last_error.unwrap().contains("unavailable"));
 
         // Back up with a broken version 3: refused, version 1 keeps serving.
         *reg.up.borrow_mut() = true;
         *reg.version.borrow_mut() = Some(3);
-        let s = run(current(&store, &reg, &t, 3200)).state;
+        let s = run(current(&store, &reg, &t, 3200, Some(1))).state;
         assert_eq!(s.version, "1");
         assert!(s.last_error.unwrap().contains("version 3 refused"));
 
         // Version 2 is good: switch.
         *reg.version.borrow_mut() = Some(2);
-        let s = run(current(&store, &reg, &t, 4300)).state;
+        let s = run(current(&store, &reg, &t, 4300, Some(1))).state;
         assert_eq!(
             (s.source, s.version.as_str(), s.last_error),
             (Source::Registry, "2", None)
