@@ -9,6 +9,8 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+#[cfg(any(test, all(feature = "wasip2", target_arch = "wasm32")))]
+mod image_format;
 pub mod input;
 pub mod kv;
 pub mod metrics;

@@ -26,11 +26,10 @@
 //! and proof cache, the hasher seed): counters and caches that every instance keeps
 //! for itself, which the plan does not point into.
 
+use crate::image_format::{nonzero_ranges, Image, Piece};
 use crate::{model_region, request_arena};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// An image's first bytes.
-const MAGIC: &[u8; 8] = b"SFIMAGE2";
 /// Bytes copied at each snapshot-heap address the plan points to (from 8 before).
 const WINDOW: usize = 64;
 /// More targets than this in the snapshot's heap: no image.
@@ -151,145 +150,57 @@ fn image_of(root: usize, source: &[u8]) -> Result<Vec<u8>, NotRecorded> {
     if targets.len() > MAX_TARGETS {
         return Err(NotRecorded::TooManyTargets);
     }
-    let windows: Vec<(usize, usize)> = targets
+    let windows = targets
         .iter()
         .map(|&t| {
             let start = t.saturating_sub(8).max(snapshot_heap.0);
-            (start, (start + WINDOW).min(snapshot_heap.1))
+            let end = (start + WINDOW).min(snapshot_heap.1);
+            (start, memory(start, end))
         })
         .collect();
-    let (state_addr, state_len) = model_region::state();
-
-    let mut image = Vec::new();
-    image.extend_from_slice(MAGIC);
-    image.extend_from_slice(&SNAPSHOT_ID.load(Relaxed).to_le_bytes());
-    image.extend_from_slice(&(root as u32).to_le_bytes());
     // The region's pages are zero in a fresh instance: only what is not is kept.
-    let region_pieces = nonzero_pieces(taken);
-    for pieces in [
+    let region = nonzero_ranges(memory(taken.0, taken.1), ZERO_GAP)
+        .into_iter()
+        .map(|(start, end)| (taken.0 + start, memory(taken.0 + start, taken.0 + end)))
+        .collect();
+    let (state_addr, state_len) = model_region::state();
+    let image = Image {
+        snapshot: SNAPSHOT_ID.load(Relaxed),
+        root,
         windows,
-        region_pieces,
-        vec![(state_addr, state_addr + state_len)],
-    ] {
-        image.extend_from_slice(&(pieces.len() as u32).to_le_bytes());
-        for (start, end) in pieces {
-            image.extend_from_slice(&(start as u32).to_le_bytes());
-            image.extend_from_slice(&((end - start) as u32).to_le_bytes());
-            image.extend_from_slice(memory(start, end));
-        }
-    }
-    Ok(image)
+        region,
+        state: (state_addr, memory(state_addr, state_addr + state_len)),
+    };
+    Ok(image.encode())
 }
 
-/// The parts of `[start, end)` that are not zero, split where at least
-/// [`ZERO_GAP`] zero bytes lie between them.
-fn nonzero_pieces((start, end): (usize, usize)) -> Vec<(usize, usize)> {
-    let bytes = memory(start, end);
-    let mut pieces: Vec<(usize, usize)> = Vec::new();
-    let mut at = 0;
-    while let Some(first) = bytes[at..].iter().position(|&b| b != 0).map(|i| at + i) {
-        let last = bytes[first..]
-            .windows(ZERO_GAP)
-            .position(|w| w.iter().all(|&b| b == 0))
-            .map_or(bytes.len(), |i| first + i);
-        match pieces.last_mut() {
-            Some(piece) if start + first - piece.1 < ZERO_GAP => piece.1 = start + last,
-            _ => pieces.push((start + first, start + last)),
-        }
-        at = last;
-    }
-    pieces
-}
-
-/// A piece of memory in an image: where, and its bytes.
-type Piece<'a> = (usize, &'a [u8]);
-
-/// An image, read.
-struct Image<'a> {
-    root: usize,
-    /// Snapshot-heap bytes the plan points into, as the recording instance had them.
-    windows: Vec<Piece<'a>>,
-    /// The non-zero bytes of the region's used pages.
-    region: Vec<Piece<'a>>,
-    /// The region's state.
-    state: Piece<'a>,
-}
-
-impl<'a> Image<'a> {
-    fn parse(image: &'a [u8]) -> Option<Self> {
-        let mut reader = Reader(image);
-        if reader.take(8)? != MAGIC || reader.u64()? != SNAPSHOT_ID.load(Relaxed) {
-            return None;
-        }
-        let root = reader.u32()?;
-        let windows = reader.pieces()?;
-        let region = reader.pieces()?;
-        let [state] = reader.pieces()?.try_into().ok()?;
-        reader.0.is_empty().then_some(Self {
-            root,
-            windows,
-            region,
-            state,
+/// Whether `image`, made by this snapshot, can be placed in this instance: its
+/// region unused and where the image's was, the same region state layout, and the
+/// snapshot-heap bytes the plan points into as the recording instance had them.
+fn fits_here(image: &Image) -> bool {
+    let region = model_region::bounds();
+    let snapshot_heap = snapshot_heap();
+    let inside = |(start, bytes): &Piece, (low, high): (usize, usize)| {
+        *start >= low && start.saturating_add(bytes.len()) <= high
+    };
+    image.snapshot == SNAPSHOT_ID.load(Relaxed)
+        && snapshot_tag().is_some()
+        && within(image.root, region)
+        && (image.state.0, image.state.1.len()) == model_region::state()
+        && image.region.iter().all(|piece| inside(piece, region))
+        && image.windows.iter().all(|piece| {
+            inside(piece, snapshot_heap) && memory(piece.0, piece.0 + piece.1.len()) == piece.1
         })
-    }
-
-    /// Whether this instance can take the image: its region unused and where the
-    /// image's was, the same region state layout, the snapshot-heap bytes the plan
-    /// points into still there.
-    fn fits_here(&self) -> bool {
-        let region = model_region::bounds();
-        let snapshot_heap = snapshot_heap();
-        let inside = |(start, bytes): &Piece, (low, high): (usize, usize)| {
-            start >= &low && start.saturating_add(bytes.len()) <= high
-        };
-        snapshot_tag().is_some()
-            && within(self.root, region)
-            && (self.state.0, self.state.1.len()) == model_region::state()
-            && self.region.iter().all(|piece| inside(piece, region))
-            && self.windows.iter().all(|piece| {
-                inside(piece, snapshot_heap) && memory(piece.0, piece.0 + piece.1.len()) == piece.1
-            })
-    }
-}
-
-/// Reads an image's fields in order.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (taken, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(taken)
-    }
-
-    fn u32(&mut self) -> Option<usize> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn pieces(&mut self) -> Option<Vec<Piece<'a>>> {
-        let count = self.u32()?;
-        let mut pieces = Vec::with_capacity(count.min(self.0.len() / 8));
-        for _ in 0..count {
-            let start = self.u32()?;
-            let len = self.u32()?;
-            pieces.push((start, self.take(len)?));
-        }
-        Some(pieces)
-    }
 }
 
 /// Whether `image` was made by this snapshot and can be placed in this instance.
 pub fn fits(image: &[u8]) -> bool {
-    Image::parse(image).is_some_and(|image| image.fits_here())
+    Image::parse(image).is_some_and(|image| fits_here(&image))
 }
 
 /// The plan of `image` placed in this instance's region, if the image fits it.
 pub fn restore<T: 'static>(image: &[u8]) -> Option<&'static T> {
-    let image = Image::parse(image).filter(Image::fits_here)?;
+    let image = Image::parse(image).filter(fits_here)?;
     for (start, bytes) in image.region.iter().chain([&image.state]) {
         // SAFETY: the pieces lie in the region, which is reserved and unused in this
         // instance, or are the region's own static, which nothing uses now. Both

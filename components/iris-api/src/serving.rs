@@ -228,7 +228,8 @@ pub async fn current(
     };
     // The plan's image if there is one that fits this instance; else the bytes, and
     // whether to make an image while loading them.
-    let image = image_key(&key, rows).map(|image_key| store.get(&image_key).ok().flatten());
+    let image_key = image_key(&key, rows);
+    let image = image_key.as_ref().map(|k| store.get(k).ok().flatten());
     let make_image = match image {
         Some(Some(image)) if preload::image_fits(&image) => {
             return Served {
@@ -236,7 +237,17 @@ pub async fn current(
                 model: ServedModel::Image(image),
             };
         }
-        Some(Some(image)) => image != NOT_IMAGEABLE,
+        Some(Some(image)) => {
+            // An image this instance cannot take (the snapshot-heap bytes it points
+            // into differ here) would likely not fit the next one either: loading
+            // and remaking it every request would cost more than loading alone.
+            if image != NOT_IMAGEABLE {
+                if let Some(k) = &image_key {
+                    let _ = store.set(k, NOT_IMAGEABLE);
+                }
+            }
+            false
+        }
         Some(None) => true,
         None => false,
     };
