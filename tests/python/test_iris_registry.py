@@ -8,6 +8,7 @@ test_predict_sklearn.py.
 """
 
 import json
+import sqlite3
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from conftest import free_port
+from conftest import MANIFEST, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ONNX = (REPO / "crates" / "iris-model" / "model" / "iris.onnx").read_bytes()
@@ -179,6 +180,38 @@ def test_switches_to_a_new_version_without_restart_and_caches_it(start_app, iris
     switched = wait_for(lambda: (m := predict(app)["model"])["version"] == "2" and m)
     assert switched["source"] == "registry"
     assert health(app)["version"] == "2"
+
+
+def test_a_damaged_image_is_never_placed(start_app, registry):
+    """WASIp2 build: a request places the image of the loaded plan that an earlier
+    instance made; an image whose bytes changed in the store is refused, the version
+    is loaded instead, and the key then tells later instances not to try again."""
+    registry.register(DEFAULT_ONNX)
+    app = start_iris(start_app, MANIFEST, registry.url, refresh="3600")
+
+    def predict_how():
+        r = requests.post(app.url + "/predict", json=SETOSA, headers={"X-API-Key": KEY}, timeout=30)
+        assert r.status_code == 200, r.text
+        load = next(p for p in r.headers["server-timing"].split(",") if p.strip().startswith("load;"))
+        return r.json()["predictions"][0], load.split("desc=")[1].split(";")[0]
+
+    first, how = predict_how()
+    assert how == "loaded"
+    assert predict_how() == (first, "image")
+
+    db = sqlite3.connect(app.state_dir / "sqlite_key_value.db", timeout=10)
+    with db:
+        [(key, image)] = db.execute(
+            "SELECT key, value FROM spin_key_value WHERE key LIKE 'iris-api/model/image/iris/1/1/%'"
+        ).fetchall()
+        damaged = bytearray(image)
+        damaged[len(damaged) // 2] ^= 0x40
+        db.execute("UPDATE spin_key_value SET value = ? WHERE key = ?", (bytes(damaged), key))
+
+    assert predict_how() == (first, "loaded")
+    assert db.execute("SELECT value FROM spin_key_value WHERE key = ?", (key,)).fetchone() == (b"not imageable",)
+    assert predict_how() == (first, "loaded")
+    db.close()
 
 
 def test_registry_down_keeps_serving_the_cached_version(start_app, iris_manifest, registry):

@@ -1,14 +1,15 @@
 //! The byte format of a model image (see `model_image`, WASIp2 build): pure code,
 //! tested natively.
 //!
-//! An image is `MAGIC`, the snapshot's fingerprint (u64), the address of the loaded
-//! value (u32), then three lists of memory pieces, each a count (u32) and, per
+//! An image is `MAGIC`, a checksum of all that follows (u64, FNV-1a), the snapshot's
+//! fingerprint (u64), the address of the loaded value (u32), then three lists of
+//! memory pieces, each a count (u32) and, per
 //! piece, its address (u32), its length (u32) and its bytes: the windows (bytes the
 //! plan points to outside the region, to compare), the region's non-zero bytes and
 //! the region's state (to copy). Numbers are little-endian.
 
 /// An image's first bytes.
-pub const MAGIC: &[u8; 8] = b"SFIMAGE2";
+pub const MAGIC: &[u8; 8] = b"SFIMAGE3";
 
 /// A piece of memory: where, and its bytes.
 pub type Piece<'a> = (usize, &'a [u8]);
@@ -31,6 +32,7 @@ impl<'a> Image<'a> {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&[0; 8]); // the checksum, once the rest is written
         out.extend_from_slice(&self.snapshot.to_le_bytes());
         put_u32(&mut out, self.root);
         for pieces in [&self.windows[..], &self.region[..], &[self.state]] {
@@ -41,13 +43,19 @@ impl<'a> Image<'a> {
                 out.extend_from_slice(bytes);
             }
         }
+        let checksum = fnv1a(FNV_OFFSET, &out[16..]);
+        out[8..16].copy_from_slice(&checksum.to_le_bytes());
         out
     }
 
-    /// `None` unless `bytes` is exactly one well-formed image.
+    /// `None` unless `bytes` is exactly one well-formed, undamaged image.
     pub fn parse(bytes: &'a [u8]) -> Option<Self> {
         let mut reader = Reader(bytes);
         if reader.take(8)? != MAGIC {
+            return None;
+        }
+        let checksum = u64::from_le_bytes(reader.take(8)?.try_into().ok()?);
+        if checksum != fnv1a(FNV_OFFSET, reader.0) {
             return None;
         }
         let snapshot = u64::from_le_bytes(reader.take(8)?.try_into().ok()?);
@@ -95,6 +103,23 @@ impl<'a> Reader<'a> {
         }
         Some(pieces)
     }
+}
+
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a from `h` over `bytes`, a little-endian word of 8 bytes at a time (and the
+/// last bytes one by one): fast enough for megabytes at build time and kilobytes per
+/// request.
+pub fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        h = (h ^ u64::from_le_bytes(word.try_into().expect("8 bytes"))).wrapping_mul(FNV_PRIME);
+    }
+    for &byte in words.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+    }
+    h
 }
 
 /// The `[start, end)` ranges of `bytes` that are not zero, merged where fewer than
@@ -146,18 +171,30 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(Image::parse(&longer), None);
-        let mut other_magic = bytes.clone();
-        other_magic[0] ^= 1;
-        assert_eq!(Image::parse(&other_magic), None);
+        for at in [0, 9, 20, bytes.len() - 1] {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 1;
+            assert_eq!(Image::parse(&damaged), None, "byte {at} changed");
+        }
         assert_eq!(Image::parse(b"not imageable"), None);
     }
 
     #[test]
     fn a_huge_piece_count_is_refused_without_reserving_room_for_it() {
+        let mut rest = [0u8; 12].to_vec();
+        rest.extend_from_slice(&u32::MAX.to_le_bytes());
         let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&[0; 12]);
-        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        bytes.extend_from_slice(&fnv1a(FNV_OFFSET, &rest).to_le_bytes());
+        bytes.extend_from_slice(&rest);
         assert_eq!(Image::parse(&bytes), None);
+    }
+
+    #[test]
+    fn fnv1a_covers_every_byte() {
+        let base = fnv1a(FNV_OFFSET, b"0123456789abc");
+        assert_ne!(base, fnv1a(FNV_OFFSET, b"0123456789abd"));
+        assert_ne!(base, fnv1a(FNV_OFFSET, b"1123456789abc"));
+        assert_ne!(base, fnv1a(FNV_OFFSET, b"0123456789ab"));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! and proof cache, the hasher seed): counters and caches that every instance keeps
 //! for itself, which the plan does not point into.
 
-use crate::image_format::{nonzero_ranges, Image, Piece};
+use crate::image_format::{fnv1a, nonzero_ranges, Image, Piece, FNV_OFFSET};
 use crate::{model_region, request_arena};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -57,7 +57,7 @@ pub fn seal_snapshot() {
     let (data_start, data_end, _) = layout();
     let id = [(data_start, data_end), snapshot_heap()]
         .into_iter()
-        .fold(FNV_OFFSET, |h, (start, end)| hash(h, start, end));
+        .fold(FNV_OFFSET, |h, (start, end)| fnv1a(h, memory(start, end)));
     SNAPSHOT_ID.store(id.max(1), Relaxed);
 }
 
@@ -251,23 +251,6 @@ fn layout() -> (usize, usize, usize) {
         &raw const __data_end as usize,
         &raw const __heap_base as usize,
     )
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-/// FNV-1a over the bytes of `[start, end)`, a word at a time.
-fn hash(mut h: u64, start: usize, end: usize) -> u64 {
-    // SAFETY: the ranges passed are readable linear memory.
-    let bytes = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        h = (h ^ u64::from_le_bytes(word.try_into().expect("8 bytes"))).wrapping_mul(FNV_PRIME);
-    }
-    for &byte in words.remainder() {
-        h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
-    }
-    h
 }
 
 fn memory_end() -> usize {
