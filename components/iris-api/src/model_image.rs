@@ -193,11 +193,6 @@ fn fits_here(image: &Image) -> bool {
         })
 }
 
-/// Whether `image` was made by this snapshot and can be placed in this instance.
-pub fn fits(image: &[u8]) -> bool {
-    Image::parse(image).is_some_and(|image| fits_here(&image))
-}
-
 /// The plan of `image` placed in this instance's region, if the image fits it.
 pub fn restore<T: 'static>(image: &[u8]) -> Option<&'static T> {
     let image = Image::parse(image).filter(fits_here)?;

@@ -169,21 +169,11 @@ pub fn image_tag() -> Option<String> {
     None
 }
 
-/// Whether `image` can be placed in this instance.
-pub fn image_fits(image: &[u8]) -> bool {
+/// The plan an image holds, placed in this instance if the image fits it (see
+/// `model_image`).
+pub fn restore(image: &[u8]) -> Option<&'static Model> {
     #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-    return crate::model_image::fits(image);
-    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
-    {
-        let _ = image;
-        false
-    }
-}
-
-/// The plan an image holds, placed in this instance (see `model_image`).
-pub fn restore(image: &[u8]) -> Option<Runnable> {
-    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-    return crate::model_image::restore::<Model>(image).map(Runnable::Resident);
+    return crate::model_image::restore::<Model>(image);
     #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
     {
         let _ = image;

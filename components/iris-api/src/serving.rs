@@ -102,7 +102,7 @@ pub struct Served {
 
 /// The embedded default (preloaded, see [`crate::preload`]), a registry version's
 /// prepared ONNX bytes, from the cache (or from this instance, which already had
-/// them), or the image of a registry version's plan (see [`image_key`]).
+/// them), or a registry version's plan placed from its image (see [`image_key`]).
 pub enum ServedModel {
     Embedded,
     Cached {
@@ -111,7 +111,7 @@ pub enum ServedModel {
         /// Whether to make the plan's image while loading it: none could be used.
         make_image: bool,
     },
-    Image(Vec<u8>),
+    Placed(&'static model::Model),
 }
 
 /// Kept under an image's key when the plan cannot be kept as an image, so that
@@ -146,9 +146,7 @@ impl ServedModel {
                 }
                 Ok((plan.runnable, plan.origin))
             }
-            ServedModel::Image(image) => preload::restore(image)
-                .map(|runnable| (runnable, PlanOrigin::Image))
-                .ok_or_else(|| anyhow::anyhow!("the model's image does not fit this instance")),
+            ServedModel::Placed(model) => Ok((Runnable::Resident(model), PlanOrigin::Image)),
         }
     }
 }
@@ -226,18 +224,18 @@ pub async fn current(
             model: ServedModel::Embedded,
         };
     };
-    // The plan's image if there is one that fits this instance; else the bytes, and
-    // whether to make an image while loading them.
+    // The plan, placed from its image if there is one that fits this instance; else
+    // the bytes, and whether to make an image while loading them.
     let image_key = image_key(&key, rows);
     let image = image_key.as_ref().map(|k| store.get(k).ok().flatten());
     let make_image = match image {
-        Some(Some(image)) if preload::image_fits(&image) => {
-            return Served {
-                state,
-                model: ServedModel::Image(image),
-            };
-        }
         Some(Some(image)) => {
+            if let Some(model) = preload::restore(&image) {
+                return Served {
+                    state,
+                    model: ServedModel::Placed(model),
+                };
+            }
             // An image this instance cannot take (the snapshot-heap bytes it points
             // into differ here) would likely not fit the next one either: loading
             // and remaking it every request would cost more than loading alone.
