@@ -21,6 +21,28 @@ MANIFEST = REPO / "spin.toml"
 IRIS_MANIFESTS = {"wasip2": MANIFEST, "wasip3": REPO / "spin-wasip3.toml"}
 
 
+def bake(tmp_path, manifest, model, tracking_uri=None):
+    """Bakes `model` (an ONNX file or a `models:/` URI) into iris-api's build of
+    `manifest` with `spinflow preinit --model`, and returns a copy of the manifest
+    that serves the baked component (every source made absolute)."""
+    text = Path(manifest).read_text()
+    source = next(line.split('"')[1] for line in text.splitlines()
+                  if line.startswith("source = ") and "iris_api" in line)
+    baked = Path(tmp_path) / "iris_api.baked.wasm"
+    # The built component is pre-initialised already; initialising it again bakes
+    # the model in beside the embedded one.
+    cmd = [str(SPINFLOW), "preinit", str(REPO / source), "--output", str(baked), "--model", str(model)]
+    if tracking_uri:
+        cmd += ["--tracking-uri", tracking_uri]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    text = text.replace(f'source = "{source}"', f'source = "{baked}"')
+    text = text.replace('source = "target/', f'source = "{REPO}/target/')
+    copy = Path(tmp_path) / f"baked-{Path(manifest).name}"
+    copy.write_text(text)
+    return copy
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,6 @@ test_predict_sklearn.py.
 """
 
 import json
-import sqlite3
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from conftest import MANIFEST, free_port
+from conftest import bake, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ONNX = (REPO / "crates" / "iris-model" / "model" / "iris.onnx").read_bytes()
@@ -154,6 +153,15 @@ def with_unknown_operator(onnx_bytes):
     return model.SerializeToString()
 
 
+def with_doc_string(onnx_bytes, text):
+    """The same model with another doc string: same predictions, other bytes."""
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes)
+    model.doc_string = text
+    return model.SerializeToString()
+
+
 def test_nothing_registered_serves_the_embedded_default(start_app, iris_manifest, registry):
     app = start_iris(start_app, iris_manifest, registry.url)
     model = health(app)
@@ -182,36 +190,33 @@ def test_switches_to_a_new_version_without_restart_and_caches_it(start_app, iris
     assert health(app)["version"] == "2"
 
 
-def test_a_damaged_image_is_never_placed(start_app, registry):
-    """WASIp2 build: a request places the image of the loaded plan that an earlier
-    instance made; an image whose bytes changed in the store is refused, the version
-    is loaded instead, and the key then tells later instances not to try again."""
+def test_a_baked_model_serves_the_registry_version_with_its_bytes(start_app, iris_manifest, registry, tmp_path):
+    """`spinflow preinit --model FILE` bakes a model into the component: the registry
+    version whose bytes are that model's is served from the baked plans, from the
+    first request on; another version is loaded (and predicts the same here)."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(DEFAULT_ONNX)
+    manifest = bake(tmp_path, iris_manifest, model)
     registry.register(DEFAULT_ONNX)
-    app = start_iris(start_app, MANIFEST, registry.url, refresh="3600")
+    app = start_iris(start_app, manifest, registry.url)
 
     def predict_how():
         r = requests.post(app.url + "/predict", json=SETOSA, headers={"X-API-Key": KEY}, timeout=30)
         assert r.status_code == 200, r.text
         load = next(p for p in r.headers["server-timing"].split(",") if p.strip().startswith("load;"))
-        return r.json()["predictions"][0], load.split("desc=")[1].split(";")[0]
+        body = r.json()
+        return body["model"]["version"], body["predictions"][0], load.split("desc=")[1].split(";")[0]
 
-    first, how = predict_how()
-    assert how == "loaded"
-    assert predict_how() == (first, "image")
+    version, first, how = predict_how()
+    assert (version, how) == ("1", "baked")
+    assert predict_how() == ("1", first, "baked")
+    assert requests.get(app.url + "/health", timeout=10).json()["baked_model_digest"]
 
-    db = sqlite3.connect(app.state_dir / "sqlite_key_value.db", timeout=10)
-    with db:
-        [(key, image)] = db.execute(
-            "SELECT key, value FROM spin_key_value WHERE key LIKE 'iris-api/model/image/iris/1/1/%'"
-        ).fetchall()
-        damaged = bytearray(image)
-        damaged[len(damaged) // 2] ^= 0x40
-        db.execute("UPDATE spin_key_value SET value = ? WHERE key = ?", (bytes(damaged), key))
-
-    assert predict_how() == (first, "loaded")
-    assert db.execute("SELECT value FROM spin_key_value WHERE key = ?", (key,)).fetchone() == (b"not imageable",)
-    assert predict_how() == (first, "loaded")
-    db.close()
+    registry.register(with_doc_string(DEFAULT_ONNX, "the same weights, other bytes"))
+    wait_for(lambda: health(app)["version"] == "2")
+    version, second, how = predict_how()
+    assert version == "2" and how in {"loaded", "kept"}
+    assert second == first
 
 
 def test_registry_down_keeps_serving_the_cached_version(start_app, iris_manifest, registry):

@@ -1,8 +1,9 @@
 """scikit-learn models exported with skl2onnx (default options, i.e. with a ZipMap)
 served by iris-api through the registry: predictions on all 150 Iris rows must match
-onnxruntime's (same classes, probabilities within 1e-5), from the plan loaded for the
-request and, in the WASIp2 build, from the image of it that later instances place
-instead of loading (`Server-Timing: load;desc=image`)."""
+onnxruntime's (same classes, probabilities within 1e-5), from a plan loaded for the
+request (WASIp2: every request, in its fresh instance) or kept by the instance (WASIp3),
+and from the model baked into the component at build time (`spinflow preinit --model`,
+`Server-Timing: load;desc=baked`)."""
 
 import numpy as np
 import onnxruntime as ort
@@ -15,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+from conftest import MANIFEST, bake
 from test_iris_registry import KEY, FakeRegistry, start_iris
 
 MODELS = {
@@ -50,7 +52,7 @@ def test_skl2onnx_model_matches_onnxruntime(start_app, iris_manifest, iris, kind
         registry.register(onnx_bytes)
         app = start_iris(start_app, iris_manifest, registry.url, refresh="3600")
         batch = [predict(app, {"features": x.tolist()}) for _ in range(2)]
-        # One-row requests have their own plan (and image): the first loads it.
+        # One-row requests have their own plan: the first loads it.
         one_row = [predict(app, {"features": [row]}) for row in x[:12].tolist()]
     finally:
         registry.stop()
@@ -64,11 +66,37 @@ def test_skl2onnx_model_matches_onnxruntime(start_app, iris_manifest, iris, kind
     origins = [plan_origin(timing) for _, timing in batch + one_row]
     assert origins[0] == "loaded" and origins[2] == "loaded", origins
     if iris_manifest.name == "spin.toml":
-        # WASIp2: a fresh instance per request, which places the image.
-        assert set(origins[1:2] + origins[3:]) == {"image"}, origins
+        # WASIp2: a fresh instance per request, which loads the plan.
+        assert set(origins) == {"loaded"}, origins
     else:
         # WASIp3: the reused instance keeps its plan.
         assert set(origins[1:2] + origins[3:]) <= {"kept", "loaded"}, origins
+
+
+def test_a_baked_skl2onnx_model_serves_from_its_baked_plans(start_app, iris, tmp_path):
+    """A scikit-learn model baked into iris-api's WASIp2 build at build time serves the
+    registry version with the same bytes from the baked plans, with onnxruntime's
+    predictions."""
+    x, y = iris
+    onnx_bytes = to_onnx(MODELS["random_forest"]().fit(x, y), x[:1]).SerializeToString()
+    expected_labels, expected_probs, classes = onnxruntime_predictions(onnx_bytes, x)
+    model = tmp_path / "forest.onnx"
+    model.write_bytes(onnx_bytes)
+    manifest = bake(tmp_path, MANIFEST, model)
+
+    registry = FakeRegistry()
+    try:
+        registry.register(onnx_bytes)
+        app = start_iris(start_app, manifest, registry.url, refresh="3600")
+        batch, batch_timing = predict(app, {"features": x.tolist()})
+        one, one_timing = predict(app, {"features": x[:1].tolist()})
+    finally:
+        registry.stop()
+
+    assert batch["model"]["source"] == "registry", batch["model"]
+    assert [plan_origin(batch_timing), plan_origin(one_timing)] == ["baked", "baked"]
+    assert_matches(batch["predictions"], expected_labels, expected_probs, classes)
+    assert_matches(one["predictions"], expected_labels[:1], expected_probs[:1], classes)
 
 
 def predict(app, body):

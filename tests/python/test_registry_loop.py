@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import SPINFLOW
+from conftest import SPINFLOW, bake
 
 mlflow = pytest.importorskip("mlflow")
 skl2onnx = pytest.importorskip("skl2onnx")
@@ -125,3 +125,25 @@ def test_sklearn_models_logged_with_the_official_client_are_served(app, kind):
     session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
     expected = session.run(None, {session.get_inputs()[0].name: x})[0]
     assert [row["class"] for row in served["predictions"]] == [str(c) for c in expected]
+
+
+def test_the_champion_baked_at_build_time_serves_from_its_plans(app, iris_manifest, tmp_path, start_app):
+    """`spinflow preinit --model models:/iris@champion` fetches the champion from our
+    registry and bakes it into iris-api; an iris-api started from that build serves the
+    champion from the baked plans (no load per request), with the same predictions."""
+    if health_model(app)["source"] != "registry":
+        train(app)
+        wait_for_version(app, "1")
+    champion = health_model(app)["version"]
+    manifest = bake(tmp_path, iris_manifest, "models:/iris@champion", tracking_uri=app.url)
+    env = {"SPIN_VARIABLE_API_KEYS": KEY, "SPIN_VARIABLE_MLFLOW_TRACKING_URI": app.url}
+    baked = start_app(args=["--component-id", "iris-api"], env=env, manifest=manifest)
+
+    x, _ = iris()
+    for rows in (x[:1], x):
+        r = requests.post(baked.url + "/predict", json={"features": rows.tolist()},
+                          headers={"X-API-Key": KEY}, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.json()["model"]["version"] == champion
+        assert "load;desc=baked" in r.headers["server-timing"], r.headers["server-timing"]
+        assert r.json()["predictions"] == predict_all(app, rows)["predictions"]

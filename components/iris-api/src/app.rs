@@ -9,7 +9,7 @@ use crate::model::{self, Predictions};
 use crate::predict_answer;
 use crate::preload;
 use crate::registry::HttpClient;
-use crate::serving::{self, ModelState, Served, Target};
+use crate::serving::{self, Loaded, ModelState, Served};
 use crate::{input, oip, scoring};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -114,6 +114,8 @@ impl Route {
 /// What the handler needs from the outside world.
 pub struct Env<'a, S, H> {
     pub settings: &'a Settings,
+    /// The settings' record, with the stored model state.
+    pub loaded: &'a Loaded,
     pub store: &'a S,
     pub http: &'a H,
     pub now_ms: u64,
@@ -182,7 +184,7 @@ pub fn check_json_content_type(content_type: Option<&str>) -> Result<(), ApiErro
 struct Timing {
     state_ms: f64,
     load_ms: f64,
-    /// How the plan was had (`preloaded`, `image`, `kept`, `loaded`).
+    /// How the plan was had (`preloaded`, `baked`, `kept`, `loaded`).
     plan: &'static str,
     infer_ms: f64,
 }
@@ -206,37 +208,25 @@ fn ms_since(t: Instant) -> f64 {
 }
 
 impl<S: Store, H: HttpClient> Env<'_, S, H> {
-    fn target(&self) -> Target<'_> {
-        Target {
-            model_uri: &self.settings.model_uri,
-            tracking_uri: &self.settings.tracking_uri,
-            refresh_ms: self.settings.refresh.as_millis() as u64,
-        }
-    }
-
     async fn state(&self) -> ModelState {
-        serving::current_state(self.store, self.http, &self.target(), self.now_ms).await
+        serving::current_state(self.store, self.http, self.loaded, self.now_ms).await
     }
 
-    /// Loads the served model and runs `rows` through it.
+    /// Loads the served model, checks it with `check`, and runs `rows` through it.
     async fn predict(
         &self,
         rows: &[input::Row],
         timing: &mut Timing,
+        check: impl FnOnce(&ModelState) -> Result<(), ApiError>,
     ) -> Result<(ModelState, Predictions, Vec<String>), ApiError> {
         let t = Instant::now();
-        let Served { state, model } = serving::current(
-            self.store,
-            self.http,
-            &self.target(),
-            self.now_ms,
-            Some(rows.len()),
-        )
-        .await;
+        let Served { state, model } =
+            serving::current(self.store, self.http, self.loaded, self.now_ms).await;
+        check(&state)?;
         timing.state_ms = ms_since(t);
         let t = Instant::now();
         let (model, origin) = model
-            .runnable(self.store, Some(rows.len()))
+            .runnable(Some(rows.len()))
             .map_err(|e| ApiError::internal(format!("the served model does not load: {e}")))?;
         timing.load_ms = ms_since(t);
         timing.plan = origin.as_str();
@@ -263,7 +253,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             Route::Predict => {
                 check_json_content_type(content_type)?;
                 let rows = input::predict_rows(&input::parse_json(body)?, max_rows)?;
-                let (state, p, labels) = self.predict(&rows, &mut timing).await?;
+                let (state, p, labels) = self.predict(&rows, &mut timing, |_| Ok(())).await?;
                 let mut out = Outcome::json(200, Value::Null);
                 out.body = predict_answer::to_json(&p, &labels, &model_json(&state));
                 out.predicted = p
@@ -287,7 +277,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                     check_json_content_type(content_type)?;
                     scoring::json_rows(&input::parse_json(body)?, max_rows)?
                 };
-                let (_, p, labels) = self.predict(&rows, &mut timing).await?;
+                let (_, p, labels) = self.predict(&rows, &mut timing, |_| Ok(())).await?;
                 let names: Vec<String> = p
                     .class_indices()
                     .iter()
@@ -304,7 +294,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             },
             Route::Health => {
                 let state = self.state().await;
-                let auth = if self.settings.api_keys.is_empty() {
+                let auth = if self.settings.api_key_digests.is_empty() {
                     "off"
                 } else {
                     "api-key"
@@ -312,6 +302,9 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                 // Whether this instance started with the embedded model ready, that
                 // is, whether the component was pre-initialised (see `preload`).
                 let preloaded = preload::is_preloaded();
+                // The model baked at build time (`spinflow preinit --model`), if any:
+                // the registry version with this digest is served from its plans.
+                let baked = preload::baked().map(|b| b.digest.as_str());
                 Outcome::json(
                     200,
                     json!({
@@ -319,6 +312,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                         "model": model_json(&state),
                         "auth": auth,
                         "embedded_model_preloaded": preloaded,
+                        "baked_model_digest": baked,
                     }),
                 )
             }
@@ -343,12 +337,10 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             Route::V2Live => Outcome::json(200, json!({"live": true})),
             Route::V2Ready => Outcome::json(200, json!({"ready": true})),
             Route::V2Model { name, version } => {
-                let state = self.state().await;
+                let Served { state, model } =
+                    serving::current(self.store, self.http, self.loaded, self.now_ms).await;
                 check_model(&state, name, version.as_deref())?;
-                let Served { model, .. } =
-                    serving::current(self.store, self.http, &self.target(), self.now_ms, None)
-                        .await;
-                let (model, _) = model.runnable(self.store, None).map_err(|e| {
+                let (model, _) = model.runnable(None).map_err(|e| {
                     ApiError::internal(format!("the served model does not load: {e}"))
                 })?;
                 Outcome::json(
@@ -364,9 +356,8 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             Route::V2Infer { name, version } => {
                 check_json_content_type(content_type)?;
                 let request = oip::parse_infer(&input::parse_json(body)?, max_rows)?;
-                let state = self.state().await;
-                check_model(&state, name, version.as_deref())?;
-                let (state, p, labels) = self.predict(&request.rows, &mut timing).await?;
+                let check = |state: &ModelState| check_model(state, name, version.as_deref());
+                let (state, p, labels) = self.predict(&request.rows, &mut timing, check).await?;
                 let mut out = Outcome::json(
                     200,
                     oip::infer_response(&state.name, &state.version, &request, &p, &labels),

@@ -1,7 +1,15 @@
-//! API keys: `X-API-Key: <key>` or `Authorization: Bearer <key>`, compared in constant time.
+//! API keys: `X-API-Key: <key>` or `Authorization: Bearer <key>`. The configured keys
+//! are kept as SHA-256 digests (they are stored with the settings, see
+//! [`crate::config`]); a presented key's digest is compared with each in constant time.
 
 use crate::error::ApiError;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+/// The digest a key is kept as: SHA-256, in hex.
+pub fn digest(key: &str) -> String {
+    crate::model::hex(&Sha256::digest(key.as_bytes()))
+}
 
 /// The key a request presents, if any (`X-API-Key` wins over `Authorization`).
 pub fn presented_key<'a>(
@@ -19,10 +27,10 @@ pub fn presented_key<'a>(
         .filter(|t| !t.is_empty())
 }
 
-/// Checks `presented` against every configured key without stopping at the first
-/// match, so the time taken does not tell which key (or how much of one) matched.
-pub fn check(keys: &[String], presented: Option<&str>) -> Result<(), ApiError> {
-    if keys.is_empty() {
+/// Checks `presented` against the digest of every configured key without stopping at
+/// the first match, so the time taken does not tell which key matched.
+pub fn check(digests: &[String], presented: Option<&str>) -> Result<(), ApiError> {
+    if digests.is_empty() {
         return Ok(());
     }
     let Some(presented) = presented else {
@@ -30,7 +38,8 @@ pub fn check(keys: &[String], presented: Option<&str>) -> Result<(), ApiError> {
             "missing API key: send it in the X-API-Key header or as Authorization: Bearer <key>",
         ));
     };
-    let matched = keys.iter().fold(subtle::Choice::from(0), |acc, key| {
+    let presented = digest(presented);
+    let matched = digests.iter().fold(subtle::Choice::from(0), |acc, key| {
         acc | key.as_bytes().ct_eq(presented.as_bytes())
     });
     if bool::from(matched) {
@@ -59,7 +68,7 @@ mod tests {
 
     #[test]
     fn only_configured_keys_pass() {
-        let keys = vec!["alpha".to_string(), "beta".to_string()];
+        let keys = vec![digest("alpha"), digest("beta")];
         assert!(check(&keys, Some("beta")).is_ok());
         assert_eq!(check(&keys, Some("bet")).unwrap_err().status, 401);
         assert_eq!(

@@ -1,5 +1,11 @@
 //! Settings read from Spin variables (see `[component.iris-api.variables]` in spin.toml).
+//!
+//! Reading a variable is a host call that costs Spin a thread hand-off, and a request
+//! needs all seven: the settings are kept in the key-value store beside the model state
+//! and read again when the model is checked (every `model_refresh_seconds`, see
+//! [`crate::serving`]). API keys are kept as SHA-256 digests only.
 
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Default `mlflow_tracking_uri`: the mlflow-server component through service chaining.
@@ -11,10 +17,11 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_OPEN_ROUTES: &str = "/health,/ping,/metrics,/v2/health/live,/v2/health/ready";
 
 /// Everything the handler needs to know about its configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
-    /// Accepted API keys; empty means authentication is off.
-    pub api_keys: Vec<String>,
+    /// Digests of the accepted API keys (see [`crate::auth::digest`]); empty means
+    /// authentication is off.
+    pub api_key_digests: Vec<String>,
     /// Paths that answer without a key; an entry ending in `*` is a prefix.
     pub open_routes: Vec<String>,
     pub tracking_uri: String,
@@ -53,7 +60,10 @@ impl Settings {
                 .unwrap_or_else(|| default.to_string())
         };
         Ok(Self {
-            api_keys: list(get("api_keys"), ""),
+            api_key_digests: list(get("api_keys"), "")
+                .iter()
+                .map(|key| crate::auth::digest(key))
+                .collect(),
             open_routes: list(get("open_routes"), DEFAULT_OPEN_ROUTES),
             tracking_uri: text("mlflow_tracking_uri", DEFAULT_TRACKING_URI)
                 .trim_end_matches('/')
@@ -92,7 +102,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_nothing_is_set() {
         let s = settings(&[]).unwrap();
-        assert!(s.api_keys.is_empty());
+        assert!(s.api_key_digests.is_empty());
         assert_eq!(s.model_uri, DEFAULT_MODEL_URI);
         assert_eq!(s.refresh, Duration::from_secs(30));
         assert_eq!((s.max_batch_rows, s.max_body_bytes), (1000, 1 << 20));
@@ -107,7 +117,8 @@ mod tests {
             ("mlflow_tracking_uri", "http://127.0.0.1:5000/"),
         ])
         .unwrap();
-        assert_eq!(s.api_keys, ["a", "b"]);
+        let digests = ["a", "b"].map(crate::auth::digest);
+        assert_eq!(s.api_key_digests, digests);
         assert!(s.is_open("/v2/models/iris") && !s.is_open("/metrics"));
         assert_eq!(s.tracking_uri, "http://127.0.0.1:5000");
     }

@@ -9,16 +9,10 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
-#[cfg(any(test, all(feature = "wasip2", target_arch = "wasm32")))]
-mod image_format;
 pub mod input;
 pub mod kv;
 pub mod metrics;
 pub mod model;
-#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-mod model_image;
-#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-mod model_region;
 pub mod oip;
 pub mod predict_answer;
 pub mod preload;
@@ -37,9 +31,11 @@ use std::future::Future;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The `wizer-initialize` export that `spinflow preinit` calls at build time (see
-/// [`preload`]). It stays exported; calling it again finds the model loaded.
+/// [`preload`]). It stays exported; calling it again finds the models loaded.
 #[cfg(target_arch = "wasm32")]
 mod preinit {
+    use base64::Engine as _;
+
     spin_sdk::wit_bindgen::generate!({
         inline: "package spinflow:iris-api;
                  world preinit { export wizer-initialize: func(); }",
@@ -54,14 +50,28 @@ mod preinit {
             if let Err(e) = crate::preload::preload() {
                 panic!("the embedded model does not load: {e}");
             }
+            // `spinflow preinit --model` passes the model to bake as a build-time
+            // variable (a host call: nothing of it is cached in the snapshot).
+            if let Ok(encoded) = spin_sdk::variables::get("bake_model") {
+                if let Err(e) = bake(&encoded) {
+                    panic!("the model to bake cannot be served: {e}");
+                }
+            }
             // From here on, each instance allocates from its request's arena.
             #[cfg(feature = "wasip2")]
-            {
-                crate::request_arena::reserve();
-                crate::model_region::reserve();
-                crate::model_image::seal_snapshot();
-            }
+            crate::request_arena::reserve();
         }
+    }
+
+    fn bake(encoded: &str) -> Result<(), String> {
+        if crate::preload::baked().is_some() {
+            return Ok(());
+        }
+        let onnx = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let prepared = crate::model::prepare(&onnx)?;
+        crate::preload::bake(&prepared).map_err(|e| format!("{e:#}"))
     }
 
     export!(Preinit);
@@ -138,8 +148,17 @@ where
     F: FnOnce(usize) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, ApiError>>,
 {
-    let settings = config::Settings::from_lookup(|name| spin_sdk::variables::get(name).ok())
-        .map_err(|e| ApiError::internal(format!("configuration: {e}")))?;
+    let store = store
+        .ok_or_else(|| ApiError::internal("the key-value store \"default\" is not available"))?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let loaded = serving::load(store, now_ms, || {
+        config::Settings::from_lookup(|name| spin_sdk::variables::get(name).ok())
+    })
+    .map_err(|e| ApiError::internal(format!("configuration: {e}")))?;
+    let settings = &loaded.settings;
     if *route == Route::NotFound {
         return Err(ApiError::not_found(format!("no route {path}")));
     }
@@ -150,7 +169,7 @@ where
     }
     if !settings.is_open(path) {
         auth::check(
-            &settings.api_keys,
+            &settings.api_key_digests,
             auth::presented_key(head.x_api_key.as_deref(), head.authorization.as_deref()),
         )?;
     }
@@ -166,14 +185,9 @@ where
     } else {
         Vec::new()
     };
-    let store = store
-        .ok_or_else(|| ApiError::internal("the key-value store \"default\" is not available"))?;
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
     let env = Env {
-        settings: &settings,
+        settings,
+        loaded: &loaded,
         store,
         http,
         now_ms,

@@ -54,6 +54,22 @@ impl Predictions {
     }
 }
 
+/// The identity of a prepared model: the SHA-256 of its bytes, in hex. A registry
+/// version whose prepared bytes have the digest of the baked model is served by it.
+pub fn digest(prepared: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(prepared))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// Rewrites a user's ONNX model into the prepared form (see the module doc) and checks
 /// that tract runs it. The error says why a model is refused.
 pub fn prepare(onnx: &[u8]) -> Result<Vec<u8>, String> {

@@ -1,57 +1,110 @@
-//! The embedded default model, optimised before the first request.
+//! Models loaded before the first request: the embedded default, and a model baked
+//! into the component at build time.
 //!
 //! Spin gives every request a fresh instance, so a model loaded by one request is gone
 //! by the next, and loading (ONNX decoding, tract's analysis and optimisation) costs
-//! more than the rest of a prediction. For the embedded default the build does it once
-//! instead: `spinflow preinit` calls the component's `wizer-initialize` export, which
-//! fills the statics below, and writes the instance's memory back into the component
-//! (wasmtime's wizer). Every instance then starts with the model ready.
+//! more than the rest of a prediction. The build does it once instead: `spinflow
+//! preinit` calls the component's `wizer-initialize` export, which fills the statics
+//! below, and writes the instance's memory back into the component (wasmtime's
+//! wizer). Every instance then starts with these models ready.
+//!
+//! * The embedded default ([`EMBEDDED_PREPARED`]) serves when the registry has
+//!   nothing to serve.
+//! * A baked model ([`bake`], `spinflow preinit --model`) is known by the digest of
+//!   its prepared bytes: whichever registry version has exactly those bytes is served
+//!   from the baked plans.
 //!
 //! Without that snapshot (native tests, a plain `cargo build`) the first use in an
-//! instance loads the model, as before.
+//! instance loads the embedded model.
 //!
-//! Registry models are only known at run time. The last one an instance prepared is
-//! kept with its plans ([`registry`]): a WASIp2 instance serves one request, so it
-//! loads per request, but Spin reuses a WASIp3 instance (iris-api-p3) for many, and
-//! each loads a version once.
+//! Other registry versions are only known at run time. The last one an instance
+//! prepared is kept with its plans ([`registry`]): a WASIp2 instance serves one
+//! request, so it loads per request, but Spin reuses a WASIp3 instance (iris-api-p3)
+//! for many, and each loads a version once.
 
-use crate::model::{Model, EMBEDDED_PREPARED};
+use crate::model::{self, Model, EMBEDDED_PREPARED};
 use std::cell::RefCell;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 use tract_onnx::prelude::TractResult;
 
-/// A plan for exactly one row (the common request) and one for any batch size: a
-/// concrete shape optimises further than the symbolic one.
-static ONE_ROW: OnceLock<Model> = OnceLock::new();
-static ANY_ROWS: OnceLock<Model> = OnceLock::new();
+/// A model's two plans: one for exactly one row (the common request) and one for any
+/// batch size. A concrete shape optimises further than the symbolic one.
+pub struct Plans {
+    one_row: Model,
+    any_rows: Model,
+}
 
-/// Loads the embedded model's plans and runs each once; `wizer-initialize` calls this
-/// at build time.
-///
-/// The runs matter as much as the loads: tract picks its compute kernels (softmax,
-/// matrix products) on first use and keeps the choice in statics; when every fresh
-/// instance made it again, it was ~20 % of the component's time in a one-row request.
-/// Made here, it is in the snapshot, for registry models too.
+impl Plans {
+    /// Loads both plans and runs each once.
+    ///
+    /// The runs matter as much as the loads: tract picks its compute kernels (softmax,
+    /// matrix products) on first use and keeps the choice in statics; made here, at
+    /// build time, it is in the snapshot, for every model loaded later too.
+    fn load(prepared: &[u8]) -> TractResult<Self> {
+        const WARM_UP_ROW: [f32; 4] = [5.8, 3.0, 4.35, 1.3];
+        let one_row = Model::load_for(prepared, Some(1))?;
+        one_row.predict(&[WARM_UP_ROW])?;
+        let any_rows = Model::load_for(prepared, None)?;
+        any_rows.predict(&[WARM_UP_ROW, WARM_UP_ROW])?;
+        Ok(Self { one_row, any_rows })
+    }
+
+    /// The plan for batches of `rows` rows (any size when `None`).
+    pub fn for_rows(&self, rows: Option<usize>) -> &Model {
+        match rows {
+            Some(1) => &self.one_row,
+            _ => &self.any_rows,
+        }
+    }
+}
+
+static EMBEDDED: OnceLock<Plans> = OnceLock::new();
+
+/// A model baked at build time, and the digest of its prepared bytes.
+pub struct Baked {
+    pub digest: String,
+    pub plans: Plans,
+}
+
+static BAKED: OnceLock<Baked> = OnceLock::new();
+
+/// Loads the embedded model's plans; `wizer-initialize` calls this at build time.
 pub fn preload() -> TractResult<()> {
-    const WARM_UP_ROW: [f32; 4] = [5.8, 3.0, 4.35, 1.3];
-    embedded(Some(1))?.predict(&[WARM_UP_ROW])?;
-    embedded(None)?.predict(&[WARM_UP_ROW, WARM_UP_ROW])?;
-    Ok(())
+    embedded(None).map(drop)
 }
 
 /// The embedded model's plan for batches of `rows` rows (any size when `None`),
 /// loaded now unless already there.
 pub fn embedded(rows: Option<usize>) -> TractResult<&'static Model> {
-    let (cell, shape) = match rows {
-        Some(1) => (&ONE_ROW, Some(1)),
-        _ => (&ANY_ROWS, None),
-    };
-    if let Some(model) = cell.get() {
-        return Ok(model);
+    if let Some(plans) = EMBEDDED.get() {
+        return Ok(plans.for_rows(rows));
     }
-    let model = Model::load_for(EMBEDDED_PREPARED, shape)?;
-    Ok(cell.get_or_init(|| model))
+    let plans = Plans::load(EMBEDDED_PREPARED)?;
+    Ok(EMBEDDED.get_or_init(|| plans).for_rows(rows))
+}
+
+/// Bakes a model given in its prepared form (see [`model::prepare`]): loads its plans
+/// so that the snapshot holds them. Called at build time; a second bake is refused.
+pub fn bake(prepared: &[u8]) -> TractResult<()> {
+    let baked = Baked {
+        digest: model::digest(prepared),
+        plans: Plans::load(prepared)?,
+    };
+    BAKED
+        .set(baked)
+        .map_err(|_| anyhow::anyhow!("a model is already baked"))
+}
+
+/// The baked model, if this component has one.
+pub fn baked() -> Option<&'static Baked> {
+    BAKED.get()
+}
+
+/// Whether the embedded model was loaded before this instance served anything, which
+/// is what a pre-initialised component looks like on its first request.
+pub fn is_preloaded() -> bool {
+    EMBEDDED.get().is_some()
 }
 
 /// The registry version this instance prepared last: its cache key, its bytes,
@@ -82,8 +135,8 @@ pub fn registry_bytes(key: &str) -> Option<Arc<[u8]>> {
 pub enum PlanOrigin {
     /// The embedded default, loaded at build time.
     Preloaded,
-    /// A registry version's, placed from the image an earlier instance made.
-    Image,
+    /// A registry version baked into the component at build time.
+    Baked,
     /// A registry version's this instance had loaded for an earlier request (WASIp3).
     Kept,
     /// A registry version's, loaded for this request.
@@ -94,44 +147,20 @@ impl PlanOrigin {
     pub fn as_str(self) -> &'static str {
         match self {
             PlanOrigin::Preloaded => "preloaded",
-            PlanOrigin::Image => "image",
+            PlanOrigin::Baked => "baked",
             PlanOrigin::Kept => "kept",
             PlanOrigin::Loaded => "loaded",
         }
     }
 }
 
-/// A registry version's plan, and what became of its image when one was tried.
-pub struct RegistryPlan {
-    pub runnable: Runnable,
-    pub origin: PlanOrigin,
-    /// `Some(Ok(image))` to keep, `Some(Err(()))` when this plan cannot be kept as
-    /// an image, `None` when none was tried.
-    pub image: Option<Result<Vec<u8>, ()>>,
-}
-
 /// The plan of registry version `key` (prepared bytes `onnx`) for batches of `rows`
 /// rows, loaded unless this instance already has it. A new key replaces the last.
-/// In the pre-initialised WASIp2 build, with `make_image`, the load is also made into
-/// an image (see `model_image`).
 pub fn registry(
     key: &str,
     onnx: &Arc<[u8]>,
     rows: Option<usize>,
-    make_image: bool,
-) -> TractResult<RegistryPlan> {
-    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-    if make_image && crate::model_image::snapshot_tag().is_some() {
-        let shape = rows.filter(|&n| n == 1);
-        let (model, image) =
-            crate::model_image::record(onnx, |bytes| Model::load_for(bytes, shape))?;
-        return Ok(RegistryPlan {
-            runnable: Runnable::Resident(model),
-            origin: PlanOrigin::Loaded,
-            image: Some(image.map_err(|_| ())),
-        });
-    }
-    let _ = make_image;
+) -> TractResult<(Runnable, PlanOrigin)> {
     REGISTRY.with_borrow_mut(|prepared| {
         if prepared.as_ref().is_none_or(|p| p.key != key) {
             *prepared = Some(PreparedVersion {
@@ -152,44 +181,12 @@ pub fn registry(
             *slot = Some(Model::load_for(&prepared.onnx, shape)?);
             PlanOrigin::Loaded
         };
-        Ok(RegistryPlan {
-            runnable: Runnable::Loaded(slot.clone().expect("set above")),
-            origin,
-            image: None,
-        })
+        Ok((Runnable::Loaded(slot.clone().expect("set above")), origin))
     })
 }
 
-/// The suffix of the key-value key of images this instance can make and use, if
-/// it can: the pre-initialised WASIp2 build, before it loaded a registry model.
-pub fn image_tag() -> Option<String> {
-    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-    return crate::model_image::snapshot_tag();
-    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
-    None
-}
-
-/// The plan an image holds, placed in this instance if the image fits it (see
-/// `model_image`).
-pub fn restore(image: &[u8]) -> Option<&'static Model> {
-    #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-    return crate::model_image::restore::<Model>(image);
-    #[cfg(not(all(feature = "wasip2", target_arch = "wasm32")))]
-    {
-        let _ = image;
-        None
-    }
-}
-
-/// Whether the embedded model was loaded before this instance served anything, which
-/// is what a pre-initialised component looks like on its first request.
-pub fn is_preloaded() -> bool {
-    ONE_ROW.get().is_some() && ANY_ROWS.get().is_some()
-}
-
-/// A runnable model: one that lives as long as the instance (the preloaded embedded
-/// model, or a registry version's placed in the model region), or a registry
-/// version's loaded the ordinary way.
+/// A runnable model: one that lives as long as the instance (the embedded or the
+/// baked model), or a registry version's loaded at run time.
 pub enum Runnable {
     Resident(&'static Model),
     Loaded(Model),
@@ -238,20 +235,44 @@ mod tests {
     }
 
     #[test]
+    fn a_baked_model_is_known_by_its_digest_and_baked_once() {
+        // The embedded model under another doc string: other bytes than any model
+        // the other tests of this process serve.
+        let mut proto =
+            <tract_onnx::pb::ModelProto as prost::Message>::decode(EMBEDDED_PREPARED).unwrap();
+        proto.doc_string = "baked in a test".into();
+        let prepared = prost::Message::encode_to_vec(&proto);
+        bake(&prepared).unwrap();
+        let baked = baked().unwrap();
+        assert_eq!(baked.digest, model::digest(&prepared));
+        assert_ne!(baked.digest, model::digest(EMBEDDED_PREPARED));
+        let one = baked.plans.for_rows(Some(1));
+        assert_eq!(one.predict(&[SETOSA]).unwrap().class_indices(), [0]);
+        let any = baked.plans.for_rows(Some(3));
+        let batch = any.predict(&[SETOSA, VIRGINICA, SETOSA]).unwrap();
+        assert_eq!(batch.class_indices(), [0, 2, 0]);
+        assert!(bake(&prepared).is_err());
+    }
+
+    #[test]
     fn a_registry_version_is_loaded_once_per_plan_until_another_replaces_it() {
         let onnx: Arc<[u8]> = Arc::from(EMBEDDED_PREPARED);
         assert!(registry_bytes("iris/3").is_none());
-        let plan = |key, rows| registry(key, &onnx, rows, true).unwrap().runnable;
-        let one = plan("iris/3", Some(1));
-        assert!(one.shares_plan_with(&plan("iris/3", Some(1))));
-        let any = plan("iris/3", Some(4));
+        let plan = |key, rows| registry(key, &onnx, rows).unwrap();
+        let (one, origin) = plan("iris/3", Some(1));
+        assert_eq!(origin, PlanOrigin::Loaded);
+        let (again, origin) = plan("iris/3", Some(1));
+        assert_eq!(origin, PlanOrigin::Kept);
+        assert!(one.shares_plan_with(&again));
+        let (any, _) = plan("iris/3", Some(4));
         assert!(!any.shares_plan_with(&one));
-        assert!(any.shares_plan_with(&plan("iris/3", None)));
+        assert!(any.shares_plan_with(&plan("iris/3", None).0));
         assert_eq!(one.predict(&[SETOSA]).unwrap().class_indices(), [0]);
         assert!(registry_bytes("iris/3").is_some_and(|b| b.len() == onnx.len()));
 
         // Another version replaces it: the old one would be loaded again.
-        let next = plan("iris/4", Some(1));
+        let (next, origin) = plan("iris/4", Some(1));
+        assert_eq!(origin, PlanOrigin::Loaded);
         assert!(!next.shares_plan_with(&one));
         assert!(registry_bytes("iris/3").is_none());
         assert!(registry_bytes("iris/4").is_some());

@@ -12,13 +12,9 @@
 //! arena's end, stay with the ordinary allocator (dlmalloc), which frees them as
 //! usual.
 //!
-//! While a registry model loads, new blocks come from the model region instead
-//! (`model_region`), so that the loaded plan can be kept as an image.
-//!
 //! Not for the WASIp3 build: it serves many requests per instance, where a bump
 //! arena would only grow.
 
-use crate::model_region;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
@@ -59,11 +55,6 @@ pub fn reserve() {
 
 const WASM_PAGE: usize = 64 << 10;
 
-/// Start and end of the arena (both 0 before `reserve`).
-pub fn bounds() -> (usize, usize) {
-    (ALLOCATOR.start.load(Relaxed), ALLOCATOR.end.load(Relaxed))
-}
-
 impl RequestArena {
     fn owns(&self, ptr: *mut u8) -> bool {
         let p = ptr as usize;
@@ -88,19 +79,13 @@ impl RequestArena {
 // wasm32-wasip2 has a single thread, so the relaxed loads and stores do not race.
 unsafe impl GlobalAlloc for RequestArena {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if model_region::is_active() {
-            let ptr = unsafe { model_region::alloc(layout) };
-            if !ptr.is_null() {
-                return ptr;
-            }
+        match self.bump(layout.size(), layout.align()) {
+            Some(ptr) => ptr,
+            None => unsafe { System.alloc(layout) },
         }
-        unsafe { self.alloc_outside_region(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if model_region::owns(ptr) {
-            return unsafe { model_region::dealloc(ptr, layout) };
-        }
         if !self.owns(ptr) {
             return unsafe { System.dealloc(ptr, layout) };
         }
@@ -111,14 +96,6 @@ unsafe impl GlobalAlloc for RequestArena {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if model_region::owns(ptr) {
-            let new = unsafe { model_region::realloc(ptr, layout, new_size) };
-            if !new.is_null() {
-                return new;
-            }
-            // The region is full: move the block out.
-            return unsafe { self.move_block(ptr, layout, new_size) };
-        }
         if !self.owns(ptr) {
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
@@ -135,34 +112,12 @@ unsafe impl GlobalAlloc for RequestArena {
         if new_size <= layout.size() {
             return ptr;
         }
-        unsafe { self.move_block(ptr, layout, new_size) }
-    }
-}
-
-impl RequestArena {
-    /// # Safety
-    /// As `GlobalAlloc::alloc`.
-    unsafe fn alloc_outside_region(&self, layout: Layout) -> *mut u8 {
-        match self.bump(layout.size(), layout.align()) {
-            Some(ptr) => ptr,
-            None => unsafe { System.alloc(layout) },
-        }
-    }
-
-    /// Moves a block to a new one of `new_size` bytes outside the model region: a
-    /// block from before a model load that grows during it (a cache, a buffer) is
-    /// not part of the model.
-    ///
-    /// # Safety
-    /// As `GlobalAlloc::realloc`.
-    unsafe fn move_block(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees a valid layout for the new size.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        let new = unsafe { self.alloc_outside_region(new_layout) };
+        let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
-            // SAFETY: both blocks are valid for the smaller size and distinct.
-            let kept = layout.size().min(new_size);
-            unsafe { std::ptr::copy_nonoverlapping(ptr, new, kept) };
+            // SAFETY: both blocks are valid for the old size and distinct.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, new, layout.size()) };
             unsafe { self.dealloc(ptr, layout) };
         }
         new

@@ -1,19 +1,25 @@
 //! Which model is served, and keeping it current.
 //!
 //! The state shared by all instances lives in the key-value store:
-//! * `iris-api/model/state`: a JSON [`ModelState`] (what is served, when the registry
-//!   was last asked, the last problem);
+//! * `iris-api/serving`: a JSON [`Record`]: the [`Settings`] last read from Spin's
+//!   variables and the [`ModelState`] (what is served, when the registry was last
+//!   asked, the last problem). One read gives a request everything it needs;
 //! * `iris-api/model/cache/<name>/<version>`: the prepared ONNX bytes of each version
 //!   seen, so that steady-state requests read the model locally and never touch the
 //!   network.
 //!
-//! When the state is older than `model_refresh_seconds`, one instance (the one that
-//! wins an atomic lease) asks the registry again; the others keep serving. A new
+//! A version whose prepared bytes are those of the model baked into the component
+//! (`spinflow preinit --model`, see [`crate::preload`]) is served from the baked plans.
+//!
+//! When the state is older than `model_refresh_seconds`, the variables are read again
+//! and one instance (the one that wins an atomic lease) asks the registry again; the
+//! others keep serving. A new
 //! version is downloaded, prepared and checked before it is switched to; a version
 //! that tract cannot run is refused and the previous model keeps serving. If the
 //! registry is unreachable the cached version keeps serving (source `cache`); if
 //! nothing is registered, the embedded default model serves (source `embedded`).
 
+use crate::config::Settings;
 use crate::kv::Store;
 use crate::model;
 use crate::preload::{self, PlanOrigin, Runnable};
@@ -22,10 +28,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_onnx::prelude::TractResult;
 
-const STATE_KEY: &str = "iris-api/model/state";
+const RECORD_KEY: &str = "iris-api/serving";
 const CACHE_PREFIX: &str = "iris-api/model/cache/";
 const LEASE_PREFIX: &str = "iris-api/model/lease/";
-const IMAGE_PREFIX: &str = "iris-api/model/image/";
 
 /// Name and version reported for the embedded default model.
 pub const EMBEDDED_NAME: &str = "iris";
@@ -69,6 +74,10 @@ pub struct ModelState {
     /// The problem met at the last check, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The digest of the served registry version's prepared bytes (see
+    /// [`model::digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl ModelState {
@@ -82,6 +91,7 @@ impl ModelState {
             checked_at_ms: now_ms,
             loaded_at_ms: now_ms,
             last_error: None,
+            digest: None,
         }
     }
 
@@ -100,90 +110,112 @@ pub struct Served {
     pub model: ServedModel,
 }
 
-/// The embedded default (preloaded, see [`crate::preload`]), a registry version's
-/// prepared ONNX bytes, from the cache (or from this instance, which already had
-/// them), or a registry version's plan placed from its image (see [`image_key`]).
+/// The embedded default, the baked model (both preloaded, see [`crate::preload`]), or
+/// a registry version's prepared ONNX bytes, from the cache (or from this instance,
+/// which already had them).
 pub enum ServedModel {
     Embedded,
-    Cached {
-        key: String,
-        onnx: Arc<[u8]>,
-        /// Whether to make the plan's image while loading it: none could be used.
-        make_image: bool,
-    },
-    Placed(&'static model::Model),
+    Baked(&'static preload::Baked),
+    Cached { key: String, onnx: Arc<[u8]> },
 }
-
-/// Kept under an image's key when the plan cannot be kept as an image, so that
-/// later instances load it without trying again. Images start with other bytes.
-const NOT_IMAGEABLE: &[u8] = b"not imageable";
 
 impl ServedModel {
     /// A runnable plan for batches of `rows` rows (any size when `None`), and how it
-    /// was had. A registry version loaded here leaves its plan's image in `store`
-    /// when it can (or the note that it cannot).
-    pub fn runnable(
-        &self,
-        store: &impl Store,
-        rows: Option<usize>,
-    ) -> TractResult<(Runnable, PlanOrigin)> {
+    /// was had.
+    pub fn runnable(&self, rows: Option<usize>) -> TractResult<(Runnable, PlanOrigin)> {
         match self {
             ServedModel::Embedded => Ok((
                 Runnable::Resident(preload::embedded(rows)?),
                 PlanOrigin::Preloaded,
             )),
-            ServedModel::Cached {
-                key,
-                onnx,
-                make_image,
-            } => {
-                let image_key = image_key(key, rows).filter(|_| *make_image);
-                let plan = preload::registry(key, onnx, rows, image_key.is_some())?;
-                if let (Some(image_key), Some(image)) = (image_key, plan.image) {
-                    let kept = image.as_deref().unwrap_or(NOT_IMAGEABLE);
-                    // Only a saving for later instances is lost if this fails.
-                    let _ = store.set(&image_key, kept);
-                }
-                Ok((plan.runnable, plan.origin))
-            }
-            ServedModel::Placed(model) => Ok((Runnable::Resident(model), PlanOrigin::Image)),
+            ServedModel::Baked(baked) => Ok((
+                Runnable::Resident(baked.plans.for_rows(rows)),
+                PlanOrigin::Baked,
+            )),
+            ServedModel::Cached { key, onnx } => preload::registry(key, onnx, rows),
         }
     }
 }
 
-/// Where the image of version `cache_key`'s plan for `rows` rows, made by this
-/// component's snapshot, is kept; `None` where images are not used.
-fn image_key(cache_key: &str, rows: Option<usize>) -> Option<String> {
-    let tag = preload::image_tag()?;
-    let version = cache_key.strip_prefix(CACHE_PREFIX).unwrap_or(cache_key);
-    let shape = if rows == Some(1) { "1" } else { "any" };
-    Some(format!("{IMAGE_PREFIX}{version}/{shape}/{tag}"))
+/// What is kept under [`RECORD_KEY`].
+#[derive(Serialize, Deserialize)]
+struct Record {
+    settings: Settings,
+    state: ModelState,
 }
 
-/// The settings that matter here.
-pub struct Target<'a> {
-    pub model_uri: &'a str,
-    pub tracking_uri: &'a str,
-    pub refresh_ms: u64,
+/// What a request starts from: the settings, and the state stored with them.
+pub struct Loaded {
+    pub settings: Settings,
+    stored: Option<ModelState>,
+}
+
+impl Loaded {
+    fn target(&self) -> Target<'_> {
+        Target {
+            model_uri: &self.settings.model_uri,
+            tracking_uri: &self.settings.tracking_uri,
+            refresh_ms: self.settings.refresh.as_millis() as u64,
+        }
+    }
+}
+
+/// Reads the record; `read_settings` reads Spin's variables, only when nothing is
+/// stored yet or the state is due for a check.
+pub fn load(
+    store: &impl Store,
+    now_ms: u64,
+    read_settings: impl FnOnce() -> Result<Settings, String>,
+) -> Result<Loaded, String> {
+    let record: Option<Record> = store
+        .get(RECORD_KEY)
+        .ok()
+        .flatten()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    match record {
+        Some(Record { settings, state }) => {
+            let refresh_ms = settings.refresh.as_millis() as u64;
+            let settings = if is_due(&state, now_ms, refresh_ms) {
+                read_settings()?
+            } else {
+                settings
+            };
+            Ok(Loaded {
+                settings,
+                stored: Some(state),
+            })
+        }
+        None => Ok(Loaded {
+            settings: read_settings()?,
+            stored: None,
+        }),
+    }
+}
+
+fn is_due(state: &ModelState, now_ms: u64, refresh_ms: u64) -> bool {
+    now_ms.saturating_sub(state.checked_at_ms) >= refresh_ms
+}
+
+/// The settings that matter to the model state.
+struct Target<'a> {
+    model_uri: &'a str,
+    tracking_uri: &'a str,
+    refresh_ms: u64,
 }
 
 /// The current state, refreshed from the registry first if it is due.
 pub async fn current_state(
     store: &impl Store,
     http: &impl HttpClient,
-    target: &Target<'_>,
+    loaded: &Loaded,
     now_ms: u64,
 ) -> ModelState {
-    let stored: Option<ModelState> = store
-        .get(STATE_KEY)
-        .ok()
-        .flatten()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    match stored {
+    let target = loaded.target();
+    match loaded.stored.clone() {
         Some(state)
             if state.model_uri == target.model_uri
                 && state.tracking_uri == target.tracking_uri
-                && now_ms.saturating_sub(state.checked_at_ms) < target.refresh_ms =>
+                && !is_due(&state, now_ms, target.refresh_ms) =>
         {
             state
         }
@@ -195,75 +227,51 @@ pub async fn current_state(
             // only delays the switch by one interval.
             let lease = format!("{LEASE_PREFIX}{}", now_ms / target.refresh_ms.max(1));
             if store.increment(&lease, 1).map(|n| n == 1).unwrap_or(true) {
-                let next = refresh(store, http, target, Some(state), now_ms).await;
+                let next = refresh(store, http, loaded, Some(state), now_ms).await;
                 let _ = store.delete(&lease);
                 next
             } else {
                 state
             }
         }
-        _ => refresh(store, http, target, None, now_ms).await,
+        _ => refresh(store, http, loaded, None, now_ms).await,
     }
 }
 
-/// The state plus the model to run for batches of `rows` rows (any size when
-/// `None`): an image of its plan if there is one, else its bytes. Falls back to the
-/// embedded model if the cached bytes are gone (and makes the next request resolve
-/// again).
+/// The state plus the model to run: the baked plans if the served version is the
+/// baked model, else its prepared bytes. Falls back to the embedded model if the
+/// cached bytes are gone (and makes the next request resolve again).
 pub async fn current(
     store: &impl Store,
     http: &impl HttpClient,
-    target: &Target<'_>,
+    loaded: &Loaded,
     now_ms: u64,
-    rows: Option<usize>,
 ) -> Served {
-    let state = current_state(store, http, target, now_ms).await;
+    let state = current_state(store, http, loaded, now_ms).await;
     let Some(key) = state.cache_key() else {
         return Served {
             state,
             model: ServedModel::Embedded,
         };
     };
-    // The plan, placed from its image if there is one that fits this instance; else
-    // the bytes, and whether to make an image while loading them.
-    let image_key = image_key(&key, rows);
-    let image = image_key.as_ref().map(|k| store.get(k).ok().flatten());
-    let make_image = match image {
-        Some(Some(image)) => {
-            if let Some(model) = preload::restore(&image) {
-                return Served {
-                    state,
-                    model: ServedModel::Placed(model),
-                };
-            }
-            // An image this instance cannot take (the snapshot-heap bytes it points
-            // into differ here) would likely not fit the next one either: loading
-            // and remaking it every request would cost more than loading alone.
-            if image != NOT_IMAGEABLE {
-                if let Some(k) = &image_key {
-                    let _ = store.set(k, NOT_IMAGEABLE);
-                }
-            }
-            false
-        }
-        Some(None) => true,
-        None => false,
-    };
+    if let Some(baked) = preload::baked().filter(|b| state.digest.as_ref() == Some(&b.digest)) {
+        return Served {
+            state,
+            model: ServedModel::Baked(baked),
+        };
+    }
     match cached_bytes(store, &key) {
         Ok(Some(onnx)) => Served {
             state,
-            model: ServedModel::Cached {
-                key,
-                onnx,
-                make_image,
-            },
+            model: ServedModel::Cached { key, onnx },
         },
         _ => {
+            let target = loaded.target();
             let mut fallback = ModelState::embedded(target.model_uri, target.tracking_uri, 0);
             fallback.last_error = Some(format!(
                 "cached model {key} is missing; serving the embedded default"
             ));
-            let _ = save(store, &fallback);
+            let _ = save(store, &loaded.settings, &fallback);
             Served {
                 state: fallback,
                 model: ServedModel::Embedded,
@@ -281,10 +289,14 @@ fn cached_bytes(store: &impl Store, key: &str) -> Result<Option<Arc<[u8]>>, Stri
     }
 }
 
-fn save(store: &impl Store, state: &ModelState) -> Result<(), String> {
+fn save(store: &impl Store, settings: &Settings, state: &ModelState) -> Result<(), String> {
+    let record = Record {
+        settings: settings.clone(),
+        state: state.clone(),
+    };
     store.set(
-        STATE_KEY,
-        &serde_json::to_vec(state).expect("state serialises"),
+        RECORD_KEY,
+        &serde_json::to_vec(&record).expect("the record serialises"),
     )
 }
 
@@ -292,10 +304,11 @@ fn save(store: &impl Store, state: &ModelState) -> Result<(), String> {
 async fn refresh(
     store: &impl Store,
     http: &impl HttpClient,
-    target: &Target<'_>,
+    loaded: &Loaded,
     previous: Option<ModelState>,
     now_ms: u64,
 ) -> ModelState {
+    let target = loaded.target();
     let mut state = previous
         .unwrap_or_else(|| ModelState::embedded(target.model_uri, target.tracking_uri, now_ms));
     state.checked_at_ms = now_ms;
@@ -311,14 +324,20 @@ async fn refresh(
     match outcome {
         Ok(resolved) => {
             let key = cache_key(&resolved.name, &resolved.version);
-            let cached = state.source != Source::Embedded
+            let same_version = state.source != Source::Embedded
                 && state.name == resolved.name
-                && state.version == resolved.version
-                || store.get(&key).ok().flatten().is_some();
-            let ready = if cached {
-                Ok(())
-            } else {
-                match registry.download_onnx(&resolved.artifact_uri).await {
+                && state.version == resolved.version;
+            let known = match (&state.digest, same_version) {
+                (Some(digest), true) => Some(digest.clone()),
+                _ => store
+                    .get(&key)
+                    .ok()
+                    .flatten()
+                    .map(|prepared| model::digest(&prepared)),
+            };
+            let ready = match known {
+                Some(digest) => Ok(digest),
+                None => match registry.download_onnx(&resolved.artifact_uri).await {
                     Ok(bytes) => model::prepare(&bytes)
                         .map_err(|why| {
                             format!(
@@ -326,15 +345,19 @@ async fn refresh(
                                 resolved.name, resolved.version
                             )
                         })
-                        .and_then(|prepared| store.set(&key, &prepared)),
+                        .and_then(|prepared| {
+                            store.set(&key, &prepared)?;
+                            Ok(model::digest(&prepared))
+                        }),
                     Err(e) => Err(format!(
                         "model {} version {}: {e}",
                         resolved.name, resolved.version
                     )),
-                }
+                },
             };
             match ready {
-                Ok(()) => {
+                Ok(digest) => {
+                    state.digest = Some(digest);
                     if state.source == Source::Embedded
                         || state.name != resolved.name
                         || state.version != resolved.version
@@ -375,7 +398,7 @@ async fn refresh(
             state.last_error = Some(e.to_string());
         }
     }
-    if let Err(e) = save(store, &state) {
+    if let Err(e) = save(store, &loaded.settings, &state) {
         state.last_error = Some(e);
     }
     state
@@ -439,16 +462,22 @@ mod tests {
         }
     }
 
-    fn target() -> Target<'static> {
-        Target {
-            model_uri: "models:/iris@champion",
-            tracking_uri: "http://t",
-            refresh_ms: 1000,
-        }
+    fn settings() -> Result<Settings, String> {
+        Settings::from_lookup(|name| match name {
+            "mlflow_tracking_uri" => Some("http://t".into()),
+            "model_refresh_seconds" => Some("1".into()),
+            _ => None,
+        })
     }
 
     fn run<F: std::future::Future>(f: F) -> F::Output {
         futures::executor::block_on(f)
+    }
+
+    /// What one request at `now_ms` gets.
+    fn current_at(store: &MemoryStore, reg: &FakeRegistry, now_ms: u64) -> Served {
+        let loaded = load(store, now_ms, settings).unwrap();
+        run(current(store, reg, &loaded, now_ms))
     }
 
     #[test]
@@ -465,47 +494,79 @@ mod tests {
             calls: RefCell::new(0),
         };
         let store = MemoryStore::default();
-        let t = target();
 
         // Nothing registered: embedded default, and the reason is recorded.
-        let s = run(current(&store, &reg, &t, 0, Some(1))).state;
+        let s = current_at(&store, &reg, 0).state;
         assert_eq!(s.source, Source::Embedded);
         assert!(s.last_error.unwrap().contains("alias not found"));
 
         // Registered later: switch after the interval, not before.
         *reg.version.borrow_mut() = Some(1);
-        assert_eq!(
-            run(current(&store, &reg, &t, 500, Some(1))).state.source,
-            Source::Embedded
-        );
-        let s = run(current(&store, &reg, &t, 1000, Some(1))).state;
+        assert_eq!(current_at(&store, &reg, 500).state.source, Source::Embedded);
+        let s = current_at(&store, &reg, 1000).state;
         assert_eq!((s.source, s.version.as_str()), (Source::Registry, "1"));
 
         // Steady state: no network I/O.
         let calls = *reg.calls.borrow();
-        let served = run(current(&store, &reg, &t, 1500, Some(1)));
+        let served = current_at(&store, &reg, 1500);
         assert_eq!(*reg.calls.borrow(), calls);
         assert!(matches!(served.model, ServedModel::Cached { ref onnx, .. } if !onnx.is_empty()));
 
         // Registry down: keep serving version 1 from the cache.
         *reg.up.borrow_mut() = false;
-        let s = run(current(&store, &reg, &t, 2100, Some(1))).state;
+        let s = current_at(&store, &reg, 2100).state;
         assert_eq!((s.source, s.version.as_str()), (Source::Cache, "1"));
         assert!(s.last_error.unwrap().contains("unavailable"));
 
         // Back up with a broken version 3: refused, version 1 keeps serving.
         *reg.up.borrow_mut() = true;
         *reg.version.borrow_mut() = Some(3);
-        let s = run(current(&store, &reg, &t, 3200, Some(1))).state;
+        let s = current_at(&store, &reg, 3200).state;
         assert_eq!(s.version, "1");
         assert!(s.last_error.unwrap().contains("version 3 refused"));
 
         // Version 2 is good: switch.
         *reg.version.borrow_mut() = Some(2);
-        let s = run(current(&store, &reg, &t, 4300, Some(1))).state;
+        let s = current_at(&store, &reg, 4300).state;
         assert_eq!(
             (s.source, s.version.as_str(), s.last_error),
             (Source::Registry, "2", None)
         );
+    }
+
+    #[test]
+    fn variables_are_read_again_only_when_the_model_is_checked() {
+        let reg = FakeRegistry {
+            version: RefCell::new(None),
+            up: RefCell::new(true),
+            files: HashMap::new(),
+            calls: RefCell::new(0),
+        };
+        let store = MemoryStore::default();
+        let reads = RefCell::new(0);
+        let counted = || {
+            *reads.borrow_mut() += 1;
+            settings()
+        };
+        let request = |now_ms| {
+            let loaded = load(&store, now_ms, counted).unwrap();
+            run(current(&store, &reg, &loaded, now_ms))
+        };
+        request(0);
+        assert_eq!(*reads.borrow(), 1, "nothing stored yet: read");
+        request(200);
+        request(900);
+        assert_eq!(
+            *reads.borrow(),
+            1,
+            "within the interval: the stored settings"
+        );
+        request(1000);
+        assert_eq!(*reads.borrow(), 2, "due: read again with the check");
+        request(1500);
+        assert_eq!(*reads.borrow(), 2);
+        // A variable that became malformed is reported at the next check.
+        let broken = load(&store, 2000, || Err("variable max_batch_rows ...".into()));
+        assert!(broken.is_err());
     }
 }

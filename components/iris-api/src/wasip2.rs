@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::registry::{HttpClient, HttpResponse};
 use crate::RequestHead;
 use futures::StreamExt;
-use spin_sdk::http::{Fields, IncomingRequest, Request, Response};
+use spin_sdk::http::{Fields, IncomingRequest, Request, Response, ResponseOutparam};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 
@@ -64,7 +64,7 @@ async fn read_body(req: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiErr
 // carry WIT export names such as `wasi:http/incoming-handler@0.2.0#handle`.
 #[cfg_attr(target_arch = "wasm32", http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-async fn handle(req: IncomingRequest) -> Response {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     // One handle on the headers: each `headers()` is a host call and a new resource.
     let headers = req.headers();
     let head = RequestHead {
@@ -77,12 +77,8 @@ async fn handle(req: IncomingRequest) -> Response {
     };
     drop(headers);
     let outcome = crate::serve(head, |limit| read_body(req, limit), &SpinHttp).await;
-    let mut response = Response::builder();
-    response
-        .status(outcome.status)
-        .header("content-type", outcome.content_type);
-    for (name, value) in outcome.headers {
-        response.header(name, value);
-    }
-    response.body(outcome.body).build()
+    let mut headers = vec![("content-type", outcome.content_type)];
+    headers.extend(outcome.headers.iter().map(|(n, v)| (*n, v.as_str())));
+    // The whole answer at once: see `spin_reply`.
+    spin_reply::send(out, outcome.status, &headers, &outcome.body);
 }

@@ -10,18 +10,26 @@
 //! The initialisation export runs with WASI but nothing granted (no files, network,
 //! environment or outbound host; output discarded): clocks and random numbers work,
 //! for example for a hash map's seed. Random numbers come from a fixed seed, so the
-//! same input always gives the same snapshot. Spin's own imports (key-value, variables,
-//! SQLite...) trap: nothing they open would exist in the instances made from the
-//! snapshot.
+//! same input always gives the same snapshot. Spin's variables
+//! (`fermyon:spin/variables`, `wasi:config/store`) answer with the build-time values
+//! given to [`preinit`] (a component reads its build inputs there: host calls, which
+//! leave nothing behind in the snapshot, unlike files or environment variables that
+//! wasi-libc would cache). Spin's other imports (key-value, SQLite...) trap: nothing
+//! they open would exist in the instances made from the snapshot.
 
 use crate::allowed_hosts::AllowedHosts;
+use crate::bindings::{spin_v2, wasi_config};
 use crate::outbound_http::OutboundHooks;
+use crate::variables::ComponentVariables;
 use anyhow::{anyhow, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Instance, Linker, LinkerInstance, ResourceType, WasmList};
+use wasmtime::component::{
+    Component, HasSelf, Instance, Linker, LinkerInstance, ResourceType, WasmList,
+};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -31,8 +39,13 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 pub const DEFAULT_INIT_EXPORT: &str = "wizer-initialize";
 
 /// Returns `wasm` with the state left by its `init_export` function as its initial
-/// state. The export stays; it should be idempotent.
-pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
+/// state. The export stays; it should be idempotent. `variables` are what the
+/// export reads through Spin's variables interfaces.
+pub fn preinit(
+    wasm: &[u8],
+    init_export: &str,
+    variables: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let mut wizer = Wizer::new();
     // Removing the export breaks the component: wizer drops it from the component and
     // from the core module, but the component still aliases the core export.
@@ -50,11 +63,17 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
     let component = Component::new(&engine, &instrumented)
         .map_err(anyhow::Error::from)
         .context("compiling the instrumented component")?;
-    let mut linker = Linker::new(&engine);
+    let mut linker: Linker<InitState> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-    stub_non_wasi_imports(&mut linker, &component)?;
-    let mut store = Store::new(&engine, InitState::new());
+    spin_v2::variables::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, |s| {
+        &mut s.variables
+    })?;
+    wasi_config::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, |s| {
+        &mut s.variables
+    })?;
+    stub_other_imports(&mut linker, &component)?;
+    let mut store = Store::new(&engine, InitState::new(variables));
     // Async calls: the stubs of `async func` imports are concurrent host functions,
     // which need them. Nothing here waits on I/O.
     let instance = futures::executor::block_on(linker.instantiate_async(&mut store, &component))
@@ -79,9 +98,9 @@ pub fn preinit(wasm: &[u8], init_export: &str) -> Result<Vec<u8>> {
     Ok(snapshot)
 }
 
-/// The WASI packages that the linker gets from wasmtime-wasi and wasmtime-wasi-http
-/// (their 0.2 versions).
-const PROVIDED_WASI: [&str; 7] = [
+/// The packages that the linker defines: WASI from wasmtime-wasi and
+/// wasmtime-wasi-http (their 0.2 versions), and the variables interfaces.
+const PROVIDED: [&str; 9] = [
     "wasi:io/",
     "wasi:clocks/",
     "wasi:random/",
@@ -89,16 +108,19 @@ const PROVIDED_WASI: [&str; 7] = [
     "wasi:filesystem/",
     "wasi:sockets/",
     "wasi:http/",
+    "fermyon:spin/variables@2.0.0",
+    "wasi:config/store@0.2.0-draft-2024-09-27",
 ];
 
-/// Defines every other import (Spin's interfaces, wasi:keyvalue, wasi:config...) as
+/// Defines every other import (Spin's key-value and SQLite, wasi:keyvalue...) as
 /// functions that trap when called. (`Linker::define_unknown_imports_as_traps` would
 /// also shadow the WASI interfaces whose version differs from the one defined.)
-fn stub_non_wasi_imports(linker: &mut Linker<InitState>, component: &Component) -> Result<()> {
+fn stub_other_imports(linker: &mut Linker<InitState>, component: &Component) -> Result<()> {
     let engine = component.engine().clone();
     for (name, item) in component.component_type().imports(&engine) {
         // A WASIp3 component may import WASI 0.3 as well: stubbed like the rest.
-        if PROVIDED_WASI.iter().any(|p| name.starts_with(p)) && name.contains("@0.2.") {
+        let provided = PROVIDED.iter().any(|p| name.starts_with(p));
+        if provided && (!name.starts_with("wasi:") || name.contains("@0.2.")) {
             continue;
         }
         match item.ty {
@@ -152,17 +174,18 @@ fn stub_item(
 
 const SEED: u64 = 0x5eed;
 
-/// The store data of the initialising instance: WASI with nothing granted, and
-/// wasi:http with no outbound host allowed.
+/// The store data of the initialising instance: WASI with nothing granted,
+/// wasi:http with no outbound host allowed, and the build-time variables.
 struct InitState {
     ctx: WasiCtx,
     http: WasiHttpCtx,
     outbound: OutboundHooks,
     table: ResourceTable,
+    variables: ComponentVariables,
 }
 
 impl InitState {
-    fn new() -> Self {
+    fn new(variables: HashMap<String, String>) -> Self {
         // Seeded random numbers make the snapshot a function of the input alone
         // (hash map seeds decide the heap's layout), so builds are reproducible.
         // The values end up in every instance either way.
@@ -179,6 +202,7 @@ impl InitState {
                 app: Weak::new(),
             },
             table: ResourceTable::new(),
+            variables: ComponentVariables::from_values(variables),
         }
     }
 }

@@ -88,6 +88,13 @@ pub struct ComponentVariables {
 }
 
 impl ComponentVariables {
+    /// Variables with these literal values (no templates).
+    pub fn from_values(values: HashMap<String, String>) -> Self {
+        Self {
+            values: Arc::new(values),
+        }
+    }
+
     pub fn resolve(app: &AppVariables, templates: &BTreeMap<String, String>) -> Result<Self> {
         let values = templates
             .iter()

@@ -123,6 +123,37 @@ impl RestClient {
         read_json(answer, "GET", &url)
     }
 
+    /// `GET` of a full URL (an artifact proxy's, which may be another host), as JSON.
+    pub fn get_url<R: DeserializeOwned>(&self, url: &str) -> anyhow::Result<R> {
+        let answer = self
+            .agent
+            .get(url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        read_json(answer, "GET", url)
+    }
+
+    /// `GET` of a full URL, as bytes (at most `limit` of them).
+    pub fn get_url_bytes(&self, url: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
+        let mut answer = self
+            .agent
+            .get(url)
+            .call()
+            .with_context(|| format!("GET {url}"))?;
+        let status = answer.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = answer.body_mut().read_to_string().unwrap_or_default();
+            return Err(anyhow::Error::new(ApiError::from_answer(status, &text))
+                .context(format!("GET {url}")));
+        }
+        answer
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .with_context(|| format!("reading the answer to GET {url}"))
+    }
+
     /// `POST <base><endpoint>` with a JSON body.
     pub fn post<B: Serialize, R: DeserializeOwned>(
         &self,
@@ -201,11 +232,26 @@ fn snippet(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
+const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
+
 /// Maps an `mlflow-artifacts:` URI to the proxy URL that serves it, as the Python client
 /// does: `mlflow-artifacts:/P` is served by the tracking server itself,
 /// `mlflow-artifacts://host:port/P` by that host (with the tracking URI's scheme).
 pub fn proxy_url(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<String> {
-    const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
+    let (origin, path) = proxy_location(tracking_base, artifact_uri)?;
+    Ok(format!("{origin}{PROXY}/{}", encode_path(&path)))
+}
+
+/// The URL that lists the directory `artifact_uri` through the artifact proxy.
+pub fn proxy_listing_url(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<String> {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    let (origin, path) = proxy_location(tracking_base, artifact_uri)?;
+    let query = utf8_percent_encode(&path, NON_ALPHANUMERIC);
+    Ok(format!("{origin}{PROXY}?path={query}"))
+}
+
+/// The server that proxies `artifact_uri`, and the path it has there.
+fn proxy_location(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<(String, String)> {
     let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
         bail!(
             "the server handed out the artifact location {artifact_uri:?}, which is not proxied; \
@@ -226,7 +272,7 @@ pub fn proxy_url(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<Stri
     if path.split('/').any(|segment| segment == "..") {
         bail!("refusing the artifact location {artifact_uri:?}: it climbs out of the store");
     }
-    Ok(format!("{origin}{PROXY}/{}", encode_path(path)))
+    Ok((origin, path.to_string()))
 }
 
 /// Percent-encodes each segment of a relative path, keeping the `/` separators.

@@ -5,6 +5,7 @@
 //! against a stock `mlflow server` (3.x with logged models, 2.x with run artifacts).
 
 mod client;
+pub mod fetch;
 mod model_dir;
 mod model_log;
 mod progress;
