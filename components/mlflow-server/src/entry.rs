@@ -21,10 +21,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
     let db = match SpinDb::open_default() {
         Ok(db) => db,
-        Err(e) => return send(out, ApiResponse::error(&e.into())).await,
+        Err(e) => return send(out, ApiResponse::error(&e.into())),
     };
     if let Err(e) = ensure_schema(&db) {
-        return send(out, ApiResponse::error(&e)).await;
+        return send(out, ApiResponse::error(&e));
     }
     let path = path_and_query.split('?').next().unwrap_or("/").to_string();
     if let Some(target) = artifact_http::streaming_target(method, &path) {
@@ -34,17 +34,17 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                 let resp = upload(&db, &target, req)
                     .await
                     .unwrap_or_else(|e| ApiResponse::error(&e));
-                send(out, resp).await
+                send(out, resp)
             }
             _ => download(&db, &target, out).await,
         };
     }
     let body = match read_body(req).await {
         Ok(b) => b,
-        Err(e) => return send(out, ApiResponse::error(&e)).await,
+        Err(e) => return send(out, ApiResponse::error(&e)),
     };
     let api_req = ApiRequest::new(method, &path_and_query, body);
-    send(out, dispatch(&Ctx { db: &db }, &api_req)).await
+    send(out, dispatch(&Ctx { db: &db }, &api_req))
 }
 
 fn method_name(req: &IncomingRequest) -> String {
@@ -127,7 +127,7 @@ async fn download(db: &SpinDb, target: &str, out: ResponseOutparam) {
     });
     let (path, file) = match opened {
         Ok(v) => v,
-        Err(e) => return send(out, ApiResponse::error(&e)).await,
+        Err(e) => return send(out, ApiResponse::error(&e)),
     };
     let headers = artifact_http::download_headers(&path, file.size);
     let response = OutgoingResponse::new(fields(&headers));
@@ -154,18 +154,19 @@ fn fields(headers: &[(String, String)]) -> Fields {
     Fields::from_list(&list).unwrap_or_else(|_| Fields::new())
 }
 
-async fn send(out: ResponseOutparam, resp: ApiResponse) {
-    let mut headers = vec![("content-type".to_string(), resp.content_type.to_string())];
+fn send(out: ResponseOutparam, resp: ApiResponse) {
+    let content_type = resp
+        .headers
+        .iter()
+        .find(|(k, _)| k == "content-type")
+        .map_or(resp.content_type, |(_, ct)| ct.as_str());
+    let mut headers = vec![("content-type", content_type)];
     headers.extend(
         resp.headers
             .iter()
             .filter(|(k, _)| k != "content-type")
-            .cloned(),
+            .map(|(k, v)| (k.as_str(), v.as_str())),
     );
-    if let Some((_, ct)) = resp.headers.iter().find(|(k, _)| k == "content-type") {
-        headers[0].1 = ct.clone();
-    }
-    let response = OutgoingResponse::new(fields(&headers));
-    let _ = response.set_status_code(resp.status);
-    let _ = out.set_with_body(response, resp.body).await;
+    // The whole answer at once: see `spin_reply`.
+    spin_reply::send(out, resp.status, &headers, &resp.body);
 }

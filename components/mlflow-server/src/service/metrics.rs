@@ -3,6 +3,7 @@
 
 use super::runs::{get_active_run, get_run_info};
 use super::validation::{self as v, clamp_metric_value, validate_key};
+use super::ACTIVE;
 use crate::error::{required, ApiResult, MlflowError};
 use crate::http::router::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
@@ -10,7 +11,6 @@ use crate::params;
 use crate::store::{transaction, Db, DbExt, Row, SqlValue};
 use crate::util::page_token;
 use mlflow_wire::tracking::{self as wire, Metric};
-use std::collections::HashMap;
 
 pub const ROUTES: &[Route] = &[
     route(Method::Post, "runs/log-metric", log_metric),
@@ -54,19 +54,6 @@ pub fn validate_metric(m: &wire::BatchMetric) -> ApiResult<NewMetric> {
         dataset_name: m.dataset_name.clone(),
         dataset_digest: m.dataset_digest.clone(),
     })
-}
-
-/// Ordering key of "latest": (step, timestamp, value), NaN lowest.
-fn rank(m: &NewMetric) -> (i64, i64, f64) {
-    (
-        m.step,
-        m.timestamp,
-        if m.value.is_nan() {
-            f64::NEG_INFINITY
-        } else {
-            m.value
-        },
-    )
 }
 
 /// (value, is_nan) as stored: SQLite has no NaN, so NaN is 0 flagged by is_nan.
@@ -122,26 +109,34 @@ pub fn insert_metrics(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiRe
             )?;
         }
     }
-    let mut best: HashMap<&str, &NewMetric> = HashMap::new();
-    for m in metrics {
-        let slot = best.entry(m.key.as_str()).or_insert(m);
-        if rank(m) > rank(slot) {
-            *slot = m;
-        }
-    }
-    for m in best.values() {
-        let mut binds = vec![SqlValue::from(run_id), SqlValue::from(m.key.as_str())];
-        binds.extend(value_binds(m.value));
-        binds.extend(params![m.timestamp, m.step]);
-        db.exec(
-            "INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (run_uuid, key) DO UPDATE SET
-               value = excluded.value, is_nan = excluded.is_nan,
-               timestamp = excluded.timestamp, step = excluded.step
-             WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan = 1 THEN -9e999 ELSE excluded.value END)
-                 > (latest_metrics.step, latest_metrics.timestamp, CASE WHEN latest_metrics.is_nan = 1 THEN -9e999 ELSE latest_metrics.value END)",
-            &binds,
-        )?;
+    // `latest_metrics` follows by itself (the `latest_metrics_follow` trigger).
+    Ok(())
+}
+
+/// Logs one point (without a logged model) in a single statement, which needs no
+/// transaction: the point goes in only if the run exists and is active.
+fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> ApiResult<()> {
+    let mut binds = vec![SqlValue::from(run_id), SqlValue::from(m.key.as_str())];
+    binds.extend(value_binds(m.value));
+    binds.extend(params![
+        m.timestamp,
+        m.step,
+        m.dataset_name.clone(),
+        m.dataset_digest.clone(),
+        run_id,
+        ACTIVE
+    ]);
+    let inserted = db.query(
+        "INSERT OR IGNORE INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = ? AND lifecycle_stage = ?)
+         RETURNING 1",
+        &binds,
+    )?;
+    if inserted.is_empty() {
+        // The run is missing or not active (answered as MLflow does), or the point was
+        // logged already (identical points are one).
+        get_active_run(db, run_id)?;
     }
     Ok(())
 }
@@ -185,10 +180,14 @@ fn log_metric(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
         dataset_name: m.dataset_name.clone(),
         dataset_digest: m.dataset_digest.clone(),
     })?;
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
-        insert_metrics(ctx.db, run_id, &[point])
-    })?;
+    if point.model_id.is_none() {
+        insert_point(ctx.db, run_id, &point)?;
+    } else {
+        transaction(ctx.db, || {
+            get_active_run(ctx.db, run_id)?;
+            insert_metrics(ctx.db, run_id, &[point])
+        })?;
+    }
     ApiResponse::empty()
 }
 
@@ -373,6 +372,40 @@ mod tests {
         assert_eq!((latest[0].value, latest[0].step), (5.0, 2));
         log(&db, &id, &[point("loss", 0.5, 11, 2)]);
         assert_eq!(latest_metrics_for(&db, &id).unwrap()[0].value, 0.5);
+    }
+
+    #[test]
+    fn one_point_is_logged_only_into_an_active_run() {
+        let db = testing::db();
+        let id = run(&db);
+        insert_point(&db, &id, &point("acc", 0.5, 1, 1)).unwrap();
+        insert_point(&db, &id, &point("acc", 0.9, 2, 2)).unwrap();
+        // The same point again is one point, and not an error.
+        insert_point(&db, &id, &point("acc", 0.9, 2, 2)).unwrap();
+        let history = metric_history(&db, &id, "acc", None, None).unwrap().metrics;
+        assert_eq!(history.len(), 2);
+        assert_eq!(latest_metrics_for(&db, &id).unwrap()[0].value, 0.9);
+
+        let missing = insert_point(
+            &db,
+            "0123456789abcdef0123456789abcdef",
+            &point("acc", 1.0, 3, 3),
+        );
+        assert_eq!(missing.unwrap_err().code.name(), "RESOURCE_DOES_NOT_EXIST");
+        db.exec(
+            "UPDATE runs SET lifecycle_stage = 'deleted' WHERE run_uuid = ?",
+            &params![id.as_str()],
+        )
+        .unwrap();
+        let deleted = insert_point(&db, &id, &point("acc", 1.0, 3, 3)).unwrap_err();
+        assert_eq!(deleted.code.name(), "INVALID_PARAMETER_VALUE");
+        assert_eq!(
+            metric_history(&db, &id, "acc", None, None)
+                .unwrap()
+                .metrics
+                .len(),
+            2
+        );
     }
 
     #[test]

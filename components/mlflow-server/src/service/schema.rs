@@ -100,4 +100,21 @@ pub const TRACKING_MIGRATIONS: &[Migration] = &[
             "ALTER TABLE metric_points RENAME TO metrics",
         ],
     },
+    Migration {
+        area: "tracking",
+        version: 4,
+        // `latest_metrics` follows every inserted point by itself, so that logging one
+        // point is one statement: under Spin each statement is a round trip to the
+        // host and a write transaction holds the lock for all of them. "Latest" is the
+        // highest (step, timestamp, value), NaN lowest.
+        statements: &["CREATE TRIGGER IF NOT EXISTS latest_metrics_follow AFTER INSERT ON metrics BEGIN
+            INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step)
+            VALUES (new.run_uuid, new.key, new.value, new.is_nan, new.timestamp, new.step)
+            ON CONFLICT (run_uuid, key) DO UPDATE SET
+              value = excluded.value, is_nan = excluded.is_nan,
+              timestamp = excluded.timestamp, step = excluded.step
+            WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan = 1 THEN -9e999 ELSE excluded.value END)
+                > (latest_metrics.step, latest_metrics.timestamp, CASE WHEN latest_metrics.is_nan = 1 THEN -9e999 ELSE latest_metrics.value END);
+        END"],
+    },
 ];

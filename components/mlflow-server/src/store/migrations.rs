@@ -40,6 +40,29 @@ fn applied(db: &dyn Db) -> Result<Vec<(String, i64)>, MlflowError> {
         .collect())
 }
 
+/// The applied steps, and whether the database already writes ahead (WAL), in one
+/// statement: every request asks.
+fn applied_and_journal(db: &dyn Db) -> Result<(Vec<(String, i64)>, bool), MlflowError> {
+    let rows = db.query(
+        "SELECT area, version, (SELECT journal_mode FROM pragma_journal_mode) FROM schema_migrations",
+        &[],
+    )?;
+    // An in-memory database has no log to switch to ("memory").
+    let wal = rows
+        .first()
+        .is_some_and(|r| matches!(r.text(2).to_ascii_lowercase().as_str(), "wal" | "memory"));
+    Ok((rows.iter().map(|r| (r.text(0), r.int(1))).collect(), wal))
+}
+
+/// Switches a file database to write-ahead logging, once (the mode is kept in the
+/// file). Readers then never wait for the writer, and a commit is one synced append
+/// to the log instead of a synced journal and database; commits stay synced
+/// (`synchronous` is left at SQLite's FULL), as the data of record needs. An
+/// in-memory database stays as it is.
+fn write_ahead(db: &dyn Db) -> Result<(), MlflowError> {
+    db.query("PRAGMA journal_mode = WAL", &[]).map(drop)
+}
+
 fn pending(done: &[(String, i64)]) -> Vec<&'static Migration> {
     AREAS
         .iter()
@@ -48,13 +71,15 @@ fn pending(done: &[(String, i64)]) -> Vec<&'static Migration> {
         .collect()
 }
 
-/// Brings the database to the current schema (cheap when it already is).
+/// Brings the database to the current schema and journal mode (one read when it
+/// already is there).
 pub fn ensure_schema(db: &dyn Db) -> Result<(), MlflowError> {
-    if let Ok(done) = applied(db) {
-        if pending(&done).is_empty() {
-            return Ok(());
-        }
+    match applied_and_journal(db) {
+        Ok((done, true)) if pending(&done).is_empty() => return Ok(()),
+        Ok((done, false)) if pending(&done).is_empty() => return write_ahead(db),
+        _ => {}
     }
+    write_ahead(db)?;
     db.exec(CREATE_TABLE, &[])?;
     transaction(db, || {
         let done = applied(db)?;
@@ -88,6 +113,30 @@ mod tests {
         ensure_schema(&db).unwrap();
         let total: usize = AREAS.iter().map(|a| a.len()).sum();
         assert_eq!(applied(&db).unwrap().len(), total);
+    }
+
+    #[test]
+    fn a_file_database_is_switched_to_write_ahead_logging_once() {
+        let dir = std::env::temp_dir().join(format!("mlflow-wal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let _ = std::fs::remove_file(&path);
+        let journal = |db: &NativeDb| {
+            db.query_one("PRAGMA journal_mode", &[])
+                .unwrap()
+                .unwrap()
+                .text(0)
+        };
+        let db = NativeDb::open(&path);
+        assert_eq!(journal(&db), "delete");
+        ensure_schema(&db).unwrap();
+        assert_eq!(journal(&db), "wal");
+        // An already migrated database in rollback mode is switched too.
+        db.exec("PRAGMA journal_mode = DELETE", &[]).unwrap();
+        ensure_schema(&db).unwrap();
+        assert_eq!(journal(&NativeDb::open(&path)), "wal");
+        drop(db);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
