@@ -140,7 +140,13 @@ impl KvStore {
                 if !conn.is_autocommit() {
                     let _ = conn.execute_batch("ROLLBACK");
                 }
-                return outcome.map_err(|e| e.to_string());
+                let value = outcome.map_err(|e| e.to_string())?;
+                let ticket = self.pool.committed();
+                // The next writer goes on while this one waits for the sync.
+                drop(conn);
+                drop(pass);
+                self.pool.durable(ticket).await?;
+                return Ok(value);
             }
             drop(conn);
             drop(pass);

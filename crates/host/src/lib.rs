@@ -24,6 +24,7 @@ pub mod state;
 mod stdio;
 pub mod variables;
 mod wal_checkpointer;
+mod wal_sync;
 
 pub use app::{App, AppOptions};
 pub use server::{serve, ServeOptions};

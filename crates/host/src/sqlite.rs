@@ -6,6 +6,10 @@
 //! front instead of failing with SQLITE_BUSY when a read transaction later
 //! tries to upgrade while another writer commits.
 //!
+//! A write is answered once it is on disk (see `wal_sync`): a statement that
+//! ends a write (COMMIT, or a write outside a transaction) waits for a sync of
+//! the log after the write gate is free again.
+//!
 //! Writers queue on their database's write gate (see `sqlite_pool`): a write
 //! statement outside a transaction holds it for that statement; a transaction
 //! holds it from `BEGIN` (or `SAVEPOINT`) until the connection is back in
@@ -16,6 +20,7 @@
 use crate::bindings::{spin_v2::sqlite as v2, sqlite_v3 as v3};
 use crate::runtime_config::StorageLocation;
 use crate::sqlite_pool::{blocking, GatePass, Owner, Pool, PooledConnection, WriteGate};
+use crate::wal_sync::Ticket;
 use anyhow::Result;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -77,6 +82,9 @@ enum Step {
     Done {
         result: rusqlite::Result<QueryResult>,
         holds_gate: bool,
+        /// The statement ended a write (a commit): wait for its ticket before
+        /// answering (see `Pool::durable`).
+        committed: Option<Ticket>,
     },
     /// The statement writes and no pass was at hand: nothing was run.
     NeedsGate {
@@ -90,9 +98,14 @@ impl Session {
         if self.pass.is_none() && pass.is_none() && self.needs_gate(&statement) {
             return Step::NeedsGate { statement, params };
         }
+        let wrote = self.pass.is_some() || pass.is_some();
         let result = run_statement(&self.conn, &statement, &params);
+        let mut committed = None;
         if self.conn.is_autocommit() {
             // Committed, rolled back, or never in a transaction.
+            if wrote && result.is_ok() {
+                committed = self.conn.pool().committed();
+            }
             self.pass = None;
             drop(pass);
         } else if self.pass.is_none() {
@@ -101,6 +114,7 @@ impl Session {
         Step::Done {
             result,
             holds_gate: self.pass.is_some(),
+            committed,
         }
     }
 
@@ -346,25 +360,34 @@ impl SqliteView<'_> {
             // cannot wait for a lock, and a hop to the blocking pool and back
             // would only lengthen the time everybody else waits for the gate.
             let step = session.lock().unwrap().execute(statement, params, None);
-            let Step::Done { result, holds_gate } = step else {
+            let Step::Done {
+                result,
+                holds_gate,
+                committed,
+            } = step
+            else {
                 unreachable!("a session holding the gate never asks for it");
             };
             if let Ok(handle) = self.table.get_mut(conn) {
                 handle.holds_gate = holds_gate;
             }
-            return Ok(result.map_err(|e| DbError::Io(e.to_string())));
+            return Ok(durable(&session, result, committed).await);
         }
         let (mut statement, mut params) = (statement, params);
         loop {
-            let session = session.clone();
+            let in_pool = session.clone();
             let step =
-                blocking(move || session.lock().unwrap().execute(statement, params, pass)).await?;
+                blocking(move || in_pool.lock().unwrap().execute(statement, params, pass)).await?;
             match step {
-                Step::Done { result, holds_gate } => {
+                Step::Done {
+                    result,
+                    holds_gate,
+                    committed,
+                } => {
                     if let Ok(handle) = self.table.get_mut(conn) {
                         handle.holds_gate = holds_gate;
                     }
-                    return Ok(result.map_err(|e| DbError::Io(e.to_string())));
+                    return Ok(durable(&session, result, committed).await);
                 }
                 Step::NeedsGate {
                     statement: s,
@@ -389,6 +412,21 @@ impl SqliteView<'_> {
         let guard = handle.session.lock().unwrap();
         Ok(f(&guard.conn))
     }
+}
+
+/// The statement's result, once a commit it made is on disk: the write gate
+/// is free already, so that later writers commit meanwhile and share the sync.
+async fn durable(
+    session: &Arc<Mutex<Session>>,
+    result: rusqlite::Result<QueryResult>,
+    committed: Option<Ticket>,
+) -> Result<QueryResult, DbError> {
+    let result = result.map_err(|e| DbError::Io(e.to_string()))?;
+    if committed.is_some() {
+        let pool = session.lock().unwrap().conn.pool().clone();
+        pool.durable(committed).await.map_err(DbError::Io)?;
+    }
+    Ok(result)
 }
 
 fn to_v3(v: Value) -> v3::Value {
@@ -653,6 +691,31 @@ mod tests {
         assert!(!gate.is_held_by(a.owner));
         assert!(gate.is_free(), "the gate was left held");
         assert_eq!(count(&mut a).await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_acknowledged_write_is_synced_and_reads_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let databases = file_databases(&dir);
+        let syncer = databases.pools["default"].syncer().unwrap().clone();
+        let before = syncer.counts();
+        let mut a = Instance::new(&databases);
+        let c = a.open().await;
+        a.run(&c, "SELECT n FROM counter", vec![]).await.unwrap();
+        assert_eq!(syncer.counts(), before, "a read was counted as a commit");
+        a.run(&c, "BEGIN", vec![]).await.unwrap();
+        a.run(&c, "UPDATE counter SET n = n + 1", vec![])
+            .await
+            .unwrap();
+        assert_eq!(syncer.counts(), before, "counted before the commit");
+        a.run(&c, "COMMIT", vec![]).await.unwrap();
+        a.run(&c, "UPDATE counter SET n = n + 1", vec![])
+            .await
+            .unwrap();
+        // Two commits, and each was on disk before its statement returned.
+        let (committed, synced) = syncer.counts();
+        assert_eq!(committed, before.0 + 2);
+        assert_eq!(synced, committed);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! A small pool of rusqlite connections to one database file, shared by the
 //! SQLite and key-value capabilities.
 //!
-//! Every connection runs in WAL mode. Writers of one database file take its
+//! Every connection runs in WAL mode, with `synchronous = NORMAL`: a file
+//! database's writes are made durable by its [`WalSyncer`] (group commit) before
+//! they are acknowledged. Writers of one database file take its
 //! [`WriteGate`] first, a FIFO queue in this process, so they wait their turn on
 //! a tokio semaphore instead of in SQLite's busy handler (whose back-off sleeps
 //! grow to tens of milliseconds under contention). Readers take no gate: WAL
@@ -13,6 +15,7 @@
 
 use crate::runtime_config::StorageLocation;
 use crate::wal_checkpointer::Checkpointer;
+use crate::wal_sync::{Ticket, WalSyncer};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::collections::HashMap;
@@ -40,6 +43,8 @@ pub struct Pool {
     writer: Mutex<Option<std::sync::mpsc::Sender<Box<dyn WriteJob>>>>,
     /// Checkpoints a file database's WAL (none in memory: no WAL there).
     checkpointer: Option<Checkpointer>,
+    /// Makes a file database's commits durable (none in memory).
+    syncer: Option<Arc<WalSyncer>>,
 }
 
 /// A short write (one statement, or a read then one statement) run by the
@@ -86,6 +91,7 @@ impl Pool {
             gate: Arc::new(WriteGate::new()),
             writer: Mutex::new(None),
             checkpointer: None,
+            syncer: None,
         };
         let first = pool
             .connect()
@@ -101,6 +107,7 @@ impl Pool {
             let checkpointer = Checkpointer::start(pool.connect()?, wal, pool.gate.clone())?;
             checkpointer.attach(&first)?;
             pool.checkpointer = Some(checkpointer);
+            pool.syncer = Some(WalSyncer::new(&pool.target));
         }
         if in_memory {
             pool._keep_alive = Some(Mutex::new(first));
@@ -114,6 +121,26 @@ impl Pool {
         self.in_memory
     }
 
+    /// Counts a commit that just completed on this database; wait for the ticket
+    /// with [`Pool::durable`] before acknowledging the write. `None` in memory.
+    pub fn committed(&self) -> Option<Ticket> {
+        self.syncer.as_ref().map(|s| s.committed())
+    }
+
+    /// The syncer of a file database.
+    #[cfg(test)]
+    pub fn syncer(&self) -> Option<&Arc<WalSyncer>> {
+        self.syncer.as_ref()
+    }
+
+    /// Returns once the commit of `ticket` is on disk (see [`WalSyncer`]).
+    pub async fn durable(&self, ticket: Option<Ticket>) -> Result<(), String> {
+        match (&self.syncer, ticket) {
+            (Some(syncer), Some(ticket)) => syncer.durable(ticket).await,
+            _ => Ok(()),
+        }
+    }
+
     /// The write gate of this pool's database.
     pub fn gate(&self) -> &Arc<WriteGate> {
         &self.gate
@@ -121,8 +148,8 @@ impl Pool {
 
     /// Queues `job` for this database's batch writer: one thread with its own
     /// connection that takes every queued job in arrival order, runs them in
-    /// one `BEGIN IMMEDIATE` ... `COMMIT` under the write gate, then completes
-    /// each with the commit's outcome. Writers thus wait neither in SQLite's
+    /// one `BEGIN IMMEDIATE` ... `COMMIT` under the write gate, makes the commit
+    /// durable, then completes each with the commit's outcome. Writers thus wait neither in SQLite's
     /// busy handler nor for a thread hop per write, and share one commit.
     /// Call it from within a tokio runtime.
     pub fn submit_write(&self, job: Box<dyn WriteJob>) -> Result<()> {
@@ -131,10 +158,11 @@ impl Pool {
             let conn = self.connect()?;
             let (tx, rx) = std::sync::mpsc::channel();
             let gate = self.gate.clone();
+            let syncer = self.syncer.clone();
             let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("spinflow-sqlite-writer".into())
-                .spawn(move || run_writer(conn, rx, gate, runtime))?;
+                .spawn(move || run_writer(conn, rx, gate, syncer, runtime))?;
             *writer = Some(tx);
         }
         writer
@@ -193,11 +221,23 @@ impl std::ops::DerefMut for PooledConnection {
     }
 }
 
+impl PooledConnection {
+    /// The pool this connection came from.
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+}
+
 impl Drop for PooledConnection {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
             return; // unusable: let it close
+        }
+        // A guest may have changed how long the connection waits for a lock
+        // (`PRAGMA busy_timeout`): the next user gets the pool's setting back.
+        if conn.busy_timeout(BUSY_TIMEOUT).is_err() {
+            return;
         }
         let mut idle = self.pool.idle.lock().unwrap();
         if idle.len() < MAX_IDLE {
@@ -211,6 +251,7 @@ fn run_writer(
     conn: Connection,
     jobs: std::sync::mpsc::Receiver<Box<dyn WriteJob>>,
     gate: Arc<WriteGate>,
+    syncer: Option<Arc<WalSyncer>>,
     runtime: tokio::runtime::Handle,
 ) {
     while let Ok(first) = jobs.recv() {
@@ -245,6 +286,9 @@ fn run_writer(
             }
         }
         drop(pass);
+        if let (Ok(()), Some(syncer)) = (&outcome, &syncer) {
+            outcome = runtime.block_on(syncer.durable(syncer.committed()));
+        }
         for job in batch {
             job.complete(outcome.clone());
         }
