@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 
 .PHONY: up build host components test test-deps venv rust-test py-test py-test-mlflow29 lint
 
-## Build everything and run the whole app on 127.0.0.1:3000.
+## Build everything and run the whole app on 127.0.0.1:3000 (runtime-config.toml:
+## iris-api's key-value store in memory, tracking data on disk under .spin/).
 up: build
-	$(SPINFLOW) up
+	$(SPINFLOW) up --runtime-config-file runtime-config.toml
 
 build: components
 
@@ -68,12 +69,19 @@ K8S_NS := mlops
 .PHONY: k8s-image k8s-image-docker k8s-deploy k8s-local-tls k8s-status k8s-mlflow-ui k8s-delete
 
 ## OCI image archive target/oci/spinflow.tar (/spin.toml + the .wasm files), no engine needed.
+## BAKE_MODEL=models:/iris@champion (fetched from MLFLOW_TRACKING_URI) bakes that registry
+## version into iris-api, which then serves it from its first request (docs/kubernetes.md).
+BAKE_MODEL ?=
+BAKED_IRIS := target/oci/iris_api.baked.wasm
+OCI_SOURCES := $(if $(BAKE_MODEL),--component-source iris-api=$(BAKED_IRIS))
 k8s-image: build
-	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar
+	@mkdir -p target/oci
+	$(if $(BAKE_MODEL),$(SPINFLOW) preinit target/wasm32-wasip2/wasm-release/iris_api.preinit.wasm --output $(BAKED_IRIS) --model $(BAKE_MODEL))
+	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar $(OCI_SOURCES)
 
 ## The same image with a container engine (docker build of a context staged from spin.toml).
-k8s-image-docker: build
-	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar --rootfs target/oci/rootfs
+k8s-image-docker: k8s-image
+	python3 deploy/oci_image.py -t $(IMAGE) -o target/oci/spinflow.tar --rootfs target/oci/rootfs $(OCI_SOURCES)
 	docker build -f deploy/Dockerfile -t $(IMAGE) target/oci/rootfs
 
 k8s-deploy:

@@ -44,8 +44,13 @@ MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
-def app_files(manifest: Path) -> dict[PurePosixPath, Path]:
-    """Image path -> local file: /spin.toml and each component's local `source`."""
+def app_files(manifest: Path, sources: dict[str, Path] | None = None) -> dict[PurePosixPath, Path]:
+    """Image path -> local file: /spin.toml and each component's local `source`.
+
+    `sources` puts another local file at a component's path (for example iris-api
+    with a registry model baked in): spin.toml, and so the image, stay as they are.
+    """
+    sources = dict(sources or {})
     spin = tomllib.loads(manifest.read_text())
     files = {PurePosixPath("/spin.toml"): manifest}
     for cid, comp in sorted(spin.get("component", {}).items()):
@@ -55,12 +60,14 @@ def app_files(manifest: Path) -> dict[PurePosixPath, Path]:
         rel = PurePosixPath(source)
         if rel.is_absolute() or ".." in rel.parts:
             raise SystemExit(f"component {cid}: source {source} must be relative and inside the app dir")
-        local = manifest.parent / source
+        local = sources.pop(cid, manifest.parent / source)
         if not local.is_file():
             raise SystemExit(f"component {cid}: {local} is missing; run `make build` first")
         files[PurePosixPath("/") / rel] = local
         if comp.get("files"):
             raise SystemExit(f"component {cid}: static `files` are not packaged by this script")
+    if sources:
+        raise SystemExit(f"no component {', '.join(sorted(sources))} in {manifest}")
     return files
 
 
@@ -93,9 +100,10 @@ def canonical_json(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def build(manifest: Path, ref: str, mtime: int) -> tuple[dict[str, bytes], bytes, str]:
+def build(manifest: Path, ref: str, mtime: int,
+          sources: dict[str, Path] | None = None) -> tuple[dict[str, bytes], bytes, str]:
     """Blobs by digest, the index.json bytes, and the image index digest."""
-    files = app_files(manifest)
+    files = app_files(manifest, sources)
     raw = layer_tar(files, mtime)
     gz = io.BytesIO()
     with gzip.GzipFile(fileobj=gz, mode="wb", compresslevel=9, mtime=0) as f:
@@ -164,11 +172,11 @@ def write_archive(path: Path, blobs: dict[str, bytes], index_json: bytes, mtime:
             tar.addfile(info, io.BytesIO(data))
 
 
-def stage_rootfs(dest: Path, manifest: Path) -> None:
+def stage_rootfs(dest: Path, manifest: Path, sources: dict[str, Path] | None = None) -> None:
     """The image's filesystem as a directory: the context for deploy/Dockerfile."""
     if dest.exists():
         shutil.rmtree(dest)
-    for image_path, local in app_files(manifest).items():
+    for image_path, local in app_files(manifest, sources).items():
         target = dest / str(image_path).lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(local, target)
@@ -180,12 +188,20 @@ def main(argv=None) -> int:
     p.add_argument("-t", "--tag", default="spinflow:dev", help="image reference recorded in the archive")
     p.add_argument("-o", "--output", type=Path, default=REPO / "target" / "oci" / "spinflow.tar")
     p.add_argument("--rootfs", type=Path, help="also stage the image filesystem here (docker build context)")
+    p.add_argument("--component-source", action="append", default=[], metavar="ID=FILE",
+                   help="put FILE at component ID's source path (e.g. iris-api with a baked model)")
     args = p.parse_args(argv)
+    sources = {}
+    for pair in args.component_source:
+        cid, sep, path = pair.partition("=")
+        if not sep:
+            p.error(f"--component-source {pair!r}: expected ID=FILE")
+        sources[cid] = Path(path)
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
-    blobs, index_json, digest = build(args.manifest, args.tag, mtime)
+    blobs, index_json, digest = build(args.manifest, args.tag, mtime, sources)
     write_archive(args.output, blobs, index_json, mtime)
     if args.rootfs:
-        stage_rootfs(args.rootfs, args.manifest)
+        stage_rootfs(args.rootfs, args.manifest, sources)
     print(f"{args.output}: {normalize_ref(args.tag)} {digest}")
     return 0
 

@@ -192,8 +192,11 @@ def _start_stack(start_app, tmp_path, local_docs, ingress, iris_overrides):
     assert iris_env["SPIN_VARIABLE_MLFLOW_TRACKING_URI"] == service_url(local_docs, "mlflow-server-service")
     iris_env["SPIN_VARIABLE_MLFLOW_TRACKING_URI"] = mlflow.url
     iris_env.update(iris_overrides)
+    iris_rc = tmp_path / "iris-api-runtime-config.toml"
+    iris_rc.write_text(find(local_docs, "ConfigMap", "iris-api-runtime-config")["data"]["runtime-config.toml"])
     replicas_wanted = find(local_docs, "Deployment", "iris-api")["spec"]["replicas"]
-    replicas = [start_app(["--component-id", iris_env["SPIN_COMPONENTS_TO_RETAIN"]], env=iris_env)
+    replicas = [start_app(["--component-id", iris_env["SPIN_COMPONENTS_TO_RETAIN"],
+                           "--runtime-config-file", str(iris_rc)], env=iris_env)
                 for _ in range(replicas_wanted)]
 
     # nginx, configured from the Ingress.

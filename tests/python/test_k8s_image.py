@@ -93,6 +93,25 @@ def test_docker_context_has_the_same_files(tmp_path):
     assert (REPO / "deploy/Dockerfile").read_text().splitlines()[-2:] == ["FROM scratch", "COPY . /"]
 
 
+def test_a_component_can_be_replaced_by_another_file_at_the_same_path(tmp_path):
+    """`make k8s-image BAKE_MODEL=...` puts iris-api with a baked model in the image."""
+    baked = tmp_path / "iris_api.baked.wasm"
+    baked.write_bytes(b"\0asm baked")
+    out = tmp_path / "baked.tar"
+    oci_image.main(["-t", "x:1", "-o", str(out), "--component-source", f"iris-api={baked}"])
+    files = read_archive(out)
+    image_index = json.loads(blob(files, json.loads(files["index.json"])["manifests"][0]))
+    manifest = json.loads(blob(files, image_index["manifests"][0]))
+    raw = gzip.decompress(blob(files, manifest["layers"][0]))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as layer:
+        content = {m.name: layer.extractfile(m).read() for m in layer.getmembers() if m.isfile()}
+    spin = tomllib.loads((REPO / "spin.toml").read_text())
+    assert content[spin["component"]["iris-api"]["source"]] == b"\0asm baked"
+    assert content["spin.toml"] == (REPO / "spin.toml").read_bytes()
+    with pytest.raises(SystemExit, match="no component nope"):
+        oci_image.build(REPO / "spin.toml", "x:1", 0, {"nope": baked})
+
+
 def test_missing_wasm_is_refused_with_a_clear_message(tmp_path):
     manifest = tmp_path / "spin.toml"
     manifest.write_text('spin_manifest_version = 2\n[application]\nname = "x"\n'
