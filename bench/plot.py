@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 OURS = "#d9480f"
+SPIN = "#f08c00"  # our components in real Spin (`spin…` systems)
 PEER = "#4c6ef5"
 FLOOR = "#868e96"
 
@@ -36,6 +37,8 @@ def median(values):
 def color(system):
     if system.startswith("spinflow"):
         return OURS
+    if system == "spin" or system.startswith(("spin-", "spin (")):
+        return SPIN
     if system.startswith("floor"):
         return FLOOR
     return PEER

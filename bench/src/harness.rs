@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::loadgen::{self, LoadOptions};
 use crate::predict;
@@ -14,7 +14,7 @@ use crate::procs::{self, Server};
 use crate::report::{self, RunInfo};
 use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
-use crate::systems::{self, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
+use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
 use crate::tracking::{self, Plan};
 use crate::{hostfig, sizes};
 
@@ -29,12 +29,18 @@ pub struct Options {
     pub reps: usize,
     pub build: bool,
     pub plots: bool,
+    /// The real Spin CLI: with it, the Spin systems run too (`spin`, `spin-registry`,
+    /// `spin-baked`, tracking `spin`, `spin (trivial component)`) and `spinflow-baked`.
+    pub spin_bin: Option<PathBuf>,
 }
 
 impl Options {
-    fn wants(&self, system: &str) -> bool {
+    pub fn wants(&self, system: &str) -> bool {
+        if systems::needs_spin_cli(system) && self.spin_bin.is_none() {
+            return false;
+        }
         match &self.only {
-            None => true,
+            None => self.spin_bin.is_some() || !systems::only_with_spin_cli(system),
             Some(list) => {
                 list.iter().any(|s| s == system)
                     || (system == "floor" && list.iter().any(|s| s == "spinflow"))
@@ -77,7 +83,8 @@ impl Options {
             writers: 8,
             batches: if self.quick { 4 } else { 20 },
             batch_size: 1000,
-            log_metric_clients: 8,
+            // 8 as in the earlier reports, and 16, where the issue measures its p99.
+            log_metric_clients: [8, 16],
             log_metric,
             search_queries: if self.quick { 10 } else { 50 },
             history_points: 200,
@@ -115,11 +122,12 @@ fn remove_earlier_runs(scratch: &Path) -> Result<()> {
 pub async fn run(opts: Options) -> Result<PathBuf> {
     let started = Instant::now();
     let stamp = chrono::Utc::now();
-    let scratch = opts.out.join("tmp");
+    let scratch = std::path::absolute(opts.out.join("tmp"))?;
     remove_earlier_runs(&scratch)?;
     let work = scratch.join(stamp.format(RUN_STAMP).to_string());
     fs::create_dir_all(&work)?;
-    let paths = Paths::new(work.clone(), opts.quick)?;
+    check_spin_bin(&opts)?;
+    let paths = Paths::new(work.clone(), opts.quick, opts.spin_bin.clone())?;
     let needs_peers = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
         .concat()
         .iter()
@@ -138,21 +146,50 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let mut info = RunInfo::new(&opts, &paths, stamp, needs_peers);
     let mut results = Results::default();
 
-    if opts.wants("spinflow") {
+    if opts.wants("spinflow") || opts.wants("spin") {
         hostfig::run(&paths, &opts, &mut info, &mut results).await;
-        if let Err(e) = hostfig::prime_cache(&paths).await {
+    }
+    if opts.wants("spinflow") {
+        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow).await {
             results.note(format!("priming the compiled-code cache: {e:#}"));
         }
     }
+    let any_spin = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
+        .concat()
+        .iter()
+        .any(|s| systems::needs_spin_cli(s) && opts.wants(s));
+    if any_spin {
+        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spin).await {
+            results.note(format!("priming Spin's compiled-code cache: {e:#}"));
+        }
+    }
 
-    let predict: Vec<&str> = PREDICT_SYSTEMS
+    let mut predict: Vec<&str> = PREDICT_SYSTEMS
         .iter()
         .copied()
         .filter(|s| opts.wants(s))
         .collect();
-    for system in predict.iter().copied().filter(|s| is_registry_variant(s)) {
+    for system in predict
+        .iter()
+        .copied()
+        .filter(|s| has_model(s, Model::Registry))
+    {
         if let Err(e) = prepare_registry_model(&paths, system).await {
             results.note(format!("{system}: no registry model to serve: {e:#}"));
+        }
+    }
+    let baked: Vec<&str> = predict
+        .iter()
+        .copied()
+        .filter(|s| has_model(s, Model::Baked))
+        .collect();
+    if !baked.is_empty() {
+        if let Err(e) = prepare_baked(&paths, &baked).await {
+            results.note(format!(
+                "{}: no baked iris-api to serve: {e:#}",
+                baked.join(", ")
+            ));
+            predict.retain(|s| !baked.contains(s));
         }
     }
     for rep in 0..opts.reps {
@@ -166,7 +203,13 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
             );
             info.command(system, &systems::command_line(&launch, &paths));
             match procs::start(launch, &paths.work.join("logs")).await {
-                Ok(server) => predict_system(server, system, &opts, &mut results).await,
+                Ok(server) => match check_served_model(&server, system).await {
+                    Ok(()) => predict_system(server, system, &opts, &mut results).await,
+                    Err(e) => {
+                        results.note(format!("{system}: not measured: {e:#}"));
+                        server.stop();
+                    }
+                },
                 Err(e) => results.note(format!("{system} did not start: {e:#}")),
             }
         }
@@ -201,43 +244,165 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     Ok(report)
 }
 
-fn is_registry_variant(system: &str) -> bool {
-    systems::spinflow_variant(system).is_some_and(|(_, registry)| registry)
+/// A Spin system asked for by name needs the Spin CLI; a Spin CLI must run.
+fn check_spin_bin(opts: &Options) -> Result<()> {
+    match &opts.spin_bin {
+        None => {
+            let named: Vec<&String> = opts
+                .only
+                .iter()
+                .flatten()
+                .filter(|s| systems::needs_spin_cli(s))
+                .collect();
+            if !named.is_empty() {
+                bail!("{named:?} run under real Spin: give its CLI with --spin-bin PATH (or SPIN_BIN)");
+            }
+        }
+        Some(spin) => {
+            let out = std::process::Command::new(spin)
+                .arg("--version")
+                .output()
+                .with_context(|| format!("running {} --version", spin.display()))?;
+            if !out.status.success() {
+                bail!("{} --version failed: {}", spin.display(), out.status);
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Trains a model into the app's own tracking server (`spinflow train`) and waits
-/// until iris-api serves it; the measured runs then start from that state, with
-/// the default refresh interval.
-async fn prepare_registry_model(paths: &Paths, system: &str) -> Result<()> {
-    let (manifest, _) = systems::spinflow_variant(system).context("not a spinflow variant")?;
-    let state = systems::registry_state_dir(paths, system);
-    let _ = fs::remove_dir_all(&state);
-    let mut launch = systems::spinflow(
+fn has_model(system: &str, model: Model) -> bool {
+    systems::variant(system).is_some_and(|v| v.model == model)
+}
+
+/// A setup server of `manifest` on a new `state` dir (always `spinflow up`, which
+/// starts fastest), asking the registry every second so that a new version is
+/// served at once.
+async fn start_setup_server(
+    paths: &Paths,
+    name: &str,
+    manifest: &str,
+    state: &Path,
+) -> Result<Server> {
+    let _ = fs::remove_dir_all(state);
+    let mut launch = systems::app(
         paths,
-        &format!("{system}-setup"),
+        Runtime::Spinflow,
+        &format!("{name}-setup"),
         Path::new(manifest),
         procs::free_port()?,
-        &state,
-        &[],
+        state,
         "/health",
     );
-    // Asks the registry every second while setting up, to pick the version up at once.
     launch
         .env
         .push(("SPIN_VARIABLE_MODEL_REFRESH_SECONDS".into(), "1".into()));
-    let server = procs::start(launch, &paths.work.join("logs")).await?;
+    procs::start(launch, &paths.work.join("logs")).await
+}
+
+/// Trains the Iris model into the server's tracking server and registry
+/// (`spinflow train`), and waits until its iris-api serves it.
+async fn train_into(paths: &Paths, server: &Server) -> Result<()> {
     let url = format!("http://{}", server.authority());
-    let served = match setup::run(std::process::Command::new(paths.spinflow()).args([
+    setup::run(std::process::Command::new(paths.spinflow()).args([
         "train",
         "--tracking-uri",
         &url,
         "-q",
-    ])) {
-        Ok(()) => wait_for_registry_model(&server.authority()).await,
+    ]))?;
+    wait_for_registry_model(&server.authority()).await
+}
+
+/// Trains a model into the app's own tracking server (`spinflow train`) and waits
+/// until iris-api serves it; the measured runs then start from that state dir (in
+/// spinflow or in Spin: both keep the tracking database in `<state>/sqlite_db.db`),
+/// with the default refresh interval.
+async fn prepare_registry_model(paths: &Paths, system: &str) -> Result<()> {
+    let v = systems::variant(system).context("not one of our variants")?;
+    let state = systems::registry_state_dir(paths, system);
+    let server = start_setup_server(paths, system, v.manifest, &state).await?;
+    let served = train_into(paths, &server).await;
+    server.stop();
+    served
+}
+
+/// The baked variants: a registry model trained into a state dir as for the registry
+/// variants, baked into iris-api (`spinflow preinit --model models:/iris@champion`)
+/// from that registry while its setup server runs, a manifest copy that serves the
+/// baked component, and one start of each baked system (which checks it and fills
+/// its runtime's compiled-code cache, as for the other systems).
+async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
+    let state = systems::registry_state_dir(paths, systems_[0]);
+    let server = start_setup_server(paths, "baked", "spin.toml", &state).await?;
+    let baked = match train_into(paths, &server).await {
+        Ok(()) => bake(paths, &server.authority()),
         Err(e) => Err(e),
     };
     server.stop();
-    served
+    baked?;
+    let manifest = paths.repo.join("spin.toml");
+    let text = fs::read_to_string(&manifest)?;
+    let copy =
+        systems::rewrite_manifest(&text, &paths.repo, "iris-api", &systems::baked_wasm(paths))?;
+    fs::write(systems::baked_manifest(paths), copy)?;
+    for system in systems_ {
+        let launch = systems::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY);
+        let server = procs::start(launch, &paths.work.join("logs")).await?;
+        let checked = check_served_model(&server, system).await;
+        server.stop();
+        checked.with_context(|| format!("{system}, first start"))?;
+    }
+    Ok(())
+}
+
+/// `spinflow preinit` of iris-api with the registry's champion baked in. The built
+/// component is pre-initialised already; initialising it again bakes the model in
+/// beside the embedded one.
+fn bake(paths: &Paths, tracking: &str) -> Result<()> {
+    setup::run(
+        std::process::Command::new(paths.spinflow())
+            .arg("preinit")
+            .arg(paths.wasm("iris_api.preinit.wasm"))
+            .arg("--output")
+            .arg(systems::baked_wasm(paths))
+            .args(["--model", "models:/iris@champion", "--tracking-uri"])
+            .arg(format!("http://{tracking}"))
+            .current_dir(&paths.repo),
+    )
+}
+
+/// A registry or baked variant must serve what it is named after: `/health` says
+/// `registry`, and for a baked variant a prediction's `Server-Timing` says its plan
+/// was `baked`. Other systems are not checked.
+async fn check_served_model(server: &Server, system: &str) -> Result<()> {
+    let Some(v) = systems::variant(system) else {
+        return Ok(());
+    };
+    if v.model == Model::Embedded {
+        return Ok(());
+    }
+    let authority = server.authority();
+    let mut client = crate::client::Client::new(&authority);
+    let (_, health, _) = client.call("GET", "/health", None).await?;
+    if health["model"]["source"] != "registry" {
+        bail!(
+            "iris-api serves {} (expected a registry model)",
+            health["model"]
+        );
+    }
+    if v.model == Model::Baked {
+        let spec = predict::request(predict::Protocol::Predict, &authority, &[predict::ONE_ROW]);
+        let mut conn = loadgen::connect(&authority).await?;
+        let (status, headers, _) = loadgen::send_for_headers(&mut conn, spec.build()?).await?;
+        let timing = headers
+            .get("server-timing")
+            .and_then(|t| t.to_str().ok())
+            .unwrap_or_default();
+        if status != 200 || !timing.contains("load;desc=baked") {
+            bail!("/predict answered {status} with Server-Timing {timing:?} (expected load;desc=baked)");
+        }
+    }
+    Ok(())
 }
 
 async fn wait_for_registry_model(authority: &str) -> Result<()> {
@@ -267,6 +432,21 @@ fn in_rep_order<'a>(systems: &[&'a str], rep: usize) -> Vec<&'a str> {
 async fn settle_and_measure_rss(server: &Server) -> f64 {
     tokio::time::sleep(Duration::from_secs(1)).await;
     server.rss_mib()
+}
+
+/// Spin serves the app from a child process of `spin up` (`spin trigger http`): its
+/// memory alone, the serving process, beside the whole tree's.
+fn record_spin_trigger_rss(server: &Server, workload: &str, system: &str, results: &mut Results) {
+    if systems::needs_spin_cli(system) {
+        results.record(
+            workload,
+            "RSS after load, serving process",
+            "MiB",
+            Better::Lower,
+            system,
+            server.largest_process_rss_mib(),
+        );
+    }
 }
 
 async fn predict_system(server: Server, system: &str, opts: &Options, results: &mut Results) {
@@ -320,6 +500,7 @@ async fn predict_system(server: Server, system: &str, opts: &Options, results: &
         system,
         server.rss_mib(),
     );
+    record_spin_trigger_rss(&server, "resources (prediction)", system, results);
     server.stop();
 }
 
@@ -358,12 +539,61 @@ async fn tracking_system(
         system,
         server.rss_mib(),
     );
+    record_spin_trigger_rss(&server, "resources (tracking)", system, results);
     server.stop();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(only: Option<&str>, spin: bool) -> Options {
+        Options {
+            quick: true,
+            only: only.map(|o| o.split(',').map(str::to_string).collect()),
+            out: PathBuf::from("/tmp"),
+            reps: 1,
+            build: false,
+            plots: false,
+            spin_bin: spin.then(|| PathBuf::from("/usr/local/bin/spin")),
+        }
+    }
+
+    #[test]
+    fn spin_systems_run_only_with_a_spin_cli() {
+        let without = options(None, false);
+        for s in [
+            "spinflow",
+            "spinflow-registry",
+            "fastapi-1w",
+            "floor",
+            "mlflow",
+        ] {
+            assert!(without.wants(s), "{s}");
+        }
+        for s in ["spin", "spin-registry", "spin-baked", "spinflow-baked"] {
+            assert!(!without.wants(s), "{s} without --spin-bin");
+        }
+        let with = options(None, true);
+        for s in [
+            "spinflow",
+            "spin",
+            "spin-registry",
+            "spin-baked",
+            "spinflow-baked",
+        ] {
+            assert!(with.wants(s), "{s} with --spin-bin");
+        }
+        // --only: exactly the named systems (the floor comes with spinflow).
+        let only = options(Some("spin,spinflow-baked"), true);
+        assert!(only.wants("spin") && only.wants("spinflow-baked"));
+        assert!(!only.wants("spinflow") && !only.wants("spin-baked") && !only.wants("floor"));
+        // Our baked variant needs no Spin when asked for by name.
+        assert!(options(Some("spinflow-baked"), false).wants("spinflow-baked"));
+        assert!(!options(Some("spin"), false).wants("spin"));
+        assert!(check_spin_bin(&options(Some("spin"), false)).is_err());
+        assert!(check_spin_bin(&options(Some("spinflow"), false)).is_ok());
+    }
 
     #[test]
     fn only_earlier_run_directories_are_removed() {

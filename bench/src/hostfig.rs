@@ -1,6 +1,8 @@
 //! Figures of the host itself (the foundation issue): a trivial component through
 //! `spinflow up` against the native floor answering the same bytes, the per-request
 //! cost of a fresh instance, and cold start with and without the compiled-code cache.
+//! With a Spin CLI, the same trivial component (and the whole app's cold start) in
+//! real Spin too: Spin's own floor, to which iris-api under Spin is compared.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,12 +16,23 @@ use crate::procs::{self, Launch, Server};
 use crate::report::RunInfo;
 use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
-use crate::{systems, wrk};
+use crate::systems::{self, Runtime};
+use crate::wrk;
 
 const TRIVIAL: &str = "spinflow (trivial component)";
 const WHOLE_APP: &str = "spinflow (whole app)";
+const SPIN_TRIVIAL: &str = "spin (trivial component)";
+const SPIN_WHOLE_APP: &str = "spin (whole app)";
 const FLOOR: &str = "floor (same bytes)";
 const COLD: &str = "host: cold start";
+
+/// The figure names of a runtime: (trivial component, whole app).
+fn names(runtime: Runtime) -> (&'static str, &'static str) {
+    match runtime {
+        Runtime::Spinflow => (TRIVIAL, WHOLE_APP),
+        Runtime::Spin => (SPIN_TRIVIAL, SPIN_WHOLE_APP),
+    }
+}
 
 /// A manifest that routes everything to the trivial component.
 fn trivial_manifest(paths: &Paths, wasm: &Path) -> Result<PathBuf> {
@@ -27,8 +40,8 @@ fn trivial_manifest(paths: &Paths, wasm: &Path) -> Result<PathBuf> {
     let text = format!(
         "spin_manifest_version = 2\n\n[application]\nname = \"bench-trivial\"\nversion = \"0.1.0\"\n\n\
          [[trigger.http]]\nroute = \"/...\"\ncomponent = \"trivial\"\n\n\
-         [component.trivial]\nsource = \"{}\"\n",
-        wasm.display()
+         [component.trivial]\nsource = {}\n",
+        setup::toml_string(&wasm.display().to_string())
     );
     fs::write(&manifest, text)?;
     Ok(manifest)
@@ -40,21 +53,35 @@ pub async fn run(paths: &Paths, opts: &Options, info: &mut RunInfo, results: &mu
     }
 }
 
-/// `spinflow up` of `manifest` with its own state dir and compiled-code cache.
-fn launch(paths: &Paths, name: &str, manifest: &Path, ready: &str, cache: &Path) -> Result<Launch> {
+/// What is started: a runtime serving a manifest, under a figure name.
+struct Target<'a> {
+    runtime: Runtime,
+    name: &'a str,
+    manifest: &'a Path,
+    ready: &'a str,
+    /// The whole app (with the runtime config `make up` passes), not the trivial component.
+    app: bool,
+}
+
+/// The runtime serving `t` with its own state dir and compiled-code cache `cache`.
+fn launch(paths: &Paths, t: &Target, cache: &Path) -> Result<Launch> {
     let state = paths
         .work
-        .join(format!("state-{}", name.replace([' ', '(', ')'], "")));
-    let mut launch = systems::spinflow(
-        paths,
-        name,
-        manifest,
-        procs::free_port()?,
-        &state,
-        &[],
-        ready,
-    );
-    launch.env = vec![("SPINFLOW_CACHE_DIR".into(), cache.display().to_string())];
+        .join(format!("state-{}", t.name.replace([' ', '(', ')'], "")));
+    let port = procs::free_port()?;
+    let mut launch = if t.app {
+        systems::app(paths, t.runtime, t.name, t.manifest, port, &state, t.ready)
+    } else if t.runtime == Runtime::Spin {
+        systems::spin(paths, t.name, t.manifest, port, &state, &[], t.ready)
+    } else {
+        systems::spinflow(paths, t.name, t.manifest, port, &state, &[], t.ready)
+    };
+    match t.runtime {
+        Runtime::Spinflow => {
+            launch.env = vec![("SPINFLOW_CACHE_DIR".into(), cache.display().to_string())];
+        }
+        Runtime::Spin => systems::use_spin_cache(&mut launch, cache)?,
+    }
     Ok(launch)
 }
 
@@ -62,37 +89,46 @@ fn launch(paths: &Paths, name: &str, manifest: &Path, ready: &str, cache: &Path)
 /// Returns the second server, still running.
 async fn cold_starts(
     paths: &Paths,
-    name: &str,
-    manifest: &Path,
-    ready: &str,
+    t: &Target<'_>,
     cache: &Path,
     info: &mut RunInfo,
     results: &mut Results,
 ) -> Result<Server> {
     let logs = paths.work.join("logs");
     let _ = fs::remove_dir_all(cache);
-    let first = launch(paths, name, manifest, ready, cache)?;
-    info.command(name, &systems::command_line(&first, paths));
+    let first = launch(paths, t, cache)?;
+    info.command(t.name, &systems::command_line(&first, paths));
     let first = procs::start(first, &logs).await?;
     results.record(
         COLD,
         "no compiled-code cache",
         "ms",
         Better::Lower,
-        name,
+        t.name,
         ms(first.cold_start),
     );
     first.stop();
-    let second = procs::start(launch(paths, name, manifest, ready, cache)?, &logs).await?;
+    let second = procs::start(launch(paths, t, cache)?, &logs).await?;
     results.record(
         COLD,
         "with compiled-code cache",
         "ms",
         Better::Lower,
-        name,
+        t.name,
         ms(second.cold_start),
     );
     Ok(second)
+}
+
+/// The compiled-code cache of a repetition: the first repetition of a full run fills
+/// the run's shared one; later repetitions (and quick runs) start afresh.
+fn rep_cache(paths: &Paths, opts: &Options, runtime: Runtime, rep: usize) -> PathBuf {
+    match runtime {
+        Runtime::Spinflow if rep == 0 && !opts.quick => paths.spinflow_cache(),
+        Runtime::Spinflow => paths.work.join(format!("cache-rep{rep}")),
+        Runtime::Spin if rep == 0 && !opts.quick => paths.spin_cache(),
+        Runtime::Spin => paths.work.join(format!("spin-cache-rep{rep}")),
+    }
 }
 
 async fn measure(
@@ -104,12 +140,16 @@ async fn measure(
     let wasm = setup::ensure_hello(paths)?;
     let manifest = trivial_manifest(paths, &wasm)?;
     let app_manifest = paths.repo.join("spin.toml");
-    let logs = paths.work.join("logs");
     let load = opts.predict_load();
     let single = LoadOptions {
         connections: 1,
         ..load
     };
+    let runtimes: Vec<Runtime> = [(Runtime::Spinflow, "spinflow"), (Runtime::Spin, "spin")]
+        .into_iter()
+        .filter(|(_, system)| opts.wants(system))
+        .map(|(runtime, _)| runtime)
+        .collect();
     // wrk cross-checks the full runs only (the quick mode installs nothing).
     let use_wrk = !opts.quick && wrk::ensure();
     if use_wrk {
@@ -118,42 +158,130 @@ async fn measure(
     }
 
     for rep in 0..opts.reps {
-        // The first repetition fills the run's shared cache; later ones start afresh.
-        let cache = if rep == 0 && !opts.quick {
-            paths.spinflow_cache()
-        } else {
-            paths.work.join(format!("cache-rep{rep}"))
-        };
         // The whole app (both components): the start a user waits for after `make up`.
-        // Compiling iris-api takes long, so quick runs leave it out.
-        if !opts.quick {
-            let app = cold_starts(
-                paths,
-                WHOLE_APP,
-                &app_manifest,
-                "/health",
-                &cache,
-                info,
-                results,
-            )
-            .await?;
-            app.stop();
+        // Compiling iris-api takes long (in Spin, minutes), so quick runs leave it out,
+        // and Spin's is measured in the first repetition only.
+        for &runtime in &runtimes {
+            if opts.quick || (runtime == Runtime::Spin && rep > 0) {
+                continue;
+            }
+            let t = Target {
+                runtime,
+                name: names(runtime).1,
+                manifest: &app_manifest,
+                ready: "/health",
+                app: true,
+            };
+            let cache = rep_cache(paths, opts, runtime, rep);
+            cold_starts(paths, &t, &cache, info, results).await?.stop();
         }
-        let server = cold_starts(paths, TRIVIAL, &manifest, "/", &cache, info, results).await?;
-
-        // The floor answers exactly the bytes the component answers.
-        let mut conn = loadgen::connect(&server.authority()).await?;
-        let probe = RequestSpec::get(&server.authority(), "/").build()?;
-        let (status, body) = loadgen::send(&mut conn, probe).await?;
-        ensure!(status == 200, "trivial component answered {status}");
-        let body = String::from_utf8(body.to_vec()).context("trivial component body is text")?;
-        let floor = systems::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
-        let floor = procs::start(floor, &logs).await?;
-
-        let mut pairs = vec![(TRIVIAL, server.authority()), (FLOOR, floor.authority())];
-        if rep % 2 == 1 {
-            pairs.reverse();
+        let mut servers: Vec<(&str, Server)> = Vec::new();
+        for &runtime in &runtimes {
+            let t = Target {
+                runtime,
+                name: names(runtime).0,
+                manifest: &manifest,
+                ready: "/",
+                app: false,
+            };
+            let cache = rep_cache(paths, opts, runtime, rep);
+            match cold_starts(paths, &t, &cache, info, results).await {
+                Ok(server) => servers.push((t.name, server)),
+                Err(e) => {
+                    for (_, s) in servers {
+                        s.stop();
+                    }
+                    return Err(e);
+                }
+            }
         }
+        let measured =
+            measure_against_floor(paths, rep, &servers, load, single, use_wrk, results).await;
+        for (_, server) in servers {
+            server.stop();
+        }
+        measured?;
+    }
+
+    // The same cost measured inside the host, without HTTP (full runs: it builds an example).
+    if !opts.quick && runtimes.contains(&Runtime::Spinflow) {
+        let hello = paths
+            .repo
+            .join("crates/spinflow/tests/apps/hello/spin.toml");
+        for _ in 0..opts.reps {
+            match tokio::task::block_in_place(|| in_process_cost(paths, &hello, "hello")) {
+                Ok(figures) => {
+                    for (what, us) in figures {
+                        let w = "host: in-process cost per request (no HTTP)";
+                        results.record(w, &what, "µs", Better::Lower, TRIVIAL, us);
+                    }
+                }
+                Err(e) => {
+                    results.note(format!("in-process instantiation cost: {e:#}"));
+                    break;
+                }
+            }
+        }
+    }
+
+    // What one request costs the host (routing, a fresh instance, the call) beyond
+    // the floor's HTTP handling: the single-connection latencies, side by side.
+    let w1 = "host: trivial component, 1 connection";
+    let floor = results
+        .find(w1, "p50", FLOOR)
+        .map(|f| f.values.clone())
+        .unwrap_or_default();
+    for &runtime in &runtimes {
+        let name = names(runtime).0;
+        let ours = results
+            .find(w1, "p50", name)
+            .map(|f| f.values.clone())
+            .unwrap_or_default();
+        for (a, b) in ours.iter().zip(floor.iter()) {
+            results.record(
+                "host: per-request cost",
+                "p50 over the floor",
+                "µs",
+                Better::Lower,
+                name,
+                (a - b) * 1000.0,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Loads each trivial-component server and the native floor answering exactly the
+/// bytes the component answers, alternating their order between repetitions.
+async fn measure_against_floor(
+    paths: &Paths,
+    rep: usize,
+    servers: &[(&str, Server)],
+    load: LoadOptions,
+    single: LoadOptions,
+    use_wrk: bool,
+    results: &mut Results,
+) -> Result<()> {
+    let Some((_, first)) = servers.first() else {
+        return Ok(());
+    };
+    let mut conn = loadgen::connect(&first.authority()).await?;
+    let probe = RequestSpec::get(&first.authority(), "/").build()?;
+    let (status, body) = loadgen::send(&mut conn, probe).await?;
+    ensure!(status == 200, "trivial component answered {status}");
+    let body = String::from_utf8(body.to_vec()).context("trivial component body is text")?;
+    let floor = systems::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
+    let floor = procs::start(floor, &paths.work.join("logs")).await?;
+
+    let mut pairs: Vec<(&str, String)> = servers
+        .iter()
+        .map(|(name, server)| (*name, server.authority()))
+        .collect();
+    pairs.push((FLOOR, floor.authority()));
+    if rep % 2 == 1 {
+        pairs.reverse();
+    }
+    let measured = async {
         for (name, authority) in &pairs {
             let spec = RequestSpec::get(authority, "/").expect(body.trim());
             let r = loadgen::run(&spec, load).await?;
@@ -179,8 +307,9 @@ async fn measure(
             results.record(w1, "p50", "ms", Better::Lower, name, r1.p50_ms);
         }
         if use_wrk {
-            // The same servers under wrk: our generator's figures should match its.
-            for (name, authority) in &pairs {
+            // The same servers under wrk: our generator's figures should match its
+            // (spinflow's and the floor's suffice to cross-check the generator).
+            for (name, authority) in pairs.iter().filter(|(n, _)| *n != SPIN_TRIVIAL) {
                 let wrk_run = || wrk::run(authority, "/", load.connections, load.duration);
                 match tokio::task::block_in_place(wrk_run) {
                     Ok(r) => {
@@ -193,14 +322,16 @@ async fn measure(
                 }
             }
         }
-        results.record(
-            "resources (host)",
-            "RSS after load",
-            "MiB",
-            Better::Lower,
-            TRIVIAL,
-            server.rss_mib(),
-        );
+        for (name, server) in servers {
+            results.record(
+                "resources (host)",
+                "RSS after load",
+                "MiB",
+                Better::Lower,
+                name,
+                server.rss_mib(),
+            );
+        }
         results.record(
             "resources (host)",
             "RSS after load",
@@ -209,65 +340,29 @@ async fn measure(
             FLOOR,
             floor.rss_mib(),
         );
-        server.stop();
-        floor.stop();
+        Ok(())
     }
-
-    // The same cost measured inside the host, without HTTP (full runs: it builds an example).
-    if !opts.quick {
-        let hello = paths
-            .repo
-            .join("crates/spinflow/tests/apps/hello/spin.toml");
-        for _ in 0..opts.reps {
-            match tokio::task::block_in_place(|| in_process_cost(paths, &hello, "hello")) {
-                Ok(figures) => {
-                    for (what, us) in figures {
-                        let w = "host: in-process cost per request (no HTTP)";
-                        results.record(w, &what, "µs", Better::Lower, TRIVIAL, us);
-                    }
-                }
-                Err(e) => {
-                    results.note(format!("in-process instantiation cost: {e:#}"));
-                    break;
-                }
-            }
-        }
-    }
-
-    // What one request costs the host (routing, a fresh instance, the call) beyond
-    // the floor's HTTP handling: the single-connection latencies, side by side.
-    let w1 = "host: trivial component, 1 connection";
-    let ours = results
-        .find(w1, "p50", TRIVIAL)
-        .map(|f| f.values.clone())
-        .unwrap_or_default();
-    let floor = results
-        .find(w1, "p50", FLOOR)
-        .map(|f| f.values.clone())
-        .unwrap_or_default();
-    for (a, b) in ours.iter().zip(floor.iter()) {
-        results.record(
-            "host: per-request cost",
-            "p50 over the floor",
-            "µs",
-            Better::Lower,
-            TRIVIAL,
-            (a - b) * 1000.0,
-        );
-    }
-    Ok(())
+    .await;
+    floor.stop();
+    measured
 }
 
-/// Fills this run's shared compiled-code cache, so that the cold starts measured
-/// later are restarts (as a user's second `spinflow up`), whichever system runs first.
-pub async fn prime_cache(paths: &Paths) -> Result<()> {
-    let l = launch(
-        paths,
-        "prime",
-        &paths.repo.join("spin.toml"),
-        "/health",
-        &paths.spinflow_cache(),
-    )?;
+/// Fills this run's shared compiled-code cache of `runtime` with the whole app, so
+/// that the cold starts measured later are restarts (as a user's second `spinflow up`
+/// or `spin up`), whichever system runs first.
+pub async fn prime_cache(paths: &Paths, runtime: Runtime) -> Result<()> {
+    let (name, cache) = match runtime {
+        Runtime::Spinflow => ("prime", paths.spinflow_cache()),
+        Runtime::Spin => ("prime-spin", paths.spin_cache()),
+    };
+    let t = Target {
+        runtime,
+        name,
+        manifest: &paths.repo.join("spin.toml"),
+        ready: "/health",
+        app: true,
+    };
+    let l = launch(paths, &t, &cache)?;
     procs::start(l, &paths.work.join("logs")).await?.stop();
     Ok(())
 }

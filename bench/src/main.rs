@@ -1,6 +1,7 @@
 //! `bench`: measures spinflow against the systems it replaces, side by side in one run.
 //!
-//! - `bench all [--quick] [--only spinflow]`: the whole benchmark and its report.
+//! - `bench all [--quick] [--only spinflow] [--spin-bin PATH]`: the whole benchmark
+//!   and its report (with a Spin CLI, every figure under real Spin too).
 //! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
 //! - `bench floor --listen ADDR`: the native HTTP floor server.
 //! - `bench timing URL ...`: medians of a route's `Server-Timing` parts.
@@ -58,6 +59,10 @@ enum Cmd {
         /// Do not draw the PNG plots (they need the bench venv's matplotlib).
         #[arg(long)]
         no_plots: bool,
+        /// A Spin CLI (`spin`): also run every prediction and tracking figure under real
+        /// Spin (`spin up`), beside `spinflow up`, and the baked-model variants.
+        #[arg(long, env = "SPIN_BIN", value_name = "PATH")]
+        spin_bin: Option<PathBuf>,
     },
     /// Load one URL with N keep-alive connections for a fixed duration; prints JSON.
     Load {
@@ -117,6 +122,7 @@ fn main() -> Result<()> {
             reps,
             no_build,
             no_plots,
+            spin_bin,
         } => {
             let opts = harness::Options {
                 quick,
@@ -125,6 +131,7 @@ fn main() -> Result<()> {
                 reps: reps.unwrap_or(if quick { 1 } else { 2 }).max(1),
                 build: !no_build,
                 plots: !no_plots,
+                spin_bin: spin_bin.filter(|p| !p.as_os_str().is_empty()),
             };
             let report = rt.block_on(harness::run(opts))?;
             println!("report: {}", report.display());

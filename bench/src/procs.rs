@@ -36,6 +36,17 @@ impl Server {
         tree_rss_kib(self.child.id()) as f64 / 1024.0
     }
 
+    /// Resident memory of the largest process of the tree, in MiB: for `spin up`,
+    /// the `spin trigger http` process that serves the app (beside the launcher).
+    pub fn largest_process_rss_mib(&self) -> f64 {
+        tree_pids(self.child.id())
+            .into_iter()
+            .map(rss_kib)
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0
+    }
+
     pub fn stop(mut self) {
         let pgid = self.child.id() as i32;
         // SAFETY: signalling our own child's process group; no memory is shared.
@@ -138,6 +149,11 @@ async fn probe_once(probe: &RequestSpec) -> bool {
 
 /// Sum of VmRSS over `root` and every descendant, in KiB.
 pub fn tree_rss_kib(root: u32) -> u64 {
+    tree_pids(root).into_iter().map(rss_kib).sum()
+}
+
+/// `root` and every descendant.
+fn tree_pids(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -153,15 +169,15 @@ pub fn tree_rss_kib(root: u32) -> u64 {
             }
         }
     }
-    let mut total = 0;
+    let mut pids = Vec::new();
     let mut stack = vec![root];
     while let Some(pid) = stack.pop() {
-        total += rss_kib(pid);
+        pids.push(pid);
         if let Some(kids) = children.get(&pid) {
             stack.extend(kids);
         }
     }
-    total
+    pids
 }
 
 fn parent_pid(pid: u32) -> Option<u32> {

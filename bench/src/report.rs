@@ -16,7 +16,7 @@ use crate::harness::Options;
 use crate::machine::{self, Machine};
 use crate::results::{Better, Figure, Results};
 use crate::setup::{self, Paths};
-use crate::systems;
+use crate::{systems, tracking};
 
 /// Everything about a run that is not a figure.
 #[derive(Debug, Serialize)]
@@ -71,6 +71,16 @@ impl RunInfo {
             ),
             ("rustc".to_string(), setup::output("rustc", &["--version"])),
         ];
+        if let Some(spin) = &paths.spin {
+            versions.push((
+                "Spin CLI of the `spin…` systems (real Spin)".into(),
+                format!(
+                    "{} (`{}`)",
+                    setup::output(spin.to_str().unwrap_or("spin"), &["--version"]),
+                    spin.display()
+                ),
+            ));
+        }
         if peers {
             let py = paths.venv_bin("python");
             versions.push((
@@ -295,8 +305,9 @@ fn headline(results: &Results) -> Vec<String> {
             joined(" = ", &parts)
         ));
     }
+    let log_metric_16 = tracking::log_metric_workload(16);
     for (workload, metric) in [
-        ("log-metric", "p99"),
+        (log_metric_16.as_str(), "p99"),
         ("search-runs", "p50"),
         ("get-history", "p50"),
         ("create-runs", "p50"),
@@ -375,6 +386,107 @@ fn headline(results: &Results) -> Vec<String> {
             fmt(b)
         ));
     }
+    lines.extend(spin_headline(results));
+    lines
+}
+
+/// The headline figures under real Spin (the `spin…` systems), when there are any.
+fn spin_headline(results: &Results) -> Vec<String> {
+    let mut lines = Vec::new();
+    let p1 = "predict 1 row";
+    let h16 = "host: trivial component, 16 connections";
+    let ours = med(results, p1, "req/s", "spin");
+    if let Some(o) = ours {
+        let mut parts = Vec::new();
+        for peer in ["fastapi-1w", "fastapi-2w", "fastapi-2w-nodelay", "spinflow"] {
+            if let Some(t) = times(ours, med(results, p1, "req/s", peer)) {
+                parts.push(format!("{t} {peer}"));
+            }
+        }
+        let p99 = med(results, p1, "p99", "spin")
+            .map(|v| format!(", p99 {} ms", fmt(v)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "Under real Spin: `/predict`, 1 row, 16 connections: spin {} req/s{p99}{}.",
+            fmt(o),
+            joined(" = ", &parts)
+        ));
+    }
+    let trivial = med(results, h16, "req/s", "spin (trivial component)");
+    if let (Some(o), Some(t)) = (ours, trivial) {
+        lines.push(format!(
+            "Under real Spin: iris-api `/predict` (1 row) serves {}x what Spin serves from a trivial component \
+             ({} req/s; target: at least 0.8x).",
+            fmt(o / t),
+            fmt(t)
+        ));
+    }
+    let mut parts = Vec::new();
+    for system in [
+        "spin-registry",
+        "spin-baked",
+        "spinflow-registry",
+        "spinflow-baked",
+    ] {
+        if let Some(v) = med(results, p1, "req/s", system) {
+            let p99 = med(results, p1, "p99", system)
+                .map(|p| format!(" (p99 {} ms)", fmt(p)))
+                .unwrap_or_default();
+            parts.push(format!("{system} {} req/s{p99}", fmt(v)));
+        }
+    }
+    if !parts.is_empty() {
+        lines.push(format!(
+            "A registry model, loaded at run time or baked into iris-api at build time: {}.",
+            parts.join(", ")
+        ));
+    }
+    let rp = "resources (prediction)";
+    if let Some(o) = med(results, rp, "RSS after load", "spin") {
+        let vs = times(Some(o), med(results, rp, "RSS after load", "fastapi-1w"))
+            .map(|t| format!(", {t} the FastAPI app's (1 worker)"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "Memory after load under real Spin: spin (whole app; `spin up` and its trigger process) {} MiB{vs}{}.",
+            fmt(o),
+            med(results, rp, "RSS after load, serving process", "spin")
+                .map(|t| {
+                    let vs = times(Some(t), med(results, rp, "RSS after load", "fastapi-1w"))
+                        .map(|x| format!(", {x}"))
+                        .unwrap_or_default();
+                    format!("; the serving process alone (`spin trigger http`) {} MiB{vs}", fmt(t))
+                })
+                .unwrap_or_default()
+        ));
+    }
+    let ingest = med(results, "log-batch", "metrics/s", "spin");
+    let lm = tracking::log_metric_workload(16);
+    let lm_p99 = med(results, &lm, "p99", "spin");
+    if ingest.is_some() || lm_p99.is_some() {
+        let mut parts = Vec::new();
+        if let Some(i) = ingest {
+            let vs = times(
+                ingest,
+                med(results, "log-batch", "metrics/s", "fasttrackml"),
+            )
+            .map(|t| format!(" ({t} fasttrackml)"))
+            .unwrap_or_default();
+            parts.push(format!("log-batch {} metrics/s{vs}", fmt(i)));
+        }
+        if let Some(p) = lm_p99 {
+            let vs = med(results, &lm, "p99", "fasttrackml")
+                .map(|v| format!(" (fasttrackml {} ms)", fmt(v)))
+                .unwrap_or_default();
+            parts.push(format!(
+                "log-metric p99 at 16 connections {} ms{vs}",
+                fmt(p)
+            ));
+        }
+        if let Some(m) = med(results, "resources (tracking)", "RSS after load", "spin") {
+            parts.push(format!("memory after load {} MiB", fmt(m)));
+        }
+        lines.push(format!("Tracking under real Spin: {}.", parts.join(", ")));
+    }
     lines
 }
 
@@ -399,7 +511,8 @@ fn ratio_table(out: &mut String, results: &Results) {
                 // The floor is a peer for throughput and latency, not for resources.
                 let floor_resources =
                     peer.system.starts_with("floor") && workload.starts_with("resources");
-                if peer.system.starts_with("spinflow") || floor_resources {
+                // Ours, in either runtime (the Spin rows have their own table).
+                if peer.system.starts_with("spin") || floor_resources {
                     continue;
                 }
                 let ours_name = our_counterpart(&workload, &peer.system);
@@ -420,6 +533,106 @@ fn ratio_table(out: &mut String, results: &Results) {
         }
     }
     let _ = writeln!(out);
+}
+
+/// The comparisons of the Spin table, (first, second): real Spin against the peers,
+/// against our host running the same components, and its variants against each other.
+/// A pair is shown for every workload where both were measured.
+const SPIN_PAIRS: &[(&str, &str)] = &[
+    ("spin", "fastapi-1w"),
+    ("spin", "fastapi-2w"),
+    ("spin", "fastapi-2w-nodelay"),
+    ("spin", "mlflow"),
+    ("spin", "mlflow-nodelay"),
+    ("spin", "fasttrackml"),
+    ("spin", "floor"),
+    ("spin", "spinflow"),
+    ("spin-registry", "spin"),
+    ("spin-registry", "spinflow-registry"),
+    ("spin-baked", "spin"),
+    ("spin-baked", "spin-registry"),
+    ("spin-baked", "spinflow-baked"),
+    ("spinflow-baked", "spinflow-registry"),
+    ("spin (trivial component)", "floor (same bytes)"),
+    ("spin (trivial component)", "spinflow (trivial component)"),
+    ("spin (whole app)", "spinflow (whole app)"),
+];
+
+/// The same prediction against its runtime's trivial component (requests/s): what
+/// iris-api keeps of the runtime's own floor.
+const TRIVIAL_PAIRS: &[(&str, &str)] = &[
+    ("spin", "spin (trivial component)"),
+    ("spin-registry", "spin (trivial component)"),
+    ("spin-baked", "spin (trivial component)"),
+    ("spinflow", "spinflow (trivial component)"),
+    ("spinflow-baked", "spinflow (trivial component)"),
+];
+
+/// For every workload and metric: the Spin comparisons of [`SPIN_PAIRS`], then
+/// iris-api against each runtime's trivial component. Nothing without Spin figures.
+fn spin_ratio_table(out: &mut String, results: &Results) -> bool {
+    let mut rows = Vec::new();
+    for workload in workloads(results) {
+        let metrics: BTreeSet<&str> = results
+            .figures
+            .iter()
+            .filter(|f| f.workload == workload)
+            .map(|f| f.metric.as_str())
+            .collect();
+        for metric in metrics {
+            let mut parts = Vec::new();
+            for (a, b) in SPIN_PAIRS {
+                if *b == "floor" && workload.starts_with("resources") {
+                    continue;
+                }
+                let (Some(fa), Some(fb)) = (
+                    results.find(&workload, metric, a),
+                    results.find(&workload, metric, b),
+                ) else {
+                    continue;
+                };
+                let (r, good) = ratio(fa, fb);
+                parts.push(format!(
+                    "{a} / {b}: **{}x**{}",
+                    fmt(r),
+                    if good { "" } else { " (worse)" }
+                ));
+            }
+            if !parts.is_empty() {
+                rows.push(format!("| {workload} | {metric} | {} |", parts.join(", ")));
+            }
+        }
+    }
+    let trivial = "host: trivial component, 16 connections";
+    for p1 in ["predict 1 row", "predict 100 rows"] {
+        let parts: Vec<String> = TRIVIAL_PAIRS
+            .iter()
+            .filter_map(|(a, b)| {
+                let r = med(results, p1, "req/s", a)? / med(results, trivial, "req/s", b)?;
+                Some(format!("{a} / {b}: **{}x**", fmt(r)))
+            })
+            .collect();
+        if !parts.is_empty() {
+            rows.push(format!(
+                "| {p1} against {trivial} | req/s | {} |",
+                parts.join(", ")
+            ));
+        }
+    }
+    let has_spin = results
+        .figures
+        .iter()
+        .any(|f| systems::needs_spin_cli(&f.system));
+    if !has_spin || rows.is_empty() {
+        return false;
+    }
+    let _ = writeln!(out, "| workload | metric | first / second |");
+    let _ = writeln!(out, "|---|---|---|");
+    for row in rows {
+        let _ = writeln!(out, "{row}");
+    }
+    let _ = writeln!(out);
+    true
 }
 
 /// Writes the markdown report and the JSON figures; returns the report's path.
@@ -457,8 +670,22 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
     );
     let _ = writeln!(
         out,
-        "- Command: `cargo run -p bench --release -- all{}`",
-        if opts.quick { " --quick" } else { "" }
+        "- Command: `cargo run -p bench --release -- all{}{}`",
+        if opts.quick { " --quick" } else { "" },
+        opts.spin_bin
+            .as_ref()
+            .map(|p| format!(" --spin-bin {}", p.display()))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "- Runtimes: systems named `spinflow…` run our .wasm components in `spinflow up`, our wasmtime host; \
+         systems named `spin…` run the same .wasm files and spin.toml in real Spin (`spin up`{}).",
+        if opts.spin_bin.is_some() {
+            ", the Spin CLI below"
+        } else {
+            "; not in this run: no --spin-bin"
+        }
     );
     for (k, v) in &info.versions {
         let _ = writeln!(out, "- {k}: {v}");
@@ -482,6 +709,19 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
          (the same MLflow scoring request); every other prediction peer with spinflow's `/predict`.\n"
     );
     ratio_table(&mut out, results);
+
+    let mut spin_table = String::new();
+    if spin_ratio_table(&mut spin_table, results) {
+        let _ = writeln!(out, "## Ratios under real Spin\n");
+        let _ = writeln!(
+            out,
+            "The `spin…` rows (real Spin, `spin up`) against the peers, against our host running the same \
+             components (`spinflow…`) and against each other; throughput ratios above 1 and latency, memory and \
+             start-up ratios below 1 favour the first system, the others are marked (worse). The last rows set \
+             iris-api's `/predict` against the trivial component of the same runtime.\n"
+        );
+        out.push_str(&spin_table);
+    }
 
     if !plots.is_empty() {
         let _ = writeln!(out, "## Plots\n");
@@ -549,14 +789,17 @@ fn workloads_text(opts: &Options) -> String {
 - **create-runs**: {runs} `runs/create`, one client, one after another.
 - **log-batch**: {writers} writers at once, each {batches} batches of {batch} metrics (10 keys x {steps} steps) into its own run; \
   metrics/s over the wall time; then every point is read back with `get-history` and counted.
-- **log-metric**: {lm} connections, each `runs/log-metric` with a new step per request, {lmdur} measured after a {lmwarm} warm-up; \
-  afterwards the stored points are counted (no acknowledged point may be missing).
+- **log-metric, {lm0} connections / {lm1} connections**: that many connections, each `runs/log-metric` with a new step per \
+  request to its own run, {lmdur} measured after a {lmwarm} warm-up; afterwards the stored points are counted (no \
+  acknowledged point may be missing).
 - **search-runs**: `runs/search` over the {runs} runs with `metrics.loss < 0.5` and `order_by metrics.loss DESC` \
   (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
 - **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.
 - **resources**: resident memory (VmRSS summed over the server's whole process tree) one second after it \
   answered its first 200, and again after its workloads; cold start = process launch to first 200 on its \
-  health route (a route answered by the component itself for spinflow).
+  health route (a route answered by the component itself for spinflow and Spin). For the `spin…` systems the \
+  tree is `spin up` and the `spin trigger http` process it runs the app in; \
+  `RSS after load, serving process` is the latter alone.
 ",
         conns = load.connections,
         dur = secs(load.duration),
@@ -566,7 +809,8 @@ fn workloads_text(opts: &Options) -> String {
         batches = plan.batches,
         batch = plan.batch_size,
         steps = plan.batch_size / 10,
-        lm = plan.log_metric_clients,
+        lm0 = plan.log_metric_clients[0],
+        lm1 = plan.log_metric_clients[1],
         lmdur = secs(plan.log_metric.duration),
         lmwarm = secs(plan.log_metric.warmup),
         sq = plan.search_queries,
@@ -612,4 +856,69 @@ pub fn plot(paths: &Paths, report: &Path) -> Result<()> {
         .with_context(|| format!("running {} bench/plot.py", py.display()))?;
     anyhow::ensure!(status.success(), "plot.py failed with {status}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn results(figures: &[(&str, &str, &str, f64)]) -> Results {
+        let mut r = Results::default();
+        for (workload, metric, system, v) in figures {
+            let better = if *metric == "req/s" {
+                Better::Higher
+            } else {
+                Better::Lower
+            };
+            r.record(workload, metric, "-", better, system, *v);
+        }
+        r
+    }
+
+    #[test]
+    fn spin_rows_get_their_own_table() {
+        let r = results(&[
+            ("predict 1 row", "req/s", "spinflow", 12000.0),
+            ("predict 1 row", "req/s", "spin", 6000.0),
+            ("predict 1 row", "req/s", "spin-baked", 9000.0),
+            ("predict 1 row", "req/s", "fastapi-1w", 1500.0),
+            (
+                "host: trivial component, 16 connections",
+                "req/s",
+                "spin (trivial component)",
+                10000.0,
+            ),
+            ("log-metric, 16 connections", "p99", "spin", 4.0),
+            ("log-metric, 16 connections", "p99", "fasttrackml", 8.0),
+        ]);
+        let mut main = String::new();
+        ratio_table(&mut main, &r);
+        assert!(main.contains("fastapi-1w: **8.00x**"), "{main}");
+        assert!(
+            !main.contains("spin-baked") && !main.contains("spin:"),
+            "{main}"
+        );
+
+        let mut spin = String::new();
+        assert!(spin_ratio_table(&mut spin, &r));
+        for want in [
+            "spin / fastapi-1w: **4.00x**",
+            "spin / spinflow: **0.500x** (worse)",
+            "spin-baked / spin: **1.50x**",
+            "| log-metric, 16 connections | p99 | spin / fasttrackml: **0.500x** |",
+            "| predict 1 row against host: trivial component, 16 connections | req/s | \
+             spin / spin (trivial component): **0.600x**, spin-baked / spin (trivial component): **0.900x** |",
+        ] {
+            assert!(spin.contains(want), "lacks {want}:\n{spin}");
+        }
+        let lines = headline(&r).join("\n");
+        assert!(
+            lines.contains("0.600x what Spin serves from a trivial component"),
+            "{lines}"
+        );
+
+        // Without Spin figures there is no Spin table.
+        let r = results(&[("predict 1 row", "req/s", "spinflow", 1.0)]);
+        assert!(!spin_ratio_table(&mut String::new(), &r));
+    }
 }

@@ -20,23 +20,32 @@ pub struct Paths {
     /// Compiled-code cache of `spinflow up`: new for each full run (its first use is
     /// measured), kept across quick runs under target/ so they compile only once.
     cache: PathBuf,
+    /// The real Spin CLI (`--spin-bin`, `SPIN_BIN`), when the run includes Spin.
+    pub spin: Option<PathBuf>,
+    /// Wasmtime cache directory of the `spin up` processes, chosen as `cache` is.
+    spin_cache: PathBuf,
 }
 
 impl Paths {
-    pub fn new(work: PathBuf, quick: bool) -> Result<Self> {
+    pub fn new(work: PathBuf, quick: bool, spin: Option<PathBuf>) -> Result<Self> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("bench/ has a parent")?
             .to_path_buf();
-        let cache = if quick {
-            repo.join("target/bench-spinflow-cache")
+        let (cache, spin_cache) = if quick {
+            (
+                repo.join("target/bench-spinflow-cache"),
+                repo.join("target/bench-spin-cache"),
+            )
         } else {
-            work.join("spinflow-cache")
+            (work.join("spinflow-cache"), work.join("spin-cache"))
         };
         Ok(Paths {
             venv: repo.join("bench/.venv"),
             repo,
             cache,
+            spin,
+            spin_cache,
             work,
             bench_exe: std::env::current_exe()?,
         })
@@ -49,6 +58,23 @@ impl Paths {
     /// The compiled-code cache shared by the `spinflow up` processes of this run.
     pub fn spinflow_cache(&self) -> PathBuf {
         self.cache.clone()
+    }
+
+    /// The Spin CLI; only asked for when the run includes Spin.
+    pub fn spin_bin(&self) -> PathBuf {
+        self.spin
+            .clone()
+            .expect("a Spin system runs only with --spin-bin")
+    }
+
+    /// The Wasmtime cache directory shared by the `spin up` processes of this run.
+    pub fn spin_cache(&self) -> PathBuf {
+        self.spin_cache.clone()
+    }
+
+    /// The runtime config `make up` passes: iris-api's key-value store in memory.
+    pub fn runtime_config(&self) -> PathBuf {
+        self.repo.join("runtime-config.toml")
     }
 
     pub fn venv_bin(&self, name: &str) -> PathBuf {
@@ -64,6 +90,37 @@ impl Paths {
             .join("target/wasm32-wasip2/wasm-release")
             .join(name)
     }
+}
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes the Wasmtime cache config (`spin up --cache FILE`) that keeps compiled code
+/// in `dir`, as `<dir>.toml`, and returns its path.
+pub fn spin_cache_config(dir: &Path) -> Result<PathBuf> {
+    let file = dir.with_extension("toml");
+    if let Some(parent) = file.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let text = format!(
+        "[cache]\ndirectory = {}\n",
+        toml_string(&dir.display().to_string())
+    );
+    fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    Ok(file)
 }
 
 /// Runs a command with inherited output and fails if it fails.
@@ -186,4 +243,28 @@ pub fn pip_version(paths: &Paths, dist: &str) -> String {
     let py = paths.venv_bin("python");
     let code = format!("import importlib.metadata as m; print(m.version('{dist}'))");
     output(py.to_str().unwrap_or("python3"), &["-c", &code])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_string("/a b/c"), "\"/a b/c\"");
+        assert_eq!(toml_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+    }
+
+    #[test]
+    fn spin_cache_config_names_its_directory() {
+        let dir = std::env::temp_dir().join(format!("bench-spin-cache-{}", std::process::id()));
+        let file = spin_cache_config(&dir).unwrap();
+        assert_eq!(file, dir.with_extension("toml"));
+        let text = fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            format!("[cache]\ndirectory = \"{}\"\n", dir.display())
+        );
+        fs::remove_file(file).unwrap();
+    }
 }

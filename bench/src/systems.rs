@@ -1,19 +1,25 @@
-//! The systems under test and how each is launched: ours (`spinflow up` with the real
-//! components), the peers as their users run them, and the native floor.
+//! The systems under test and how each is launched: ours (the real components in
+//! `spinflow up`, our wasmtime host, and in `spin up`, the real Spin CLI, when the run
+//! has one), the peers as their users run them, and the native floor.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::procs::Launch;
-use crate::setup::Paths;
+use crate::setup::{self, Paths};
 
-/// Prediction servers.
+/// Prediction servers. `spin…` systems run only with a Spin CLI (`--spin-bin`), and
+/// `spinflow-baked`, their counterpart in our host, by default only then too.
 pub const PREDICT_SYSTEMS: &[&str] = &[
     "floor",
     "spinflow",
     "spinflow-wasip3",
     "spinflow-registry",
     "spinflow-wasip3-registry",
+    "spinflow-baked",
+    "spin",
+    "spin-registry",
+    "spin-baked",
     "fastapi-1w",
     "fastapi-2w",
     "fastapi-2w-nodelay",
@@ -21,39 +27,183 @@ pub const PREDICT_SYSTEMS: &[&str] = &[
 ];
 
 /// Tracking servers.
-pub const TRACKING_SYSTEMS: &[&str] = &["spinflow", "mlflow", "mlflow-nodelay", "fasttrackml"];
+pub const TRACKING_SYSTEMS: &[&str] = &[
+    "spinflow",
+    "spin",
+    "mlflow",
+    "mlflow-nodelay",
+    "fasttrackml",
+];
 
 /// Systems that need nothing but this repository (no Python venv).
 pub fn is_native(system: &str) -> bool {
-    system == "floor" || system.starts_with("spinflow")
+    system == "floor" || system.starts_with("spin")
 }
 
-/// spinflow's prediction variants: which manifest, and whether the served model
-/// comes from the registry (trained into the app's own tracking server first).
-pub fn spinflow_variant(system: &str) -> Option<(&'static str, bool)> {
-    match system {
-        "spinflow" => Some(("spin.toml", false)),
-        "spinflow-wasip3" => Some(("spin-wasip3.toml", false)),
-        "spinflow-registry" => Some(("spin.toml", true)),
-        "spinflow-wasip3-registry" => Some(("spin-wasip3.toml", true)),
-        _ => None,
+/// Systems served by the real Spin CLI (`spin`, `spin-…`, `spin (…)`), not by
+/// `spinflow up`.
+pub fn needs_spin_cli(system: &str) -> bool {
+    system == "spin" || system.starts_with("spin-") || system.starts_with("spin (")
+}
+
+/// Systems in the default set only when the run has a Spin CLI: the Spin systems,
+/// and `spinflow-baked`, the counterpart of `spin-baked` in our host.
+pub fn only_with_spin_cli(system: &str) -> bool {
+    needs_spin_cli(system) || system == "spinflow-baked"
+}
+
+/// The runtime that serves a system's components.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `spinflow up`: our wasmtime host.
+    Spinflow,
+    /// `spin up`: the real Spin CLI.
+    Spin,
+}
+
+/// The model iris-api serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// The embedded default (pre-initialised into iris_api.preinit.wasm).
+    Embedded,
+    /// A model trained into the app's own registry (`spinflow train`) before the runs.
+    Registry,
+    /// That registry model, also baked into iris-api at build time
+    /// (`spinflow preinit --model`), served from its baked plans.
+    Baked,
+}
+
+/// A prediction variant of our app: runtime, manifest and served model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub runtime: Runtime,
+    /// The repository's manifest served (for `Baked`: the one the baked copy is made from).
+    pub manifest: &'static str,
+    pub model: Model,
+}
+
+/// Our prediction variants; `None` for the floor and the peers.
+pub fn variant(system: &str) -> Option<Variant> {
+    let (runtime, manifest, model) = match system {
+        "spinflow" => (Runtime::Spinflow, "spin.toml", Model::Embedded),
+        "spinflow-wasip3" => (Runtime::Spinflow, "spin-wasip3.toml", Model::Embedded),
+        "spinflow-registry" => (Runtime::Spinflow, "spin.toml", Model::Registry),
+        "spinflow-wasip3-registry" => (Runtime::Spinflow, "spin-wasip3.toml", Model::Registry),
+        "spinflow-baked" => (Runtime::Spinflow, "spin.toml", Model::Baked),
+        "spin" => (Runtime::Spin, "spin.toml", Model::Embedded),
+        "spin-registry" => (Runtime::Spin, "spin.toml", Model::Registry),
+        "spin-baked" => (Runtime::Spin, "spin.toml", Model::Baked),
+        _ => return None,
+    };
+    Some(Variant {
+        runtime,
+        manifest,
+        model,
+    })
+}
+
+/// The manifest copy that serves the baked iris-api (written by the harness).
+pub fn baked_manifest(paths: &Paths) -> PathBuf {
+    paths.work.join("spin-baked.toml")
+}
+
+/// iris-api with the registry model baked in (written by `spinflow preinit --model`).
+pub fn baked_wasm(paths: &Paths) -> PathBuf {
+    paths.work.join("iris_api.baked.wasm")
+}
+
+/// The manifest a variant is served from.
+pub fn manifest_path(paths: &Paths, v: Variant) -> PathBuf {
+    match v.model {
+        Model::Baked => baked_manifest(paths),
+        _ => paths.repo.join(v.manifest),
     }
 }
 
-/// The state dir of a registry variant: prepared once (a model trained into it),
-/// then served by every repetition.
+/// The state dir of a registry or baked variant: prepared once (a model trained into
+/// it), then served by every repetition. Both baked variants serve the same one (the
+/// registry their baked model was fetched from).
 pub fn registry_state_dir(paths: &Paths, system: &str) -> PathBuf {
-    paths.work.join(format!("state-{system}"))
+    match variant(system) {
+        Some(v) if v.model == Model::Baked => paths.work.join("state-baked"),
+        _ => paths.work.join(format!("state-{system}")),
+    }
+}
+
+/// `manifest` (the text of a spin.toml in `dir`) with every component `source` made
+/// absolute, `component`'s replaced by `wasm`, and the build sections dropped: a copy
+/// that can live anywhere and serves `wasm` in place of the built component.
+pub fn rewrite_manifest(
+    manifest: &str,
+    dir: &Path,
+    component: &str,
+    wasm: &Path,
+) -> anyhow::Result<String> {
+    let target = format!("component.{component}");
+    let mut replaced = false;
+    let mut out = String::with_capacity(manifest.len());
+    let mut section = String::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+        }
+        let in_build = section.starts_with("component.") && section.ends_with(".build");
+        if in_build {
+            continue;
+        }
+        let source = trimmed
+            .strip_prefix("source")
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('='))
+            .map(str::trim)
+            .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'));
+        match source {
+            Some(_) if section == target => {
+                replaced = true;
+                out.push_str(&format!(
+                    "source = {}\n",
+                    setup::toml_string(&wasm.display().to_string())
+                ));
+            }
+            Some(path) if section.starts_with("component.") && !path.contains("://") => {
+                let absolute = dir.join(path);
+                out.push_str(&format!(
+                    "source = {}\n",
+                    setup::toml_string(&absolute.display().to_string())
+                ));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    anyhow::ensure!(
+        replaced,
+        "no `source = \"...\"` of [component.{component}] to replace"
+    );
+    Ok(out)
 }
 
 /// A one-line description for the report.
 pub fn describe(system: &str) -> &'static str {
     match system {
         "floor" => "native hyper server answering fixed bytes (the HTTP floor)",
-        "spinflow" => "our .wasm components in `spinflow up` (whole app for prediction; `--component-id mlflow-server` for tracking)",
+        "spinflow" => "our .wasm components in `spinflow up`, our wasmtime host (whole app for prediction; `--component-id mlflow-server` for tracking)",
         "spinflow-wasip3" => "the same app with iris-api as a WASIp3 component (spin-wasip3.toml): instances reused",
         "spinflow-registry" => "spinflow serving a model from its registry (`spinflow train`), not the embedded default",
         "spinflow-wasip3-registry" => "the WASIp3 build serving a model from its registry",
+        "spinflow-baked" => "spinflow serving the registry model baked into iris-api at build time (`spinflow preinit --model`; manifest $WORK/spin-baked.toml)",
+        "spin" => "real Spin: the same .wasm components and spin.toml in `spin up` (whole app for prediction; `--component-id mlflow-server` for tracking)",
+        "spin-registry" => "real Spin serving a model from the app's registry (trained with `spinflow train`, as for spinflow-registry)",
+        "spin-baked" => "real Spin serving the registry model baked into iris-api (the same baked .wasm and manifest as spinflow-baked)",
         "fastapi-1w" => "reference FastAPI iris-api, uvicorn 1 worker",
         "fastapi-2w" => "reference FastAPI iris-api, uvicorn --workers 2 (default: no TCP_NODELAY, uvicorn #3149)",
         "fastapi-2w-nodelay" => "the same, 2 workers with TCP_NODELAY restored",
@@ -61,11 +211,13 @@ pub fn describe(system: &str) -> &'static str {
         "mlflow" => "`mlflow server`, SQLite, its default 4 uvicorn workers (no TCP_NODELAY, uvicorn #3149)",
         "mlflow-nodelay" => "the same with TCP_NODELAY restored",
         "fasttrackml" => "FastTrackML `fml server` (Go), SQLite",
+        "spinflow (trivial component)" | "spinflow (whole app)" => "`spinflow up`, our wasmtime host",
+        "spin (trivial component)" | "spin (whole app)" => "`spin up`, the real Spin CLI",
         _ => "",
     }
 }
 
-/// Launch of a `spinflow up` serving `manifest` (relative to the repo).
+/// Launch of a `spinflow up` serving `manifest` (relative to the repo, or absolute).
 pub fn spinflow(
     paths: &Paths,
     name: &str,
@@ -98,6 +250,73 @@ pub fn spinflow(
         port,
         ready_path: ready_path.into(),
         ready_timeout: Duration::from_secs(60),
+    }
+}
+
+/// Launch of the real Spin CLI, `spin up`, serving `manifest` (relative to the repo, or
+/// absolute) with the run's Wasmtime cache. Spin compiles every component at start
+/// (iris-api takes a minute or two without the cache), hence the long ready timeout.
+/// Spin runs the app in a child process (`spin trigger http`) of `spin up`.
+pub fn spin(
+    paths: &Paths,
+    name: &str,
+    manifest: &Path,
+    port: u16,
+    state_dir: &Path,
+    args: &[&str],
+    ready_path: &str,
+) -> Launch {
+    // A failure to write it shows as Spin's own error at start.
+    let cache = setup::spin_cache_config(&paths.spin_cache())
+        .unwrap_or_else(|_| paths.spin_cache().with_extension("toml"));
+    let mut all = vec![
+        "up".to_string(),
+        "-f".into(),
+        paths.repo.join(manifest).display().to_string(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--state-dir".into(),
+        state_dir.display().to_string(),
+        "--cache".into(),
+        cache.display().to_string(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    Launch {
+        name: name.into(),
+        program: paths.spin_bin(),
+        args: all,
+        env: vec![],
+        cwd: Some(paths.repo.clone()),
+        port,
+        ready_path: ready_path.into(),
+        ready_timeout: Duration::from_secs(300),
+    }
+}
+
+/// Points a `spin up` launch at another Wasmtime cache directory.
+pub fn use_spin_cache(launch: &mut Launch, dir: &Path) -> anyhow::Result<()> {
+    let config = setup::spin_cache_config(dir)?;
+    if let Some(i) = launch.args.iter().position(|a| a == "--cache") {
+        launch.args[i + 1] = config.display().to_string();
+    }
+    Ok(())
+}
+
+/// Launch of our app under `runtime` (the whole app, as `make up` serves it).
+pub fn app(
+    paths: &Paths,
+    runtime: Runtime,
+    name: &str,
+    manifest: &Path,
+    port: u16,
+    state_dir: &Path,
+    ready_path: &str,
+) -> Launch {
+    let config = paths.runtime_config().display().to_string();
+    let args = ["--runtime-config-file", config.as_str()];
+    match runtime {
+        Runtime::Spinflow => spinflow(paths, name, manifest, port, state_dir, &args, ready_path),
+        Runtime::Spin => spin(paths, name, manifest, port, state_dir, &args, ready_path),
     }
 }
 
@@ -137,20 +356,20 @@ pub fn predict_launch(
         "floor" => floor(paths, system, port, floor_body),
         // The whole app, as `make up` serves it: iris-api declares the tracking server
         // as an outbound host, and the host serves it only beside mlflow-server.
-        _ if spinflow_variant(system).is_some() => {
-            let (manifest, registry) = spinflow_variant(system).expect("matched");
-            let state = if registry {
-                registry_state_dir(paths, system)
-            } else {
+        _ if variant(system).is_some() => {
+            let v = variant(system).expect("matched");
+            let state = if v.model == Model::Embedded {
                 state
+            } else {
+                registry_state_dir(paths, system)
             };
-            spinflow(
+            app(
                 paths,
+                v.runtime,
                 system,
-                Path::new(manifest),
+                &manifest_path(paths, v),
                 port,
                 &state,
-                &[],
                 "/health",
             )
         }
@@ -216,6 +435,15 @@ pub fn tracking_launch(paths: &Paths, system: &str, port: u16) -> Launch {
     let _ = std::fs::create_dir_all(&data);
     match system {
         "spinflow" => spinflow(
+            paths,
+            system,
+            Path::new("spin.toml"),
+            port,
+            &data,
+            &["--component-id", "mlflow-server"],
+            "/health",
+        ),
+        "spin" => spin(
             paths,
             system,
             Path::new("spin.toml"),
@@ -304,4 +532,86 @@ pub fn command_line(launch: &Launch, paths: &Paths) -> String {
     parts.push(shorten(&launch.program.display().to_string()));
     parts.extend(launch.args.iter().map(|a| shorten(a)));
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spin_systems_are_told_apart_from_ours() {
+        for s in [
+            "spin",
+            "spin-registry",
+            "spin-baked",
+            "spin (trivial component)",
+        ] {
+            assert!(needs_spin_cli(s), "{s}");
+            assert!(only_with_spin_cli(s), "{s}");
+        }
+        for s in [
+            "spinflow",
+            "spinflow-baked",
+            "spinflow (trivial component)",
+            "floor",
+        ] {
+            assert!(!needs_spin_cli(s), "{s}");
+        }
+        assert!(only_with_spin_cli("spinflow-baked"));
+        assert!(!only_with_spin_cli("spinflow-registry"));
+        assert_eq!(variant("spin-baked").unwrap().runtime, Runtime::Spin);
+        assert_eq!(variant("spinflow-baked").unwrap().model, Model::Baked);
+        assert_eq!(variant("spin-registry").unwrap().model, Model::Registry);
+        assert!(variant("fastapi-1w").is_none());
+        for s in PREDICT_SYSTEMS.iter().chain(TRACKING_SYSTEMS) {
+            assert!(!describe(s).is_empty(), "{s} has no description");
+        }
+    }
+
+    #[test]
+    fn baked_manifest_copy_serves_the_baked_component_from_anywhere() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let text = std::fs::read_to_string(repo.join("spin.toml")).unwrap();
+        let baked = Path::new("/work dir/iris_api.baked.wasm");
+        let copy = rewrite_manifest(&text, repo, "iris-api", baked).unwrap();
+
+        let sources: Vec<&str> = copy
+            .lines()
+            .filter(|l| l.trim_start().starts_with("source"))
+            .collect();
+        assert_eq!(sources.len(), 2, "{copy}");
+        let mlflow = repo.join("target/wasm32-wasip2/wasm-release/mlflow_server.wasm");
+        assert!(
+            sources.contains(&format!("source = \"{}\"", mlflow.display()).as_str()),
+            "{sources:?}"
+        );
+        assert!(sources.contains(&"source = \"/work dir/iris_api.baked.wasm\""));
+        // No build steps; everything else (routes, variables, stores) kept.
+        assert!(!copy.contains(".build]") && !copy.contains("command ="));
+        for kept in [
+            "[component.iris-api.variables]",
+            "route = \"/predict\"",
+            "key_value_stores = [\"default\"]",
+            "sqlite_databases = [\"default\"]",
+        ] {
+            assert!(copy.contains(kept), "lost {kept}:\n{copy}");
+        }
+    }
+
+    #[test]
+    fn rewrite_makes_paths_absolute_and_keeps_urls() {
+        let text = "[component.a]\nsource = \"a.wasm\"\n[component.a.build]\ncommand = \"x\"\n\
+                    [component.b]\nsource = { url = \"https://x/b.wasm\", digest = \"sha256:0\" }\n\
+                    [component.c]\nsource = \"https://x/c.wasm\"\n";
+        let copy = rewrite_manifest(text, Path::new("/app"), "c", Path::new("/c.wasm")).unwrap();
+        assert_eq!(
+            copy,
+            "[component.a]\nsource = \"/app/a.wasm\"\n\
+             [component.b]\nsource = { url = \"https://x/b.wasm\", digest = \"sha256:0\" }\n\
+             [component.c]\nsource = \"/c.wasm\"\n"
+        );
+        // A component whose source cannot be replaced is an error, not a silent copy.
+        assert!(rewrite_manifest(text, Path::new("/app"), "b", Path::new("/b.wasm")).is_err());
+        assert!(rewrite_manifest(text, Path::new("/app"), "d", Path::new("/d.wasm")).is_err());
+    }
 }

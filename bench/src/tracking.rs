@@ -23,7 +23,8 @@ pub struct Plan {
     pub writers: usize,
     pub batches: usize,
     pub batch_size: usize,
-    pub log_metric_clients: usize,
+    /// Connections of each log-metric figure (one figure per count).
+    pub log_metric_clients: [usize; 2],
     pub log_metric: LoadOptions,
     pub search_queries: usize,
     pub history_points: usize,
@@ -182,8 +183,11 @@ pub async fn run_all(
     if let Err(e) = ingest(authority, system, &tag, plan, results).await {
         results.note(format!("{system}: log-batch failed: {e:#}"));
     }
-    if let Err(e) = log_metric(authority, system, &tag, plan, results).await {
-        results.note(format!("{system}: log-metric failed: {e:#}"));
+    for clients in plan.log_metric_clients {
+        let workload = log_metric_workload(clients);
+        if let Err(e) = log_metric(authority, system, &tag, clients, plan, results).await {
+            results.note(format!("{system}: {workload} failed: {e:#}"));
+        }
     }
     Ok(())
 }
@@ -342,19 +346,26 @@ async fn ingest(
     Ok(())
 }
 
-/// `log_metric_clients` connections each logging one metric per request to its own
-/// run (a new step each time) for a fixed duration.
+/// The name of the log-metric figure at `clients` connections.
+pub fn log_metric_workload(clients: usize) -> String {
+    format!("log-metric, {clients} connections")
+}
+
+/// `clients` connections each logging one metric per request to its own run (a new
+/// step each time) for a fixed duration.
 async fn log_metric(
     authority: &str,
     system: &str,
     tag: &str,
+    clients: usize,
     plan: &Plan,
     results: &mut Results,
 ) -> Result<()> {
+    let workload = log_metric_workload(clients);
     let mut c = Client::new(authority);
-    let exp = create_experiment(&mut c, &format!("bench-logmetric-{tag}")).await?;
+    let exp = create_experiment(&mut c, &format!("bench-logmetric-{clients}-{tag}")).await?;
     let mut runs = Vec::new();
-    for i in 0..plan.log_metric_clients {
+    for i in 0..clients {
         runs.push(create_run(&mut c, &exp, &format!("client-{i}")).await?.0);
     }
     let run_ids = Arc::new(runs.clone());
@@ -371,13 +382,13 @@ async fn log_metric(
     let spec = RequestSpec::post_json(authority, &format!("{API}/runs/log-metric"), Bytes::new())
         .vary(body_fn);
     let opts = LoadOptions {
-        connections: plan.log_metric_clients,
+        connections: clients,
         ..plan.log_metric
     };
     let r = loadgen::run(&spec, opts).await?;
     if r.errors > 0 {
         results.note(format!(
-            "{system}: log-metric had {} errors (first: {:?})",
+            "{system}: {workload} had {} errors (first: {:?})",
             r.errors, r.first_error
         ));
     }
@@ -389,19 +400,12 @@ async fn log_metric(
     }
     ensure!(
         stored >= r.requests,
-        "log-metric: {stored} points stored, {} acknowledged",
+        "{stored} points stored, {} acknowledged",
         r.requests
     );
-    ensure!(r.requests > 0, "log-metric: no request succeeded");
-    results.record(
-        "log-metric",
-        "req/s",
-        "req/s",
-        Better::Higher,
-        system,
-        r.rps,
-    );
-    results.record("log-metric", "p50", "ms", Better::Lower, system, r.p50_ms);
-    results.record("log-metric", "p99", "ms", Better::Lower, system, r.p99_ms);
+    ensure!(r.requests > 0, "no request succeeded");
+    results.record(&workload, "req/s", "req/s", Better::Higher, system, r.rps);
+    results.record(&workload, "p50", "ms", Better::Lower, system, r.p50_ms);
+    results.record(&workload, "p99", "ms", Better::Lower, system, r.p99_ms);
     Ok(())
 }

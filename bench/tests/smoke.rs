@@ -125,13 +125,29 @@ fn quick_run_against_spinflow_alone_writes_a_report() {
         }
     }
     assert_positive(&figures, "resources (prediction)", "RSS idle", "spinflow");
+    // Without --spin-bin, nothing runs under real Spin (nor the baked variants).
+    let spin_rows: Vec<&Value> = figures
+        .iter()
+        .filter(|f| {
+            let s = f["system"].as_str().unwrap_or_default();
+            s == "spin"
+                || s.starts_with("spin-")
+                || s.starts_with("spin (")
+                || s.ends_with("-baked")
+        })
+        .collect();
+    assert!(
+        spin_rows.is_empty(),
+        "Spin figures without a Spin CLI: {spin_rows:?}"
+    );
 
     // Every tracking workload ran and passed its read-back checks (a figure is only
     // recorded once its check passed).
     for (workload, metric) in [
         ("create-runs", "runs/s"),
         ("log-batch", "metrics/s"),
-        ("log-metric", "req/s"),
+        ("log-metric, 8 connections", "req/s"),
+        ("log-metric, 16 connections", "p99"),
         ("search-runs", "p50"),
         ("get-history", "p50"),
         ("resources (tracking)", "RSS idle"),
