@@ -80,6 +80,10 @@ impl AppOptions {
 /// streamed, not buffered, by the host).
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 4 << 30;
 
+/// Requests from the network that run at once (the instance pool's other half
+/// is headroom for chained requests).
+pub const MAX_NETWORK_REQUESTS: usize = engine::MAX_CONCURRENT_INSTANCES as usize / 2;
+
 /// How requests reach a component's instances.
 enum Handler {
     /// `wasi:http/incoming-handler@0.2.x`: a fresh instance per request.
@@ -295,9 +299,7 @@ impl App {
             request_timeout: options.request_timeout,
             reuse: options.reuse,
             state_dir,
-            request_permits: Arc::new(tokio::sync::Semaphore::new(
-                engine::MAX_CONCURRENT_INSTANCES as usize / 2,
-            )),
+            request_permits: Arc::new(tokio::sync::Semaphore::new(MAX_NETWORK_REQUESTS)),
         });
         app.warm_up().await?;
         Ok(app)

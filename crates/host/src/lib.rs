@@ -9,6 +9,7 @@ pub mod allowed_hosts;
 pub mod app;
 mod bindings;
 pub mod builder;
+pub mod connections;
 pub mod engine;
 pub mod instance_reuse;
 pub mod key_value;

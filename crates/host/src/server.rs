@@ -1,37 +1,108 @@
 //! The HTTP trigger: hyper HTTP/1.1 with keep-alive and TCP_NODELAY, Spin's
 //! routing, `spin-*` headers and well-known endpoints, body limits, access log
-//! and graceful shutdown.
+//! and graceful shutdown; connection limits and deadlines (`connections`), and
+//! request bodies received before an instance slot is taken (`receive_body`).
 
-use crate::app::{App, InvokeError};
+use crate::app::{App, InvokeError, MAX_NETWORK_REQUESTS};
+use crate::connections::{self, Activity, ConnectionTimeouts, Exchange, ExchangeBody, WatchedIo};
 use crate::router::RouteTarget;
 use anyhow::Result;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Clone, Default)]
+/// `--header-read-timeout`: a new connection's first request headers, or a
+/// later request's headers from its first byte.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--keep-alive-timeout`: longer than the 60 s for which proxies (nginx's
+/// `keepalive_timeout` upstream, ingress-nginx) keep idle upstream connections,
+/// so that the host is not the side that closes a connection a proxy reuses.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+/// `--body-idle-timeout`: a request body that stops arriving this long gets 408.
+pub const DEFAULT_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// `--send-timeout`: a client that takes none of its answer this long is dropped.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--body-buffer-size`: bodies up to this size are received before the
+/// request takes an instance slot.
+pub const DEFAULT_BODY_BUFFER_SIZE: u64 = 1 << 20;
+/// Bytes of request bodies held in the host at once, as a multiple of the body
+/// buffer size (64 MiB by default). Past it, requests stream their bodies as
+/// large ones do.
+const BODY_BUFFER_BUDGET_FACTOR: u64 = 64;
+/// Shown at most once per this period: the connection cap, accept errors.
+const WARNING_PERIOD: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// No access log.
     pub quiet: bool,
+    /// See [`DEFAULT_HEADER_READ_TIMEOUT`]; `None`: no limit.
+    pub header_read_timeout: Option<Duration>,
+    /// See [`DEFAULT_KEEP_ALIVE_TIMEOUT`]; `None`: no limit.
+    pub keep_alive_timeout: Option<Duration>,
+    /// See [`DEFAULT_BODY_IDLE_TIMEOUT`]; `None`: no limit.
+    pub body_idle_timeout: Option<Duration>,
+    /// See [`DEFAULT_SEND_TIMEOUT`]; `None`: no limit.
+    pub send_timeout: Option<Duration>,
+    /// See [`DEFAULT_BODY_BUFFER_SIZE`]; 0: every body is streamed.
+    pub body_buffer_size: u64,
+    /// Connections open at once; `None`: [`connections::default_max_connections`].
+    pub max_connections: Option<usize>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            quiet: false,
+            header_read_timeout: Some(DEFAULT_HEADER_READ_TIMEOUT),
+            keep_alive_timeout: Some(DEFAULT_KEEP_ALIVE_TIMEOUT),
+            body_idle_timeout: Some(DEFAULT_BODY_IDLE_TIMEOUT),
+            send_timeout: Some(DEFAULT_SEND_TIMEOUT),
+            body_buffer_size: DEFAULT_BODY_BUFFER_SIZE,
+            max_connections: None,
+        }
+    }
+}
+
+/// A warning shown at most once per [`WARNING_PERIOD`].
+#[derive(Default)]
+struct Throttled(Option<Instant>);
+
+impl Throttled {
+    fn due(&mut self) -> bool {
+        let due = self.0.is_none_or(|t| t.elapsed() >= WARNING_PERIOD);
+        if due {
+            self.0 = Some(Instant::now());
+        }
+        due
+    }
 }
 
 /// Accepts connections until `shutdown` resolves, then drains them.
+///
+/// At most `max_connections` are open at once: at the cap the loop stops
+/// accepting, so new connections wait in the kernel's listen backlog (as with
+/// nginx's `worker_connections`) until one closes, which the connection
+/// deadlines guarantee for silent and idle ones.
 pub async fn serve(
     app: Arc<App>,
     listener: TcpListener,
@@ -39,18 +110,51 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let local = listener.local_addr()?;
+    let max_connections = options
+        .max_connections
+        .unwrap_or_else(connections::default_max_connections)
+        .clamp(1, Semaphore::MAX_PERMITS);
     print_ready(&app, local);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.keep_alive(true).max_buf_size(1 << 20);
+    http.keep_alive(true)
+        .max_buf_size(1 << 20)
+        // A client that shuts down its sending side after its request still gets the answer.
+        .half_close(true)
+        // The header and keep-alive deadlines are `connections::watchdog`'s (see there why).
+        .header_read_timeout(None);
+    let timeouts = ConnectionTimeouts {
+        header_read: options.header_read_timeout,
+        keep_alive: options.keep_alive_timeout,
+    };
+    let bodies = Arc::new(BodyPolicy::new(&options));
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let (mut cap_warning, mut accept_warning) = (Throttled::default(), Throttled::default());
     tokio::pin!(shutdown);
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                if cap_warning.due() {
+                    eprintln!(
+                        "spinflow: {max_connections} connections open (--max-connections); \
+                         new connections wait until one closes"
+                    );
+                }
+                tokio::select! {
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                    _ = &mut shutdown => break,
+                }
+            }
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    eprintln!("spinflow: accept failed: {e}");
+                    // EMFILE and friends: back off instead of spinning, and keep serving.
+                    if accept_warning.due() {
+                        eprintln!("spinflow: accept failed: {e} (retrying)");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -59,17 +163,37 @@ pub async fn serve(
         };
         // Without it, a keep-alive client's next request waits for the delayed ACK (~40 ms).
         let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let quiet = options.quiet;
-        let service = hyper::service::service_fn(move |req| {
-            let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(handle(&app, req, peer, local, quiet).await) }
-        });
-        let conn = http.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let activity = Activity::new();
+        let io = TokioIo::new(WatchedIo::new(
+            stream,
+            activity.clone(),
+            options.send_timeout,
+        ));
+        let service = {
+            let (app, bodies, activity) = (app.clone(), bodies.clone(), activity.clone());
+            let quiet = options.quiet;
+            hyper::service::service_fn(move |req| {
+                let exchange = Exchange::begin(&activity);
+                let app = app.clone();
+                let bodies = bodies.clone();
+                async move {
+                    let response = handle(&app, &bodies, req, peer, local, quiet).await;
+                    Ok::<_, std::convert::Infallible>(
+                        response.map(|body| ExchangeBody::new(body, exchange)),
+                    )
+                }
+            })
+        };
+        let conn = graceful.watch(http.serve_connection(io, service));
         tokio::spawn(async move {
-            // Client resets and timeouts are routine for a server: nothing to report.
-            let _ = conn.await;
+            let _slot = slot;
+            tokio::select! {
+                // Client resets and timeouts are routine for a server: nothing to report.
+                _ = conn => {}
+                // A deadline passed with no request in progress: dropping the
+                // connection closes it.
+                () = connections::watchdog(&activity, timeouts) => {}
+            }
         });
     }
     drop(listener);
@@ -109,18 +233,19 @@ fn print_ready(app: &App, local: SocketAddr) {
 /// Serves one request from the network.
 async fn handle(
     app: &Arc<App>,
+    bodies: &BodyPolicy,
     req: Request<Incoming>,
     peer: SocketAddr,
     local: SocketAddr,
     quiet: bool,
 ) -> Response<HyperOutgoingBody> {
     if quiet {
-        return route_and_invoke(app, req, peer, local).await.0;
+        return route_and_invoke(app, bodies, req, peer, local).await.0;
     }
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let (response, component) = route_and_invoke(app, req, peer, local).await;
+    let (response, component) = route_and_invoke(app, bodies, req, peer, local).await;
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
@@ -137,6 +262,7 @@ async fn handle(
 
 async fn route_and_invoke(
     app: &Arc<App>,
+    bodies: &BodyPolicy,
     mut req: Request<Incoming>,
     peer: SocketAddr,
     local: SocketAddr,
@@ -165,7 +291,7 @@ async fn route_and_invoke(
         return (error_response(404), None);
     };
     let limit = component.max_request_body_bytes;
-    if content_length(&req).is_some_and(|n| n > limit) {
+    if content_length(req.headers()).is_some_and(|n| n > limit) {
         return (error_response(413), Some(component.id.clone()));
     }
     let host = req
@@ -214,23 +340,48 @@ async fn route_and_invoke(
         .path_and_query(path_and_query.as_str())
         .build()
         .unwrap_or(parts.uri);
-    let exceeded = Arc::new(AtomicBool::new(false));
+    let fault = Arc::new(AtomicU8::new(BODY_OK));
     let body = LimitedBody {
         inner: body,
         remaining: limit,
         limit,
-        exceeded: exceeded.clone(),
+        fault: fault.clone(),
     };
+    let declared = content_length(&parts.headers);
+    // A client that trickles a small body byte by byte gets the request timeout in all.
+    let received = match app.request_timeout {
+        Some(timeout) => tokio::time::timeout(timeout, receive_body(body, bodies, declared))
+            .await
+            .unwrap_or(Err(408)),
+        None => receive_body(body, bodies, declared).await,
+    };
+    let mut body = match received {
+        Ok(body) => body,
+        Err(status) => return (closing_response(status), Some(component.id.clone())),
+    };
+    if body.is_streaming() {
+        // Requests whose bodies are still arriving hold at most part of the
+        // instance slots (see `BodyPolicy::streaming`).
+        body.streaming_slot = Some(
+            bodies
+                .streaming
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        );
+    }
     let permit = app.request_permit().await;
     let result = app
         .invoke(&component, Request::from_parts(parts, body), Some(permit))
         .await;
-    let response = match result {
+    let response = match (fault.load(Ordering::Relaxed), result) {
         // A guest that read past the limit gets its answer replaced, whatever it was.
-        _ if exceeded.load(Ordering::Relaxed) => error_response(413),
-        Ok(response) => response,
-        Err(InvokeError::BodyTooLarge) => error_response(413),
-        Err(e) => {
+        (BODY_TOO_LARGE, _) | (_, Err(InvokeError::BodyTooLarge)) => error_response(413),
+        // So does one whose client stopped sending the body (the guest's read failed).
+        (BODY_TIMED_OUT, _) => closing_response(408),
+        (_, Ok(response)) => response,
+        (_, Err(e)) => {
             log_invoke_error(&component.id, &e);
             error_response(500)
         }
@@ -264,13 +415,8 @@ fn is_internal_host(host: &str) -> bool {
     host.ends_with(crate::outbound_http::CHAINING_SUFFIX)
 }
 
-fn content_length<B>(req: &Request<B>) -> Option<u64> {
-    req.headers()
-        .get(CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// Adjusts a chained request as Spin does: routed as `/...`, client `0.0.0.0:0`.
@@ -327,6 +473,15 @@ pub fn error_response(status: u16) -> Response<HyperOutgoingBody> {
     r
 }
 
+/// An error response after which the connection is closed: the request's body
+/// was not (all) read, so the connection cannot carry another request.
+fn closing_response(status: u16) -> Response<HyperOutgoingBody> {
+    let mut r = error_response(status);
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
 fn text_response(
     status: StatusCode,
     content_type: &str,
@@ -368,12 +523,227 @@ fn static_response(r: &crate::manifest::StaticResponse) -> Response<HyperOutgoin
     response
 }
 
+/// What went wrong with a request body, if anything (`LimitedBody::fault`).
+const BODY_OK: u8 = 0;
+const BODY_TOO_LARGE: u8 = 1;
+const BODY_TIMED_OUT: u8 = 2;
+
+/// How request bodies reach the guest.
+///
+/// A stalled client must not hold an instance slot: a body of up to
+/// `buffer_size` bytes (1 MiB by default: iris-api's own body limit, and above
+/// the 1 MB of MLflow's log-batch) is received in full, each wait for more bytes bounded by
+/// `idle_timeout`, *before* the request takes an instance slot, so clients that
+/// send a few bytes and stop hold a connection and a little memory, never an
+/// instance. Bodies held this way are bounded in total by `budget`.
+///
+/// A larger body (a declared `Content-Length` over `buffer_size`, a chunked
+/// body that grows past it, or any body once the budget is spent) is streamed
+/// to the guest as it arrives, so that artifact uploads of any size pass
+/// through in bounded memory; such a request holds an instance slot while it
+/// streams, so it also takes one of the `streaming` permits, which cover half
+/// of the network requests' slots: stalled uploads can hold at most those,
+/// never starve the rest. A streamed body that stops arriving for
+/// `idle_timeout` fails the guest's read (the instance ends), and the answer
+/// becomes 408.
+pub(crate) struct BodyPolicy {
+    idle_timeout: Option<Duration>,
+    buffer_size: u64,
+    budget: Arc<Semaphore>,
+    streaming: Arc<Semaphore>,
+}
+
+impl BodyPolicy {
+    fn new(options: &ServeOptions) -> Self {
+        let budget = options
+            .body_buffer_size
+            .saturating_mul(BODY_BUFFER_BUDGET_FACTOR);
+        Self {
+            idle_timeout: options.body_idle_timeout,
+            buffer_size: options.body_buffer_size,
+            budget: Arc::new(Semaphore::new(
+                usize::try_from(budget)
+                    .map_or(Semaphore::MAX_PERMITS, |b| b.min(Semaphore::MAX_PERMITS)),
+            )),
+            streaming: Arc::new(Semaphore::new((MAX_NETWORK_REQUESTS / 2).max(1))),
+        }
+    }
+}
+
+/// Receives `body` as [`BodyPolicy`] says, before the request takes an instance
+/// slot; `Err` is the status to answer instead (the body was too large, broken
+/// or stalled).
+async fn receive_body(
+    mut body: LimitedBody,
+    policy: &BodyPolicy,
+    declared: Option<u64>,
+) -> Result<GuestBody, u16> {
+    let mut received = GuestBody {
+        frames: VecDeque::new(),
+        buffered: None,
+        rest: None,
+        idle_timeout: policy.idle_timeout,
+        stall: None,
+        streaming_slot: None,
+        fault: body.fault.clone(),
+    };
+    if body.is_end_stream() {
+        return Ok(received);
+    }
+    if policy.buffer_size == 0 || declared.is_some_and(|n| n > policy.buffer_size) {
+        received.rest = Some(body);
+        return Ok(received);
+    }
+    let mut size = 0u64;
+    loop {
+        let next = match policy.idle_timeout {
+            Some(limit) => match tokio::time::timeout(limit, body.frame()).await {
+                Ok(next) => next,
+                Err(_) => return Err(408),
+            },
+            None => body.frame().await,
+        };
+        let frame = match next {
+            None => return Ok(received),
+            Some(Ok(frame)) => frame,
+            // Past the limit, or the client broke the body off (reset, bad chunking).
+            Some(Err(_)) if body.fault.load(Ordering::Relaxed) == BODY_TOO_LARGE => {
+                return Err(413)
+            }
+            Some(Err(_)) => return Err(400),
+        };
+        let len = frame.data_ref().map_or(0, |d| d.len());
+        received.frames.push_back(frame);
+        size += len as u64;
+        let within_budget = len == 0
+            || match policy
+                .budget
+                .clone()
+                .try_acquire_many_owned(u32::try_from(len).unwrap_or(u32::MAX))
+            {
+                Ok(permit) => {
+                    match &mut received.buffered {
+                        Some(held) => held.merge(permit),
+                        None => received.buffered = Some(permit),
+                    }
+                    true
+                }
+                Err(_) => false,
+            };
+        if body.is_end_stream() {
+            return Ok(received);
+        }
+        if size > policy.buffer_size || !within_budget {
+            received.rest = Some(body);
+            return Ok(received);
+        }
+    }
+}
+
+/// The request body the guest reads: the frames received before the instance
+/// started, then, for a streamed body, the rest as it arrives, each wait for
+/// more bounded by the idle timeout.
+struct GuestBody {
+    frames: VecDeque<Frame<Bytes>>,
+    /// The budget `frames` hold, released once they are handed over.
+    buffered: Option<OwnedSemaphorePermit>,
+    /// The part still to arrive; `None` once the body was received in full.
+    rest: Option<LimitedBody>,
+    idle_timeout: Option<Duration>,
+    /// Runs while the guest waits for bytes that do not come.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// A `BodyPolicy::streaming` permit, held until the body has arrived.
+    streaming_slot: Option<OwnedSemaphorePermit>,
+    fault: Arc<AtomicU8>,
+}
+
+impl GuestBody {
+    fn is_streaming(&self) -> bool {
+        self.rest.is_some()
+    }
+
+    /// The body has ended (or failed): nothing more to wait for.
+    fn finish(&mut self) {
+        self.rest = None;
+        self.stall = None;
+        self.streaming_slot = None;
+    }
+}
+
+impl Body for GuestBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(frame) = this.frames.pop_front() {
+            if this.frames.is_empty() {
+                this.buffered = None;
+            }
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        let Some(rest) = &mut this.rest else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(rest).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall = None;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(other) => {
+                this.finish();
+                Poll::Ready(other)
+            }
+            Poll::Pending => {
+                let Some(limit) = this.idle_timeout else {
+                    return Poll::Pending;
+                };
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if stall.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.fault.store(BODY_TIMED_OUT, Ordering::Relaxed);
+                this.finish();
+                Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty() && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let buffered: u64 = self
+            .frames
+            .iter()
+            .filter_map(|f| f.data_ref())
+            .map(|d| d.len() as u64)
+            .sum();
+        let rest = match &self.rest {
+            Some(rest) => rest.size_hint(),
+            None => SizeHint::with_exact(0),
+        };
+        let mut hint = SizeHint::new();
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(buffered));
+        }
+        hint.set_lower(rest.lower().saturating_add(buffered));
+        hint
+    }
+}
+
 /// The incoming body, cut off with an error (and a flag) past `limit` bytes.
 struct LimitedBody {
     inner: Incoming,
     remaining: u64,
     limit: u64,
-    exceeded: Arc<AtomicBool>,
+    fault: Arc<AtomicU8>,
 }
 
 impl Body for LimitedBody {
@@ -390,7 +760,7 @@ impl Body for LimitedBody {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
                     if len > this.remaining {
-                        this.exceeded.store(true, Ordering::Relaxed);
+                        this.fault.store(BODY_TOO_LARGE, Ordering::Relaxed);
                         return Poll::Ready(Some(Err(
                             wasmtime_wasi_http::Error::HttpRequestBodySize(Some(this.limit)),
                         )));

@@ -80,6 +80,37 @@ pub struct UpArgs {
     /// How long an idle WASIp3 instance is kept for reuse (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     idle_instance_timeout: Duration,
+    /// Time a client has to send a request's headers: from the connection's start for
+    /// its first request, from the first byte for later ones; else the connection is
+    /// closed (0 = no limit).
+    #[arg(long, env = "SPINFLOW_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_read_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request (0 = no limit).
+    #[arg(long, env = "SPINFLOW_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    keep_alive_timeout: Duration,
+    /// A request body that stops arriving for this long ends the request with 408
+    /// Request Timeout (0 = no limit).
+    #[arg(long, env = "SPINFLOW_BODY_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    body_idle_timeout: Duration,
+    /// A client that takes none of its answer's bytes for this long is disconnected
+    /// (0 = no limit).
+    #[arg(long, env = "SPINFLOW_SEND_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    send_timeout: Duration,
+    /// Request bodies up to this size are received in full before the request takes an
+    /// instance slot; larger ones are streamed to the component (suffixes K, M, G
+    /// accepted; 0 = stream every body).
+    #[arg(long, env = "SPINFLOW_BODY_BUFFER_SIZE", default_value = "1M", value_parser = parse_size)]
+    body_buffer_size: u64,
+    /// Most connections open at once; past it, new connections wait in the listen
+    /// backlog until one closes [default: 4096, or fewer to leave 1024 of the
+    /// open-files limit (raised to its hard limit at start) to the host, at least half].
+    #[arg(long, env = "SPINFLOW_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+}
+
+/// A timeout flag: 0 means no limit.
+fn limit(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
 }
 
 /// A duration as Spin writes them: a number of seconds, or with `s` or `ms`.
@@ -129,6 +160,8 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: UpArgs) -> Result<()> {
+    // Every connection is an open file: use all the process may have.
+    let open_files = host::connections::raise_open_files_limit();
     if args.build {
         host::builder::build(&args.from, &[])?;
     }
@@ -176,6 +209,25 @@ pub fn run(args: UpArgs) -> Result<()> {
         idle_timeout: args.idle_instance_timeout,
     };
 
+    let max_connections = args.max_connections.map(usize::try_from).transpose()?;
+    if let (Some(cap), Some(files)) = (max_connections, open_files) {
+        if cap as u64 >= files {
+            eprintln!(
+                "spinflow: --max-connections {cap} is not below the open-files limit ({files}): \
+                 connections may exhaust it"
+            );
+        }
+    }
+    let serve_options = ServeOptions {
+        quiet: args.quiet,
+        header_read_timeout: limit(args.header_read_timeout),
+        keep_alive_timeout: limit(args.keep_alive_timeout),
+        body_idle_timeout: limit(args.body_idle_timeout),
+        send_timeout: limit(args.send_timeout),
+        body_buffer_size: args.body_buffer_size,
+        max_connections,
+    };
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -186,7 +238,7 @@ pub fn run(args: UpArgs) -> Result<()> {
             Err(e) => bail!("cannot listen on {}: {e}", args.listen),
         };
         let shutdown = shutdown_signal()?;
-        host::serve(app, listener, ServeOptions { quiet: args.quiet }, shutdown).await
+        host::serve(app, listener, serve_options, shutdown).await
     })?;
     // Guest tasks still streaming bodies are abandoned, not awaited.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -237,6 +289,27 @@ mod tests {
         assert_eq!(parse_duration("0.5s").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn connection_defaults_are_the_hosts() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let args = <Cli as clap::Parser>::try_parse_from(["up"]).unwrap().up;
+        let defaults = ServeOptions::default();
+        assert_eq!(
+            limit(args.header_read_timeout),
+            defaults.header_read_timeout
+        );
+        assert_eq!(limit(args.keep_alive_timeout), defaults.keep_alive_timeout);
+        assert_eq!(limit(args.body_idle_timeout), defaults.body_idle_timeout);
+        assert_eq!(limit(args.send_timeout), defaults.send_timeout);
+        assert_eq!(args.body_buffer_size, defaults.body_buffer_size);
+        assert_eq!(args.max_connections, None);
+        assert_eq!(limit(Duration::ZERO), None);
     }
 
     #[test]

@@ -77,6 +77,7 @@ pub struct HostBuilder {
     env: Vec<(String, String)>,
     state_dir: Option<PathBuf>,
     cache_dir: PathBuf,
+    open_files: Option<u64>,
 }
 
 pub fn host(manifest: impl Into<PathBuf>) -> HostBuilder {
@@ -86,6 +87,7 @@ pub fn host(manifest: impl Into<PathBuf>) -> HostBuilder {
         env: Vec::new(),
         state_dir: None,
         cache_dir: cache_dir(),
+        open_files: None,
     }
 }
 
@@ -116,8 +118,24 @@ impl HostBuilder {
         self
     }
 
+    /// Runs the host with this open-files limit, soft and hard (through util-linux's
+    /// `prlimit`, which execs the host: the child's pid stays the host's).
+    pub fn open_files_limit(mut self, n: u64) -> Self {
+        self.open_files = Some(n);
+        self
+    }
+
     fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spinflow"));
+        let mut cmd = match self.open_files {
+            Some(n) => {
+                let mut cmd = Command::new("prlimit");
+                cmd.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_spinflow"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_spinflow")),
+        };
         cmd.arg("up")
             .arg("-f")
             .arg(&self.manifest)
@@ -236,6 +254,35 @@ impl Host {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The host's listening address (`127.0.0.1:port`), for raw sockets.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+
+    /// A field of the host's /proc/<pid>/status in bytes (e.g. `VmHWM`, peak resident memory).
+    pub fn memory_status(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in /proc/<pid>/status"));
+        let kib: u64 = line
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .expect("a size in kB");
+        kib * 1024
+    }
+
+    /// Open file descriptors of the host process.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(|d| d.count())
+            .unwrap_or(0)
     }
 
     /// CPU time (user + system) the host process has used so far.
