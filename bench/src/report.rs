@@ -490,18 +490,22 @@ fn spin_headline(results: &Results) -> Vec<String> {
     lines
 }
 
+/// The metrics measured for `workload`.
+fn metrics_of<'a>(results: &'a Results, workload: &str) -> BTreeSet<&'a str> {
+    results
+        .figures
+        .iter()
+        .filter(|f| f.workload == workload)
+        .map(|f| f.metric.as_str())
+        .collect()
+}
+
 /// For every workload and metric: spinflow / each peer.
 fn ratio_table(out: &mut String, results: &Results) {
     let _ = writeln!(out, "| workload | metric | spinflow / peer |");
     let _ = writeln!(out, "|---|---|---|");
     for workload in workloads(results) {
-        let metrics: BTreeSet<&str> = results
-            .figures
-            .iter()
-            .filter(|f| f.workload == workload)
-            .map(|f| f.metric.as_str())
-            .collect();
-        for metric in metrics {
+        for metric in metrics_of(results, &workload) {
             let mut parts = Vec::new();
             for peer in results
                 .figures
@@ -573,13 +577,7 @@ const TRIVIAL_PAIRS: &[(&str, &str)] = &[
 fn spin_ratio_table(out: &mut String, results: &Results) -> bool {
     let mut rows = Vec::new();
     for workload in workloads(results) {
-        let metrics: BTreeSet<&str> = results
-            .figures
-            .iter()
-            .filter(|f| f.workload == workload)
-            .map(|f| f.metric.as_str())
-            .collect();
-        for metric in metrics {
+        for metric in metrics_of(results, &workload) {
             let mut parts = Vec::new();
             for (a, b) in SPIN_PAIRS {
                 if *b == "floor" && workload.starts_with("resources") {

@@ -51,8 +51,13 @@ impl Paths {
         })
     }
 
+    /// The `spinflow` binary measured: `SPINFLOW_BIN` (a copy that later builds
+    /// cannot replace mid-run), else the workspace's release build.
     pub fn spinflow(&self) -> PathBuf {
-        self.repo.join("target/release/spinflow")
+        std::env::var_os("SPINFLOW_BIN")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.repo.join("target/release/spinflow"))
     }
 
     /// The compiled-code cache shared by the `spinflow up` processes of this run.

@@ -227,15 +227,7 @@ pub fn spinflow(
     args: &[&str],
     ready_path: &str,
 ) -> Launch {
-    let mut all = vec![
-        "up".to_string(),
-        "-f".into(),
-        paths.repo.join(manifest).display().to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--state-dir".into(),
-        state_dir.display().to_string(),
-    ];
+    let mut all = up_args(paths, manifest, port, state_dir);
     all.extend(args.iter().map(|a| a.to_string()));
     Launch {
         name: name.into(),
@@ -251,6 +243,20 @@ pub fn spinflow(
         ready_path: ready_path.into(),
         ready_timeout: Duration::from_secs(60),
     }
+}
+
+/// `up -f <manifest> --listen 127.0.0.1:<port> --state-dir <dir>`: what `spinflow up`
+/// and `spin up` both take.
+fn up_args(paths: &Paths, manifest: &Path, port: u16, state_dir: &Path) -> Vec<String> {
+    vec![
+        "up".to_string(),
+        "-f".into(),
+        paths.repo.join(manifest).display().to_string(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--state-dir".into(),
+        state_dir.display().to_string(),
+    ]
 }
 
 /// Launch of the real Spin CLI, `spin up`, serving `manifest` (relative to the repo, or
@@ -269,17 +275,8 @@ pub fn spin(
     // A failure to write it shows as Spin's own error at start.
     let cache = setup::spin_cache_config(&paths.spin_cache())
         .unwrap_or_else(|_| paths.spin_cache().with_extension("toml"));
-    let mut all = vec![
-        "up".to_string(),
-        "-f".into(),
-        paths.repo.join(manifest).display().to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-        "--state-dir".into(),
-        state_dir.display().to_string(),
-        "--cache".into(),
-        cache.display().to_string(),
-    ];
+    let mut all = up_args(paths, manifest, port, state_dir);
+    all.extend(["--cache".into(), cache.display().to_string()]);
     all.extend(args.iter().map(|a| a.to_string()));
     Launch {
         name: name.into(),

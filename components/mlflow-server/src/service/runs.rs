@@ -83,6 +83,9 @@ pub fn load_run(db: &dyn Db, info: RunInfo) -> ApiResult<Run> {
     Ok(runs.pop().expect("one run in, one run out"))
 }
 
+/// Tag rows per INSERT in create-run.
+const TAG_ROWS: usize = 100;
+
 pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     let experiment_id = m
         .experiment_id
@@ -117,10 +120,12 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     }
     let run_id = ids::new_run_id();
     let start_time = m.start_time.unwrap_or_else(now_ms);
+    // Read before the write transaction: under Spin each statement is a round trip to
+    // the host, and the write lock is held from BEGIN to COMMIT.
+    let exp = get_active_experiment(db, &experiment_id)?;
+    let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
+    let artifact_uri = format!("{}/{run_id}/artifacts", exp.artifact_location);
     let info = transaction(db, || {
-        let exp = get_active_experiment(db, &experiment_id)?;
-        let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
-        let artifact_uri = format!("{}/{run_id}/artifacts", exp.artifact_location);
         db.exec(
             "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
              VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?)",
@@ -133,10 +138,17 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
                 artifact_uri.as_str()
             ],
         )?;
-        for (k, val) in &tags {
+        // The tags (at least the run name) in as few statements as SQLite's limit
+        // on bound values allows.
+        for chunk in tags.chunks(TAG_ROWS) {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let binds: Vec<SqlValue> = chunk
+                .iter()
+                .flat_map(|(k, val)| params![run_id.as_str(), k.as_str(), val.as_str()])
+                .collect();
             db.exec(
-                "INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
-                &params![run_id.as_str(), k.as_str(), val.as_str()],
+                &format!("INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES {rows}"),
+                &binds,
             )?;
         }
         Ok(RunInfo {
@@ -148,7 +160,7 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
             status: "RUNNING".into(),
             start_time: Some(start_time),
             end_time: None,
-            artifact_uri,
+            artifact_uri: artifact_uri.clone(),
             lifecycle_stage: ACTIVE.into(),
         })
     })?;
@@ -774,6 +786,25 @@ mod tests {
             .map(|t| t.key.clone().unwrap())
             .collect();
         assert_eq!(keys, ["a", "k", RUN_NAME_TAG, "z"]);
+    }
+
+    #[test]
+    fn a_run_created_with_hundreds_of_tags_keeps_them_all() {
+        let db = testing::db();
+        let tags: Vec<KeyValue> = (0..250)
+            .map(|i| KeyValue::new(format!("t{i:03}"), i.to_string()))
+            .collect();
+        let created = create_run(
+            &db,
+            &wire::CreateRun {
+                tags,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let read = load_run(&db, get_run_info(&db, &created.info.run_id).unwrap()).unwrap();
+        // 250 tags and the run name, over three INSERTs.
+        assert_eq!(read.data.tags.len(), 251);
     }
 
     #[test]
