@@ -18,6 +18,7 @@ mod report;
 mod results;
 mod setup;
 mod sizes;
+mod stalled;
 mod systems;
 mod timing;
 mod tracking;

@@ -793,6 +793,10 @@ fn workloads_text(opts: &Options) -> String {
 - **search-runs**: `runs/search` over the {runs} runs with `metrics.loss < 0.5` and `order_by metrics.loss DESC` \
   (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
 - **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.
+- **stalled clients**: the whole app (as `make up` serves it) on a new state dir: one-row `/predict` and \
+  `log-metric` (one run, {conns} connections, as above) without, then with {stalled} stalled connections held open: \
+  half stop inside their headers, half after 5 bytes of a 100-byte `runs/create` body, and each one the \
+  server drops connects and stalls again at once; `stalled/calm` is the ratio of the two throughputs.
 - **resources**: resident memory (VmRSS summed over the server's whole process tree) one second after it \
   answered its first 200, and again after its workloads; cold start = process launch to first 200 on its \
   health route (a route answered by the component itself for spinflow and Spin). For the `spin…` systems the \
@@ -814,6 +818,7 @@ fn workloads_text(opts: &Options) -> String {
         sq = plan.search_queries,
         hp = plan.history_points,
         hq = plan.history_queries,
+        stalled = crate::stalled::STALLED,
     )
 }
 
