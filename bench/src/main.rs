@@ -10,6 +10,7 @@ mod client;
 mod floor;
 mod harness;
 mod hostfig;
+mod largest;
 mod loadgen;
 mod machine;
 mod predict;

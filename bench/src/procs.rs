@@ -47,6 +47,16 @@ impl Server {
             / 1024.0
     }
 
+    /// Peak resident memory (VmHWM) of the largest process of the tree, in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        tree_pids(self.child.id())
+            .into_iter()
+            .map(|pid| status_kib(pid, "VmHWM:"))
+            .max()
+            .unwrap_or(0) as f64
+            / 1024.0
+    }
+
     pub fn stop(mut self) {
         let pgid = self.child.id() as i32;
         // SAFETY: signalling our own child's process group; no memory is shared.
@@ -188,10 +198,15 @@ fn parent_pid(pid: u32) -> Option<u32> {
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A KiB field of `/proc/<pid>/status` (0 when the process is gone).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)

@@ -797,6 +797,12 @@ fn workloads_text(opts: &Options) -> String {
   `log-metric` (one run, {conns} connections, as above) without, then with {stalled} stalled connections held open: \
   half stop inside their headers, half after 5 bytes of a 100-byte `runs/create` body, and each one the \
   server drops connects and stalls again at once; `stalled/calm` is the ratio of the two throughputs.
+- **largest requests**: the whole app on a new state dir; after writing a {hist}-point metric history, each of \
+  these is sent {at_once} times at once, one kind after the other: `/predict` with 1,000 rows (the default \
+  `max_batch_rows`), an Open Inference Protocol infer of 1,000 rows with its `outputs` entry repeated 5,000 times, a \
+  `log-batch` of 1,000 metrics, a `runs/create` whose body is just under mlflow-server's 16 MiB limit, \
+  `get-history` of the long metric without `max_results`, and a {art} MiB artifact upload (read back once and \
+  checked); `peak RSS` is the serving process's high-water mark (VmHWM) at the end.
 - **resources**: resident memory (VmRSS summed over the server's whole process tree) one second after it \
   answered its first 200, and again after its workloads; cold start = process launch to first 200 on its \
   health route (a route answered by the component itself for spinflow and Spin). For the `spin…` systems the \
@@ -819,6 +825,9 @@ fn workloads_text(opts: &Options) -> String {
         hp = plan.history_points,
         hq = plan.history_queries,
         stalled = crate::stalled::STALLED,
+        hist = crate::largest::HISTORY_POINTS,
+        at_once = crate::largest::AT_ONCE,
+        art = crate::largest::ARTIFACT_MIB,
     )
 }
 
