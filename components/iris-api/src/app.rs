@@ -10,7 +10,7 @@ use crate::predict_answer;
 use crate::preload;
 use crate::registry::HttpClient;
 use crate::serving::{self, Loaded, ModelState, Served};
-use crate::{input, oip, scoring};
+use crate::{input, json_body, oip, scoring};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -252,7 +252,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
         let mut out = match route {
             Route::Predict => {
                 check_json_content_type(content_type)?;
-                let rows = input::predict_rows(&input::parse_json(body)?, max_rows)?;
+                let rows = input::predict_rows(&json_body::parse(body, max_rows)?, max_rows)?;
                 let (state, p, labels) = self.predict(&rows, &mut timing, |_| Ok(())).await?;
                 let mut out = Outcome::json(200, Value::Null);
                 out.body = predict_answer::to_json(&p, &labels, &model_json(&state));
@@ -275,7 +275,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
                     scoring::csv_rows(body, max_rows)?
                 } else {
                     check_json_content_type(content_type)?;
-                    scoring::json_rows(&input::parse_json(body)?, max_rows)?
+                    scoring::json_rows(&json_body::parse(body, max_rows)?, max_rows)?
                 };
                 let (_, p, labels) = self.predict(&rows, &mut timing, |_| Ok(())).await?;
                 let names: Vec<String> = p
@@ -355,7 +355,7 @@ impl<S: Store, H: HttpClient> Env<'_, S, H> {
             }
             Route::V2Infer { name, version } => {
                 check_json_content_type(content_type)?;
-                let request = oip::parse_infer(&input::parse_json(body)?, max_rows)?;
+                let request = oip::parse_infer(&json_body::parse(body, max_rows)?, max_rows)?;
                 let check = |state: &ModelState| check_model(state, name, version.as_deref());
                 let (state, p, labels) = self.predict(&request.rows, &mut timing, check).await?;
                 let mut out = Outcome::json(

@@ -10,28 +10,6 @@ use serde_json::{Map, Value};
 /// One flower: the four measurements in [`FEATURE_NAMES`] order.
 pub type Row = [f32; N_FEATURES];
 
-/// Parses a JSON body. JSON has no NaN or infinity; a body that tries to send them
-/// (as Python's `json.dumps` does) gets a message saying so rather than a parse error.
-pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "request body is empty; send a JSON object",
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        let text = String::from_utf8_lossy(body);
-        if ["NaN", "Infinity"].iter().any(|t| text.contains(t)) {
-            ApiError::bad_request(
-                "features must be finite numbers: NaN and infinities are not accepted",
-            )
-        } else if e.to_string().contains("number out of range") {
-            ApiError::bad_request(format!("a number is out of range: {e}"))
-        } else {
-            ApiError::bad_request(format!("body is not valid JSON: {e}"))
-        }
-    })
-}
-
 fn feature_list() -> String {
     FEATURE_NAMES.join(", ")
 }
@@ -113,12 +91,13 @@ pub fn row_from_value(value: &Value, row: usize) -> Result<Row, ApiError> {
 }
 
 /// Rows from a JSON list of rows (each a list or an object), under `field` for messages.
-pub fn rows_from_list(value: &Value, field: &str) -> Result<Vec<Row>, ApiError> {
+pub fn rows_from_list(value: &Value, field: &str, max_rows: usize) -> Result<Vec<Row>, ApiError> {
     let Value::Array(items) = value else {
         return Err(ApiError::bad_request(format!(
             "{field:?} must be a list of rows"
         )));
     };
+    check_batch(items.len(), max_rows)?;
     items
         .iter()
         .enumerate()
@@ -127,7 +106,10 @@ pub fn rows_from_list(value: &Value, field: &str) -> Result<Vec<Row>, ApiError> 
 }
 
 /// Rows from columns: `{"sepal_length": [..], "sepal_width": [..], ...}`.
-pub fn rows_from_columns(columns: &Map<String, Value>) -> Result<Vec<Row>, ApiError> {
+pub fn rows_from_columns(
+    columns: &Map<String, Value>,
+    max_rows: usize,
+) -> Result<Vec<Row>, ApiError> {
     if let Some(unknown) = columns
         .keys()
         .find(|k| !FEATURE_NAMES.contains(&k.as_str()))
@@ -155,6 +137,7 @@ pub fn rows_from_columns(columns: &Map<String, Value>) -> Result<Vec<Row>, ApiEr
             "all columns must have the same length",
         ));
     }
+    check_batch(n, max_rows)?;
     (0..n)
         .map(|i| {
             let mut row = [0f32; N_FEATURES];
@@ -166,17 +149,17 @@ pub fn rows_from_columns(columns: &Map<String, Value>) -> Result<Vec<Row>, ApiEr
         .collect()
 }
 
-/// Rejects an empty batch and one over `max_rows`.
-pub fn check_batch(rows: &[Row], max_rows: usize) -> Result<(), ApiError> {
-    if rows.is_empty() {
+/// Rejects an empty batch and one over `max_rows`: called with the number of rows
+/// before they are built, so a batch over the limit allocates nothing.
+pub fn check_batch(rows: usize, max_rows: usize) -> Result<(), ApiError> {
+    if rows == 0 {
         return Err(ApiError::bad_request(
             "the batch is empty: send at least one row",
         ));
     }
-    if rows.len() > max_rows {
+    if rows > max_rows {
         return Err(ApiError::bad_request(format!(
-            "the batch has {} rows; at most {max_rows} are accepted per request",
-            rows.len()
+            "the batch has {rows} rows; at most {max_rows} are accepted per request"
         )));
     }
     Ok(())
@@ -185,30 +168,32 @@ pub fn check_batch(rows: &[Row], max_rows: usize) -> Result<(), ApiError> {
 /// Parses a `/predict` body: one named-feature object, `{"features": [[...], ...]}`
 /// or `{"instances": [...]}` (rows as lists or named objects).
 pub fn predict_rows(body: &Value, max_rows: usize) -> Result<Vec<Row>, ApiError> {
-    let rows = match body {
-        Value::Object(fields) => {
-            let batch_key = ["features", "instances"].into_iter().find(|k| fields.contains_key(*k));
-            match batch_key {
-                Some(key) => {
-                    if let Some(other) = fields.keys().find(|k| k.as_str() != key) {
-                        return Err(ApiError::bad_request(format!(
-                            "unknown field {other:?} next to {key:?}"
-                        )));
-                    }
-                    rows_from_list(&fields[key], key)?
-                }
-                None => vec![row_from_object(fields, 0)?],
-            }
-        }
-        Value::Array(_) => rows_from_list(body, "body")?,
-        _ => {
-            return Err(ApiError::bad_request(
-                "expected a JSON object: named features, {\"features\": [[...]]} or {\"instances\": [...]}",
-            ))
-        }
+    let Value::Object(fields) = body else {
+        // A bare list of rows is not one of the documented forms: refusing it keeps
+        // one way to send a batch, with a message pointing to it.
+        return Err(ApiError::bad_request(format!(
+            "expected a JSON object: named features, {{\"features\": [[...]]}} or \
+             {{\"instances\": [...]}}; got {}",
+            describe(body)
+        )));
     };
-    check_batch(&rows, max_rows)?;
-    Ok(rows)
+    let batch_key = ["features", "instances"]
+        .into_iter()
+        .find(|k| fields.contains_key(*k));
+    match batch_key {
+        Some(key) => {
+            if let Some(other) = fields.keys().find(|k| k.as_str() != key) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown field {other:?} next to {key:?}"
+                )));
+            }
+            rows_from_list(&fields[key], key, max_rows)
+        }
+        None => {
+            check_batch(1, max_rows)?;
+            Ok(vec![row_from_object(fields, 0)?])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -262,22 +247,24 @@ mod tests {
     }
 
     #[test]
-    fn json_without_nan_support_gets_a_clear_message() {
-        let e = parse_json(br#"{"features": [[NaN, 1, 2, 3]]}"#).unwrap_err();
-        assert!(e.message.contains("NaN"), "{}", e.message);
-        assert!(parse_json(b"{")
-            .unwrap_err()
-            .message
-            .contains("not valid JSON"));
-        assert!(parse_json(b"  ").unwrap_err().message.contains("empty"));
+    fn a_bare_list_is_not_a_predict_body() {
+        let m = err(json!([[5.1, 3.5, 1.4, 0.2]]));
+        assert!(
+            m.contains("expected a JSON object") && m.contains("a list"),
+            "{m}"
+        );
     }
 
     #[test]
     fn columns_become_rows() {
         let cols = json!({"sepal_length": [1, 5], "sepal_width": [2, 6], "petal_length": [3, 7], "petal_width": [4, 8]});
-        let rows = rows_from_columns(cols.as_object().unwrap()).unwrap();
+        let rows = rows_from_columns(cols.as_object().unwrap(), 10).unwrap();
         assert_eq!(rows, vec![[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]);
         let ragged = json!({"sepal_length": [1], "sepal_width": [2, 6], "petal_length": [3], "petal_width": [4]});
-        assert!(rows_from_columns(ragged.as_object().unwrap()).is_err());
+        assert!(rows_from_columns(ragged.as_object().unwrap(), 10).is_err());
+        let m = rows_from_columns(cols.as_object().unwrap(), 1)
+            .unwrap_err()
+            .message;
+        assert!(m.contains("at most 1 "), "{m}");
     }
 }

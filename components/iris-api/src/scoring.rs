@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::input::{self, Row};
-use iris_model::FEATURE_NAMES;
+use iris_model::{FEATURE_NAMES, N_FEATURES};
 use serde_json::Value;
 
 const KEYS: [&str; 4] = [
@@ -31,40 +31,42 @@ pub fn json_rows(body: &Value, max_rows: usize) -> Result<Vec<Row>, ApiError> {
             KEYS.join(", ")
         )));
     }
+    // MLflow passes params on to the model as a dict; anything else is refused there.
+    if fields
+        .get("params")
+        .is_some_and(|p| !p.is_object() && !p.is_null())
+    {
+        return Err(ApiError::bad_request("params must be an object"));
+    }
     let present: Vec<&str> = KEYS
         .into_iter()
         .filter(|k| fields.contains_key(*k))
         .collect();
-    let rows = match present.as_slice() {
-        ["dataframe_split"] => dataframe_split(&fields["dataframe_split"])?,
+    match present.as_slice() {
+        ["dataframe_split"] => dataframe_split(&fields["dataframe_split"], max_rows),
         ["dataframe_records"] => {
-            input::rows_from_list(&fields["dataframe_records"], "dataframe_records")?
+            input::rows_from_list(&fields["dataframe_records"], "dataframe_records", max_rows)
         }
         [key @ ("instances" | "inputs")] => match &fields[*key] {
-            Value::Object(columns) => input::rows_from_columns(columns)?,
-            other => input::rows_from_list(other, key)?,
+            Value::Object(columns) => input::rows_from_columns(columns, max_rows),
+            other => input::rows_from_list(other, key, max_rows),
         },
-        [] => {
-            return Err(ApiError::bad_request(format!(
-                "the body needs one of {}",
-                KEYS.join(", ")
-            )))
-        }
-        many => {
-            return Err(ApiError::bad_request(format!(
-                "send only one of {}; got {}",
-                KEYS.join(", "),
-                many.join(", ")
-            )))
-        }
-    };
-    input::check_batch(&rows, max_rows)?;
-    Ok(rows)
+        [] => Err(ApiError::bad_request(format!(
+            "the body needs one of {}",
+            KEYS.join(", ")
+        ))),
+        many => Err(ApiError::bad_request(format!(
+            "send only one of {}; got {}",
+            KEYS.join(", "),
+            many.join(", ")
+        ))),
+    }
 }
 
 /// pandas `orient="split"`: `{"columns": [...], "data": [[...]], "index": [...]}`.
 /// With columns, they may come in any order; without, the data is in feature order.
-fn dataframe_split(value: &Value) -> Result<Vec<Row>, ApiError> {
+/// An `index`, if given, labels the rows one for one, as pandas requires.
+fn dataframe_split(value: &Value, max_rows: usize) -> Result<Vec<Row>, ApiError> {
     let Value::Object(split) = value else {
         return Err(ApiError::bad_request(
             "dataframe_split must be an object with columns and data",
@@ -86,8 +88,25 @@ fn dataframe_split(value: &Value) -> Result<Vec<Row>, ApiError> {
             "dataframe_split.data must be a list of rows",
         ));
     };
+    input::check_batch(records.len(), max_rows)?;
+    match split.get("index") {
+        None => {}
+        Some(Value::Array(index)) if index.len() == records.len() => {}
+        Some(Value::Array(index)) => {
+            return Err(ApiError::bad_request(format!(
+                "dataframe_split.index has {} labels for {} rows",
+                index.len(),
+                records.len()
+            )))
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "dataframe_split.index must be a list of row labels",
+            ))
+        }
+    }
     let Some(columns) = split.get("columns") else {
-        return input::rows_from_list(data, "dataframe_split.data");
+        return input::rows_from_list(data, "dataframe_split.data", max_rows);
     };
     let names: Vec<&str> = columns
         .as_array()
@@ -110,10 +129,13 @@ fn dataframe_split(value: &Value) -> Result<Vec<Row>, ApiError> {
                     names.len()
                 )));
             }
-            input::row_from_list(
-                &order.iter().map(|&c| values[c].clone()).collect::<Vec<_>>(),
-                i,
-            )
+            let mut row = [0f32; N_FEATURES];
+            for (j, slot) in row.iter_mut().enumerate() {
+                *slot = input::number(&values[order[j]], || {
+                    format!("row {i}, {}", FEATURE_NAMES[j])
+                })?;
+            }
+            Ok(row)
         })
         .collect()
 }
@@ -153,35 +175,35 @@ pub fn csv_rows(body: &[u8], max_rows: usize) -> Result<Vec<Row>, ApiError> {
         .map(|s| s.trim().trim_matches('"'))
         .collect();
     let order = column_order(&header)?;
-    let rows = lines
-        .enumerate()
-        .map(|(i, line)| {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            if cells.len() != header.len() {
-                return Err(ApiError::bad_request(format!(
-                    "CSV row {i} has {} cells for {} columns",
-                    cells.len(),
-                    header.len()
-                )));
-            }
-            let mut row = [0f32; 4];
-            for (j, slot) in row.iter_mut().enumerate() {
-                let cell = cells[order[j]];
-                *slot = cell
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "CSV row {i}, {} must be a finite number, got {cell:?}",
-                            FEATURE_NAMES[j]
-                        ))
-                    })?;
-            }
-            Ok(row)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    input::check_batch(&rows, max_rows)?;
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        // Refused at the first row past the limit, before the rest is read.
+        input::check_batch(i + 1, max_rows)?;
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        if cells.len() != header.len() {
+            return Err(ApiError::bad_request(format!(
+                "CSV row {i} has {} cells for {} columns",
+                cells.len(),
+                header.len()
+            )));
+        }
+        let mut row = [0f32; N_FEATURES];
+        for (j, slot) in row.iter_mut().enumerate() {
+            let cell = cells[order[j]];
+            *slot = cell
+                .parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "CSV row {i}, {} must be a finite number, got {cell:?}",
+                        FEATURE_NAMES[j]
+                    ))
+                })?;
+        }
+        rows.push(row);
+    }
+    input::check_batch(rows.len(), max_rows)?;
     Ok(rows)
 }
 
@@ -240,5 +262,20 @@ mod tests {
             10
         )
         .is_err());
+    }
+
+    #[test]
+    fn sizes_are_checked_before_rows_are_built() {
+        let e = |v: Value| json_rows(&v, 2).unwrap_err().message;
+        let three = json!([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]]);
+        assert!(e(json!({"instances": three})).contains("at most 2"));
+        assert!(e(json!({"dataframe_split": {"data": three}})).contains("at most 2"));
+        let split = json!({"dataframe_split": {"data": [[1, 2, 3, 4]], "index": [0, 1]}});
+        assert!(e(split).contains("2 labels for 1 rows"));
+        assert!(e(json!({"instances": [[1, 2, 3, 4]], "params": [1]})).contains("params"));
+        assert!(json_rows(&json!({"instances": [[1, 2, 3, 4]], "params": null}), 2).is_ok());
+        let csv = b"sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n1,2,3,4\n1,2,3,4\n";
+        assert!(csv_rows(csv, 2).unwrap_err().message.contains("at most 2"));
+        assert_eq!(csv_rows(csv, 3).unwrap().len(), 3);
     }
 }
