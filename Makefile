@@ -4,7 +4,7 @@ SPINFLOW := target/release/spinflow
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: up build host components test test-deps venv rust-test py-test py-test-mlflow29 lint
+.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 lint
 
 ## Build everything and run the whole app on 127.0.0.1:3000 (runtime-config.toml:
 ## iris-api's key-value store in memory, tracking data on disk under .spin/).
@@ -21,11 +21,13 @@ components: host
 	@# rust-toolchain.toml names the target, but an already-installed toolchain may lack it.
 	@command -v rustup >/dev/null && rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 	$(SPINFLOW) build
-	@# iris-api also as a WASIp3 component (spin-wasip3.toml), which the tests run too.
+
+## iris-api also as a WASIp3 component (spin-wasip3.toml): the tests run it, `make up` does not.
+components-p3: components
 	$(SPINFLOW) build -f spin-wasip3.toml
 
 ## Run every test: Rust unit and end-to-end tests, then the Python suites.
-test: test-deps build venv rust-test py-test py-test-mlflow29
+test: test-deps build components-p3 venv rust-test py-test py-test-mlflow29
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -38,10 +40,10 @@ $(VENV)/.installed: tests/python/requirements.txt
 	$(PY) -m pip install --quiet -r tests/python/requirements.txt
 	touch $@
 
-rust-test: build
+rust-test: build components-p3
 	cargo test --release --workspace
 
-py-test: build venv
+py-test: build components-p3 venv
 	$(VENV)/bin/pytest tests/python -q
 
 ## The tracking suites again with the MLflow 2.9 client of the reference deployment.

@@ -149,10 +149,13 @@ pub fn output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-/// Builds the host and every component of spin.toml (`make build`), and the host's
+/// Builds the host, every component of spin.toml and iris-api for WASIp3
+/// (`make build components-p3`), and the host's
 /// trivial test component and its in-process cost example.
 pub fn build_spinflow(paths: &Paths) -> Result<()> {
-    run(Command::new("make").arg("build").current_dir(&paths.repo))?;
+    run(Command::new("make")
+        .args(["build", "components-p3"])
+        .current_dir(&paths.repo))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(&cargo)
         .args([
