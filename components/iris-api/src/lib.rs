@@ -16,6 +16,8 @@ pub mod metrics;
 pub mod model;
 pub mod oip;
 pub mod oip_datatype;
+#[cfg(test)]
+mod parser_properties;
 pub mod predict_answer;
 pub mod preload;
 pub mod registry;
