@@ -97,7 +97,7 @@ pub fn rows_from_list(value: &Value, field: &str, max_rows: usize) -> Result<Vec
             "{field:?} must be a list of rows"
         )));
     };
-    check_batch(items.len(), max_rows)?;
+    check_batch(items.len() as u64, max_rows)?;
     items
         .iter()
         .enumerate()
@@ -137,7 +137,7 @@ pub fn rows_from_columns(
             "all columns must have the same length",
         ));
     }
-    check_batch(n, max_rows)?;
+    check_batch(n as u64, max_rows)?;
     (0..n)
         .map(|i| {
             let mut row = [0f32; N_FEATURES];
@@ -150,14 +150,15 @@ pub fn rows_from_columns(
 }
 
 /// Rejects an empty batch and one over `max_rows`: called with the number of rows
-/// before they are built, so a batch over the limit allocates nothing.
-pub fn check_batch(rows: usize, max_rows: usize) -> Result<(), ApiError> {
+/// before they are built, so a batch over the limit allocates nothing. A u64, as a
+/// count claimed by an OIP shape may not fit wasm32's usize.
+pub fn check_batch(rows: u64, max_rows: usize) -> Result<(), ApiError> {
     if rows == 0 {
         return Err(ApiError::bad_request(
             "the batch is empty: send at least one row",
         ));
     }
-    if rows > max_rows {
+    if rows > max_rows as u64 {
         return Err(ApiError::bad_request(format!(
             "the batch has {rows} rows; at most {max_rows} are accepted per request"
         )));

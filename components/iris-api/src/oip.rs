@@ -93,9 +93,9 @@ fn rows_of(shape: &[u64], form: Form, name: &str, max_rows: usize) -> Result<usi
             "input {name:?} must have shape {expected}, got {shape:?}"
         )));
     }
-    let rows = usize::try_from(shape[0]).unwrap_or(usize::MAX);
-    input::check_batch(rows, max_rows)?;
-    Ok(rows)
+    input::check_batch(shape[0], max_rows)?;
+    // At most max_rows: it fits.
+    Ok(shape[0] as usize)
 }
 
 /// Appends the numbers of `data` (flat or nested) to `out`, refusing more than `limit`.
@@ -347,6 +347,9 @@ mod tests {
             let e = parse_infer(&body, 1000).unwrap_err();
             assert_eq!(e.status, 400, "{shape}");
         }
+        let body = json!({"inputs": [{"name": "input", "shape": [4_294_967_297u64, 4], "datatype": "FP32", "data": four}]});
+        let m = parse_infer(&body, 1000).unwrap_err().message;
+        assert!(m.contains("4294967297 rows"), "{m}");
         assert_eq!(element_count(&[u64::MAX, 2]), None);
         assert_eq!(element_count(&[1 << 32, 1 << 31]), Some(1 << 63));
         let column = |shape: Value| json!({"name": "sepal_length", "shape": shape, "datatype": "FP32", "data": [1]});

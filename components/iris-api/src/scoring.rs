@@ -88,7 +88,7 @@ fn dataframe_split(value: &Value, max_rows: usize) -> Result<Vec<Row>, ApiError>
             "dataframe_split.data must be a list of rows",
         ));
     };
-    input::check_batch(records.len(), max_rows)?;
+    input::check_batch(records.len() as u64, max_rows)?;
     match split.get("index") {
         None => {}
         Some(Value::Array(index)) if index.len() == records.len() => {}
@@ -178,7 +178,7 @@ pub fn csv_rows(body: &[u8], max_rows: usize) -> Result<Vec<Row>, ApiError> {
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
         // Refused at the first row past the limit, before the rest is read.
-        input::check_batch(i + 1, max_rows)?;
+        input::check_batch(i as u64 + 1, max_rows)?;
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != header.len() {
             return Err(ApiError::bad_request(format!(
@@ -203,7 +203,7 @@ pub fn csv_rows(body: &[u8], max_rows: usize) -> Result<Vec<Row>, ApiError> {
         }
         rows.push(row);
     }
-    input::check_batch(rows.len(), max_rows)?;
+    input::check_batch(rows.len() as u64, max_rows)?;
     Ok(rows)
 }
 
