@@ -55,6 +55,12 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }
 }
 
+/// `String` from a string or a number written without quotes (a version number that
+/// some servers send as `3`); null or absent is the empty string.
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    opt_string(d).map(Option::unwrap_or_default)
+}
+
 /// `Vec<String>` from a list of strings or a single string (one query-string value).
 pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     fn one<E: de::Error>(v: Value) -> Result<String, E> {

@@ -1,5 +1,5 @@
 //! mlflow-wire: the MLflow REST API's JSON bodies as serde types, shared by the
-//! mlflow-server component, iris-api's registry client and the trainer.
+//! mlflow-server component and the mlflow-client crate (iris-api's and the trainer's client).
 //!
 //! Conventions (see MLflow's proto-JSON): snake_case proto field names, int64 as JSON
 //! numbers (strings accepted on input), enums as names, unset fields omitted, doubles

@@ -511,10 +511,12 @@ pub struct ListArtifactsResponse {
     pub next_page_token: Option<String>,
 }
 
-/// Error body of every MLflow endpoint.
+/// Error body of every MLflow endpoint (read leniently: a proxy may send only one field).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ErrorBody {
+    #[serde(default)]
     pub error_code: String,
+    #[serde(default)]
     pub message: String,
 }
 
