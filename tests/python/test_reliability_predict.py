@@ -147,7 +147,7 @@ def test_many_small_objects_are_refused_before_they_are_built(app):
     for path in ("/predict", "/invocations", INFER):
         with ThreadPoolExecutor(4) as pool:
             for message in pool.map(lambda _: bad_request(app, path, body, "more values"), range(4)):
-                assert "at most 10 per row" in message
+                assert "at most 11024, 10 per row of max_batch_rows" in message
 
 
 def test_deep_nesting_is_a_400(app):

@@ -40,10 +40,12 @@ pub fn parse(body: &[u8], max_rows: usize) -> Result<Value, ApiError> {
             "request body is empty; send a JSON object",
         ));
     }
-    let values_left = Cell::new(value_limit(max_rows));
+    let limit = value_limit(max_rows);
+    let values_left = Cell::new(limit);
     let mut reader = serde_json::Deserializer::from_slice(body);
     let value = Strict {
         values_left: &values_left,
+        limit,
     }
     .deserialize(&mut reader)
     .and_then(|v| reader.end().map(|()| v));
@@ -78,6 +80,8 @@ fn explain(body: &[u8], e: &serde_json::Error) -> ApiError {
 #[derive(Clone, Copy)]
 struct Strict<'a> {
     values_left: &'a Cell<usize>,
+    /// The value limit, for the message.
+    limit: usize,
 }
 
 impl Strict<'_> {
@@ -87,10 +91,12 @@ impl Strict<'_> {
                 self.values_left.set(left);
                 Ok(())
             }
-            None => Err(E::custom(
+            None => Err(E::custom(format_args!(
                 "the JSON body holds more values (numbers, strings, lists, objects) than \
-                 a request may: at most 10 per row of max_batch_rows, plus 1024",
-            )),
+                 a request may: at most {}, {VALUES_PER_ROW} per row of max_batch_rows \
+                 plus {VALUES_AROUND_ROWS}",
+                self.limit
+            ))),
         }
     }
 }
@@ -209,6 +215,11 @@ mod tests {
         let e = parse(over.as_bytes(), 1).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.message.contains("more values"), "{}", e.message);
+        assert!(
+            e.message.contains("at most 1034, 10 per row"),
+            "{}",
+            e.message
+        );
         assert_eq!(value_limit(usize::MAX), usize::MAX);
     }
 
