@@ -8,7 +8,7 @@
 
 use http_body_util::{BodyExt, Full};
 use iris_api::error::ApiError;
-use iris_api::registry::{HttpClient, HttpResponse};
+use iris_api::registry::{HttpClient, HttpError, HttpResponse};
 use iris_api::RequestHead;
 use wasip3::http::types::{ErrorCode, Request, Response};
 use wasip3::http_compat::{
@@ -20,39 +20,52 @@ use wasip3::http_compat::{
 struct WasiHttp;
 
 impl HttpClient for WasiHttp {
-    async fn get(&self, url: &str) -> Result<HttpResponse, String> {
+    async fn get(&self, url: &str, limit: usize) -> Result<HttpResponse, HttpError> {
         let request = http::Request::get(url)
             .body(Full::new(bytes::Bytes::new()))
-            .map_err(|e| e.to_string())?;
-        send(request).await
+            .map_err(|e| HttpError::Failed(e.to_string()))?;
+        send(request, limit).await
     }
 
-    async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<HttpResponse, String> {
+    async fn post_json(
+        &self,
+        url: &str,
+        json: &str,
+        limit: usize,
+    ) -> Result<HttpResponse, HttpError> {
         let request = http::Request::post(url)
             .header("content-type", "application/json")
-            .body(Full::new(bytes::Bytes::from(body.to_string())))
-            .map_err(|e| e.to_string())?;
-        send(request).await
+            .body(Full::new(bytes::Bytes::from(json.to_string())))
+            .map_err(|e| HttpError::Failed(e.to_string()))?;
+        send(request, limit).await
     }
 }
 
-async fn send(request: http::Request<Full<bytes::Bytes>>) -> Result<HttpResponse, String> {
-    let request = http_into_wasi_request(request).map_err(|e| format!("{e:?}"))?;
+/// Sends `request` and reads the answer's body, giving up beyond `limit` bytes.
+async fn send(
+    request: http::Request<Full<bytes::Bytes>>,
+    limit: usize,
+) -> Result<HttpResponse, HttpError> {
+    let failed = |e: &dyn std::fmt::Debug| HttpError::Failed(format!("{e:?}"));
+    let request = http_into_wasi_request(request).map_err(|e| failed(&e))?;
     let response = wasip3::http::client::send(request)
         .await
-        .map_err(|e| format!("{e:?}"))?;
-    let response = http_from_wasi_response(response).map_err(|e| format!("{e:?}"))?;
+        .map_err(|e| failed(&e))?;
+    let response = http_from_wasi_response(response).map_err(|e| failed(&e))?;
     let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("reading the response: {e:?}"))?
-        .to_bytes();
-    Ok(HttpResponse {
-        status,
-        body: body.to_vec(),
-    })
+    let mut stream = response.into_body();
+    let mut body = Vec::new();
+    while let Some(frame) = stream.frame().await {
+        let frame = frame.map_err(|e| HttpError::Failed(format!("reading the answer: {e:?}")))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
+        if body.len() + chunk.len() > limit {
+            return Err(HttpError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(HttpResponse { status, body })
 }
 
 fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {

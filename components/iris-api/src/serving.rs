@@ -23,7 +23,9 @@ use crate::config::Settings;
 use crate::kv::Store;
 use crate::model;
 use crate::preload::{self, PlanOrigin, Runnable};
-use crate::registry::{HttpClient, ModelUri, Registry, RegistryError};
+use crate::registry::{
+    HttpClient, MlflowClient, ModelUri, RegistryError, Resolved, MAX_MODEL_BYTES,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_onnx::prelude::TractResult;
@@ -300,6 +302,17 @@ fn save(store: &impl Store, settings: &Settings, state: &ModelState) -> Result<(
     )
 }
 
+/// The client of the configured tracking server, and what the model URI designates there.
+async fn resolve<'h, H: HttpClient>(
+    http: &'h H,
+    target: &Target<'_>,
+) -> Result<(MlflowClient<'h, H>, Resolved), RegistryError> {
+    let uri = ModelUri::parse(target.model_uri).map_err(RegistryError::Invalid)?;
+    let registry = MlflowClient::new(http, target.tracking_uri)?;
+    let resolved = registry.resolve(&uri).await?;
+    Ok((registry, resolved))
+}
+
 /// Asks the registry which version to serve and switches to it if it is new and good.
 async fn refresh(
     store: &impl Store,
@@ -313,16 +326,8 @@ async fn refresh(
         .unwrap_or_else(|| ModelState::embedded(target.model_uri, target.tracking_uri, now_ms));
     state.checked_at_ms = now_ms;
     state.last_error = None;
-    let registry = Registry {
-        http,
-        tracking_uri: target.tracking_uri,
-    };
-    let outcome = match ModelUri::parse(target.model_uri) {
-        Ok(uri) => registry.resolve(&uri).await,
-        Err(e) => Err(RegistryError::Invalid(e)),
-    };
-    match outcome {
-        Ok(resolved) => {
+    match resolve(http, &target).await {
+        Ok((registry, resolved)) => {
             let key = cache_key(&resolved.name, &resolved.version);
             let same_version = state.source != Source::Embedded
                 && state.name == resolved.name
@@ -337,7 +342,10 @@ async fn refresh(
             };
             let ready = match known {
                 Some(digest) => Ok(digest),
-                None => match registry.download_onnx(&resolved.artifact_uri).await {
+                None => match registry
+                    .download_onnx(&resolved.artifact_uri, MAX_MODEL_BYTES)
+                    .await
+                {
                     Ok(bytes) => model::prepare(&bytes)
                         .map_err(|why| {
                             format!(
@@ -408,8 +416,7 @@ async fn refresh(
 mod tests {
     use super::*;
     use crate::kv::MemoryStore;
-    use crate::registry::HttpResponse;
-    use serde_json::Value;
+    use crate::registry::{HttpError, HttpResponse};
     use std::cell::RefCell;
     use std::collections::HashMap;
 
@@ -422,10 +429,10 @@ mod tests {
     }
 
     impl HttpClient for FakeRegistry {
-        async fn get(&self, url: &str) -> Result<HttpResponse, String> {
+        async fn get(&self, url: &str, _: usize) -> Result<HttpResponse, HttpError> {
             *self.calls.borrow_mut() += 1;
             if !*self.up.borrow() {
-                return Err("connection refused".into());
+                return Err(HttpError::Failed("connection refused".into()));
             }
             let ok = |body: String| {
                 Ok(HttpResponse {
@@ -457,7 +464,7 @@ mod tests {
                 body: self.files[&v].clone(),
             })
         }
-        async fn post_json(&self, _: &str, _: &Value) -> Result<HttpResponse, String> {
+        async fn post_json(&self, _: &str, _: &str, _: usize) -> Result<HttpResponse, HttpError> {
             unreachable!()
         }
     }

@@ -2,10 +2,10 @@
 //! containerd-shim-spin and `spinflow up` run with a fresh instance per request.
 
 use crate::error::ApiError;
-use crate::registry::{HttpClient, HttpResponse};
+use crate::registry::{HttpClient, HttpError, HttpResponse};
 use crate::RequestHead;
 use futures::StreamExt;
-use spin_sdk::http::{Fields, IncomingRequest, Request, Response, ResponseOutparam};
+use spin_sdk::http::{Fields, IncomingRequest, IncomingResponse, Request, ResponseOutparam};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
 
@@ -13,28 +13,40 @@ use spin_sdk::http_component;
 struct SpinHttp;
 
 impl HttpClient for SpinHttp {
-    async fn get(&self, url: &str) -> Result<HttpResponse, String> {
-        send(Request::get(url).build()).await
+    async fn get(&self, url: &str, limit: usize) -> Result<HttpResponse, HttpError> {
+        send(Request::get(url).build(), limit).await
     }
 
-    async fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<HttpResponse, String> {
-        send(
-            Request::post(url, body.to_string())
-                .header("content-type", "application/json")
-                .build(),
-        )
-        .await
+    async fn post_json(
+        &self,
+        url: &str,
+        json: &str,
+        limit: usize,
+    ) -> Result<HttpResponse, HttpError> {
+        let request = Request::post(url, json.to_string())
+            .header("content-type", "application/json")
+            .build();
+        send(request, limit).await
     }
 }
 
-async fn send(request: Request) -> Result<HttpResponse, String> {
-    let response: Response = spin_sdk::http::send(request)
+/// Sends `request` and reads the answer's body, giving up beyond `limit` bytes.
+async fn send(request: Request, limit: usize) -> Result<HttpResponse, HttpError> {
+    let response: IncomingResponse = spin_sdk::http::send(request)
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(HttpResponse {
-        status: *response.status(),
-        body: response.into_body(),
-    })
+        .map_err(|e| HttpError::Failed(e.to_string()))?;
+    let status = response.status();
+    // `response` stays alive while the body is read: dropping it cancels the request.
+    let mut stream = response.take_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| HttpError::Failed(format!("reading the answer: {e:?}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(HttpError::TooLarge { limit });
+        }
+        body.extend(chunk);
+    }
+    Ok(HttpResponse { status, body })
 }
 
 fn header(headers: &Fields, name: &str) -> Option<String> {

@@ -1,5 +1,6 @@
 //! How a registry call failed, in the three classes iris-api's /health reports.
 
+use crate::decode::from_value;
 use crate::http::HttpError;
 use mlflow_wire::ErrorBody;
 
@@ -41,8 +42,10 @@ impl RegistryError {
     /// An MLflow error answer. An unknown alias is a 400 `INVALID_PARAMETER_VALUE` in
     /// MLflow, so every 4xx counts as "not found"; 5xx as "unavailable".
     pub(crate) fn from_status(status: u16, url: &str, body: &[u8]) -> Self {
-        let message = serde_json::from_slice::<ErrorBody>(body)
+        // Parsed as a `Value` first: the one JSON parser instance the crate uses.
+        let message = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
+            .and_then(|v| from_value::<ErrorBody>(&v).ok())
             .map(|e| e.message)
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect());

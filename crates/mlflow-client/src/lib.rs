@@ -10,8 +10,9 @@
 //! - [`TrackingServer`] and [`ArtifactPath`] are the one place where artifact URIs become
 //!   URLs: only locations the tracking server itself proxies are accepted, and `.`/`..`
 //!   segments (also percent-encoded) are refused;
-//! - answers are read into the typed `mlflow-wire` structs, and failures are classified
-//!   ([`RegistryError`]: not found, unavailable, invalid answer).
+//! - answers are read into typed `mlflow-wire` structs (`mlflow_wire::answers`: the
+//!   fields resolution uses; see `decode.rs` for why not serde_json's deserializer), and
+//!   failures are classified ([`RegistryError`]: not found, unavailable, invalid answer).
 //!
 //! The crate has no HTTP stack: the caller implements [`HttpClient`] (Spin's outbound
 //! HTTP in iris-api, ureq in the trainer, which drives the futures with a blocking
@@ -19,6 +20,7 @@
 
 mod artifact_path;
 mod client;
+mod decode;
 mod error;
 mod http;
 mod model_uri;

@@ -53,8 +53,8 @@ impl<H: HttpClient> MlflowClient<'_, H> {
         let file = if dir_or_file.as_str().ends_with(".onnx") {
             dir_or_file
         } else {
-            let listing: ListArtifactsResponse =
-                self.get_url(&self.server.listing_url(&dir_or_file)).await?;
+            let listing_url = self.server.listing_url(&dir_or_file);
+            let listing: ListArtifactsResponse = self.json(listing_url, None).await?.decode()?;
             let name = pick_onnx(&listing.files).map_err(|why| {
                 RegistryError::Invalid(match why {
                     OnnxChoice::None(names) => {
@@ -70,7 +70,7 @@ impl<H: HttpClient> MlflowClient<'_, H> {
             dir_or_file.join(name)?
         };
         let url = self.server.artifact_url(&file);
-        self.get_bytes(&url, limit).await.map_err(|e| match e {
+        self.bytes(&url, limit).await.map_err(|e| match e {
             RegistryError::NotFound(_) => {
                 RegistryError::NotFound(format!("artifact {} is missing", file.as_str()))
             }

@@ -12,12 +12,11 @@ use crate::client::MlflowClient;
 use crate::error::RegistryError;
 use crate::http::HttpClient;
 use crate::model_uri::ModelUri;
-use mlflow_wire::logged_models::{LoggedModelInfo, LoggedModelResponse};
-use mlflow_wire::registry::{
-    DownloadUriResponse, GetLatestVersions, ModelVersion, ModelVersionResponse,
-    ModelVersionsResponse,
+use mlflow_wire::answers::{
+    ArtifactLocation, LatestVersionsAnswer, LoggedModelAnswer, RunAnswer, VersionAnswer,
+    VersionNumber,
 };
-use mlflow_wire::tracking::RunResponse;
+use mlflow_wire::registry::{DownloadUriResponse, GetLatestVersions};
 
 /// The model version a URI points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +30,7 @@ pub struct Resolved {
 }
 
 impl<H: HttpClient> MlflowClient<'_, H> {
+    /// Which version `uri` designates now, and where its artifacts are.
     pub async fn resolve(&self, uri: &ModelUri) -> Result<Resolved, RegistryError> {
         let (name, version) = match uri {
             ModelUri::Alias { name, alias } => {
@@ -39,21 +39,20 @@ impl<H: HttpClient> MlflowClient<'_, H> {
                     encode(name),
                     encode(alias)
                 );
-                let answer: ModelVersionResponse = self.get(&call).await?;
+                let answer: VersionAnswer = self.get(&call).await?.decode()?;
                 (name.clone(), version_of(answer.model_version)?)
             }
             ModelUri::Version { name, version } => {
                 let call = format!("model-versions/get?name={}&version={version}", encode(name));
-                let answer: ModelVersionResponse = self.get(&call).await?;
+                let answer: VersionAnswer = self.get(&call).await?.decode()?;
                 (name.clone(), version_of(answer.model_version)?)
             }
             ModelUri::Latest { name, stage } => {
                 (name.clone(), self.latest(name, stage.as_deref()).await?)
             }
             ModelUri::Run { run_id, path } => {
-                let answer: RunResponse = self
-                    .get(&format!("runs/get?run_id={}", encode(run_id)))
-                    .await?;
+                let call = format!("runs/get?run_id={}", encode(run_id));
+                let answer: RunAnswer = self.get(&call).await?.decode()?;
                 let root = non_empty(answer.run.info.artifact_uri, "run.info.artifact_uri")?;
                 return Ok(Resolved {
                     name: path.clone(),
@@ -80,7 +79,7 @@ impl<H: HttpClient> MlflowClient<'_, H> {
             encode(&name),
             encode(&version)
         );
-        let answer: DownloadUriResponse = self.get(&call).await?;
+        let answer: DownloadUriResponse = self.get(&call).await?.decode()?;
         let mut artifact_uri = answer.artifact_uri;
         if let Some(model_id) = artifact_uri
             .strip_prefix("models:/")
@@ -96,10 +95,9 @@ impl<H: HttpClient> MlflowClient<'_, H> {
         })
     }
 
-    async fn logged_model(&self, model_id: &str) -> Result<LoggedModelInfo, RegistryError> {
-        let answer: LoggedModelResponse = self
-            .get(&format!("logged-models/{}", encode(model_id)))
-            .await?;
+    async fn logged_model(&self, model_id: &str) -> Result<ArtifactLocation, RegistryError> {
+        let call = format!("logged-models/{}", encode(model_id));
+        let answer: LoggedModelAnswer = self.get(&call).await?.decode()?;
         Ok(answer.model.info)
     }
 
@@ -110,7 +108,8 @@ impl<H: HttpClient> MlflowClient<'_, H> {
             stages: stage.into_iter().map(String::from).collect(),
         };
         let call = "registered-models/get-latest-versions";
-        let answer: ModelVersionsResponse = match self.post(call, &request).await? {
+        let posted = self.post(call, &request).await?;
+        let answer: LatestVersionsAnswer = match posted.decode_if_found()? {
             Some(answer) => answer,
             None => {
                 // Older servers only have the GET form (the POST answers a bare 404).
@@ -118,7 +117,7 @@ impl<H: HttpClient> MlflowClient<'_, H> {
                 for s in &request.stages {
                     query.push_str(&format!("&stages={}", encode(s)));
                 }
-                self.get(&query).await?
+                self.get(&query).await?.decode()?
             }
         };
         answer
@@ -136,7 +135,7 @@ impl<H: HttpClient> MlflowClient<'_, H> {
     }
 }
 
-fn version_of(version: ModelVersion) -> Result<String, RegistryError> {
+fn version_of(version: VersionNumber) -> Result<String, RegistryError> {
     non_empty(version.version, "model_version.version")
 }
 

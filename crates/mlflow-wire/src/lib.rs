@@ -7,6 +7,7 @@
 //! report a missing field as `INVALID_PARAMETER_VALUE` rather than a parse error, and they
 //! accept query-string spellings too (see [`lenient`]).
 
+pub mod answers;
 pub mod lenient;
 pub mod logged_models;
 pub mod registry;

@@ -1,7 +1,7 @@
 //! Model-registry entities and bodies (`model_registry.proto`), shared by the server's
 //! registry module and the mlflow-client crate.
 
-use crate::lenient::{opt_bool, opt_i64, opt_string, string, string_list};
+use crate::lenient::{opt_bool, opt_i64, opt_string, string_list};
 use crate::tracking::KeyValue;
 use serde::{Deserialize, Serialize};
 
@@ -13,11 +13,7 @@ pub struct RegisteredModelAlias {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ModelVersion {
-    // Lenient on input: clients read versions from servers that omit the name or send
-    // the version as a number.
-    #[serde(default)]
     pub name: String,
-    #[serde(default, deserialize_with = "string")]
     pub version: String,
     #[serde(
         default,
@@ -220,18 +216,5 @@ mod tests {
         assert_eq!(v.model_version.creation_timestamp, Some(12));
         let out = serde_json::to_value(&v.model_version).unwrap();
         assert!(out.get("aliases").is_none());
-    }
-
-    #[test]
-    fn model_version_accepts_a_numeric_version_and_no_name() {
-        let v: ModelVersionResponse =
-            serde_json::from_str(r#"{"model_version":{"version":3}}"#).unwrap();
-        assert_eq!(
-            (
-                v.model_version.name.as_str(),
-                v.model_version.version.as_str()
-            ),
-            ("", "3")
-        );
     }
 }

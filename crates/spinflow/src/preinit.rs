@@ -25,9 +25,9 @@ pub struct PreinitArgs {
     /// repeatable.
     #[arg(long = "variable", value_name = "NAME=VALUE")]
     pub variables: Vec<String>,
-    /// A model to bake into iris-api: an ONNX file, or a registry version
-    /// (`models:/<name>@<alias>`, `models:/<name>/<version>`) fetched from
-    /// --tracking-uri. Registry versions with the same bytes are then served from
+    /// A model to bake into iris-api: an ONNX file, or a model URI as iris-api's
+    /// `model_uri` takes it (`models:/<name>@<alias>`, `models:/<name>/<version|stage|latest>`,
+    /// `models:/m-<id>`, `runs:/<run_id>/<path>`) fetched from --tracking-uri. Registry versions with the same bytes are then served from
     /// the baked plans.
     #[arg(long, value_name = "FILE|MODEL_URI")]
     pub model: Option<String>,
@@ -64,7 +64,7 @@ pub fn run(args: &PreinitArgs) -> Result<()> {
 
 /// The ONNX bytes of a file, or of a registry version.
 fn model_bytes(model: &str, tracking_uri: &str) -> Result<Vec<u8>> {
-    if model.starts_with("models:/") {
+    if model.starts_with("models:/") || model.starts_with("runs:/") {
         let fetched = trainer::fetch::fetch_onnx(tracking_uri, model)
             .with_context(|| format!("fetching {model} from {tracking_uri}"))?;
         eprintln!(

@@ -1,10 +1,14 @@
 //! A small blocking client for the MLflow REST API: JSON calls, MLflow error bodies, and
-//! uploads through the artifact proxy (`/api/2.0/mlflow-artifacts/artifacts/...`).
+//! uploads through the artifact proxy (`/api/2.0/mlflow-artifacts/artifacts/...`). Which
+//! artifact locations are accepted and how they become URLs is the shared
+//! `mlflow-client` crate's (`TrackingServer`), which also reads models through this
+//! client's [`mlflow_client::HttpClient`] implementation (see `fetch.rs`).
 
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use mlflow_client::{HttpClient, HttpError, HttpResponse, TrackingServer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::http::Response;
@@ -84,22 +88,24 @@ fn code_for_status(status: u16) -> &'static str {
 /// A connection to one tracking server.
 pub struct RestClient {
     agent: ureq::Agent,
+    server: TrackingServer,
     base: String,
 }
 
 impl RestClient {
     /// `tracking_uri` must be `http://` or `https://` (the artifact proxy needs HTTP).
     pub fn new(tracking_uri: &str) -> anyhow::Result<RestClient> {
-        let base = tracking_uri.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            bail!("the tracking URI must be http:// or https://, got {tracking_uri:?}");
-        }
+        let server = TrackingServer::parse(tracking_uri)?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
             .build()
             .into();
-        Ok(RestClient { agent, base })
+        Ok(RestClient {
+            agent,
+            base: server.base().to_string(),
+            server,
+        })
     }
 
     /// The tracking URI without a trailing slash.
@@ -121,37 +127,6 @@ impl RestClient {
             .call()
             .with_context(|| format!("GET {url}"))?;
         read_json(answer, "GET", &url)
-    }
-
-    /// `GET` of a full URL (an artifact proxy's, which may be another host), as JSON.
-    pub fn get_url<R: DeserializeOwned>(&self, url: &str) -> anyhow::Result<R> {
-        let answer = self
-            .agent
-            .get(url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        read_json(answer, "GET", url)
-    }
-
-    /// `GET` of a full URL, as bytes (at most `limit` of them).
-    pub fn get_url_bytes(&self, url: &str, limit: u64) -> anyhow::Result<Vec<u8>> {
-        let mut answer = self
-            .agent
-            .get(url)
-            .call()
-            .with_context(|| format!("GET {url}"))?;
-        let status = answer.status().as_u16();
-        if !(200..300).contains(&status) {
-            let text = answer.body_mut().read_to_string().unwrap_or_default();
-            return Err(anyhow::Error::new(ApiError::from_answer(status, &text))
-                .context(format!("GET {url}")));
-        }
-        answer
-            .body_mut()
-            .with_config()
-            .limit(limit)
-            .read_to_vec()
-            .with_context(|| format!("reading the answer to GET {url}"))
     }
 
     /// `POST <base><endpoint>` with a JSON body.
@@ -191,11 +166,7 @@ impl RestClient {
         relative_path: &str,
         bytes: &[u8],
     ) -> anyhow::Result<()> {
-        let url = format!(
-            "{}/{}",
-            proxy_url(&self.base, artifact_uri)?,
-            encode_path(relative_path)
-        );
+        let url = self.upload_url(artifact_uri, relative_path)?;
         let answer = self
             .agent
             .put(&url)
@@ -204,6 +175,55 @@ impl RestClient {
             .with_context(|| format!("PUT {url}"))?;
         read_json::<serde_json::Value>(answer, "PUT", &url).map(drop)
     }
+
+    /// Where `relative_path` under `artifact_uri` is uploaded: the tracking server's
+    /// artifact proxy, if it serves that location (see `TrackingServer::artifact_path`).
+    fn upload_url(&self, artifact_uri: &str, relative_path: &str) -> anyhow::Result<String> {
+        let path = self
+            .server
+            .artifact_path(artifact_uri)?
+            .join(relative_path)?;
+        Ok(self.server.artifact_url(&path))
+    }
+}
+
+/// The transport of the shared MLflow client (model resolution and download). Blocking
+/// calls inside `async fn`s: the futures are driven by `futures::executor::block_on`.
+impl HttpClient for RestClient {
+    async fn get(&self, url: &str, limit: usize) -> Result<HttpResponse, HttpError> {
+        bytes_answer(self.agent.get(url).call(), limit)
+    }
+
+    async fn post_json(
+        &self,
+        url: &str,
+        json: &str,
+        limit: usize,
+    ) -> Result<HttpResponse, HttpError> {
+        let request = self
+            .agent
+            .post(url)
+            .header("Content-Type", "application/json");
+        bytes_answer(request.send(json), limit)
+    }
+}
+
+fn bytes_answer(
+    answer: Result<Response<Body>, ureq::Error>,
+    limit: usize,
+) -> Result<HttpResponse, HttpError> {
+    let mut answer = answer.map_err(|e| HttpError::Failed(e.to_string()))?;
+    let status = answer.status().as_u16();
+    let body = answer
+        .body_mut()
+        .with_config()
+        .limit(limit as u64)
+        .read_to_vec()
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => HttpError::TooLarge { limit },
+            e => HttpError::Failed(format!("reading the answer: {e}")),
+        })?;
+    Ok(HttpResponse { status, body })
 }
 
 fn read_json<R: DeserializeOwned>(
@@ -232,63 +252,6 @@ fn snippet(text: &str) -> String {
     text.chars().take(300).collect()
 }
 
-const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
-
-/// Maps an `mlflow-artifacts:` URI to the proxy URL that serves it, as the Python client
-/// does: `mlflow-artifacts:/P` is served by the tracking server itself,
-/// `mlflow-artifacts://host:port/P` by that host (with the tracking URI's scheme).
-pub fn proxy_url(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<String> {
-    let (origin, path) = proxy_location(tracking_base, artifact_uri)?;
-    Ok(format!("{origin}{PROXY}/{}", encode_path(&path)))
-}
-
-/// The URL that lists the directory `artifact_uri` through the artifact proxy.
-pub fn proxy_listing_url(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<String> {
-    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    let (origin, path) = proxy_location(tracking_base, artifact_uri)?;
-    let query = utf8_percent_encode(&path, NON_ALPHANUMERIC);
-    Ok(format!("{origin}{PROXY}?path={query}"))
-}
-
-/// The server that proxies `artifact_uri`, and the path it has there.
-fn proxy_location(tracking_base: &str, artifact_uri: &str) -> anyhow::Result<(String, String)> {
-    let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
-        bail!(
-            "the server handed out the artifact location {artifact_uri:?}, which is not proxied; \
-             start the tracking server with artifact serving on (`mlflow server --serve-artifacts`)"
-        );
-    };
-    let (origin, path) = match rest.strip_prefix("//") {
-        Some(authority_and_path) => {
-            let (authority, path) = authority_and_path
-                .split_once('/')
-                .unwrap_or((authority_and_path, ""));
-            let scheme = tracking_base.split_once("://").map_or("http", |(s, _)| s);
-            (format!("{scheme}://{authority}"), path)
-        }
-        None => (tracking_base.to_string(), rest),
-    };
-    let path = path.trim_matches('/');
-    if path.split('/').any(|segment| segment == "..") {
-        bail!("refusing the artifact location {artifact_uri:?}: it climbs out of the store");
-    }
-    Ok((origin, path.to_string()))
-}
-
-/// Percent-encodes each segment of a relative path, keeping the `/` separators.
-fn encode_path(path: &str) -> String {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    path.split('/')
-        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The Content-Type sent with an upload, guessed from the name as the Python client does.
 fn content_type(path: &str) -> &'static str {
     match path.rsplit_once('.').map(|(_, ext)| ext) {
@@ -304,37 +267,55 @@ fn content_type(path: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    fn upload_url(tracking_uri: &str, artifact_uri: &str, path: &str) -> anyhow::Result<String> {
+        RestClient::new(tracking_uri)?.upload_url(artifact_uri, path)
+    }
+
     #[test]
     fn proxied_locations_map_to_the_tracking_server() {
-        let url = proxy_url(
+        let url = upload_url(
             "http://127.0.0.1:3000",
             "mlflow-artifacts:/1/models/m-ab/artifacts",
+            "MLmodel",
         )
         .unwrap();
         assert_eq!(
             url,
-            "http://127.0.0.1:3000/api/2.0/mlflow-artifacts/artifacts/1/models/m-ab/artifacts"
+            "http://127.0.0.1:3000/api/2.0/mlflow-artifacts/artifacts/1/models/m-ab/artifacts/MLmodel"
         );
     }
 
     #[test]
-    fn a_location_with_a_host_is_served_by_that_host() {
-        let url = proxy_url(
+    fn a_location_with_a_host_is_accepted_only_for_the_tracking_server() {
+        let url = upload_url(
             "https://tracking",
-            "mlflow-artifacts://store:5000/2/r/artifacts",
+            "mlflow-artifacts://tracking:443/2/r/artifacts",
+            "model.onnx",
         )
         .unwrap();
         assert_eq!(
             url,
-            "https://store:5000/api/2.0/mlflow-artifacts/artifacts/2/r/artifacts"
+            "https://tracking/api/2.0/mlflow-artifacts/artifacts/2/r/artifacts/model.onnx"
+        );
+        let err = upload_url(
+            "https://tracking",
+            "mlflow-artifacts://store:5000/2/r/artifacts",
+            "model.onnx",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not served by the tracking server"),
+            "{err}"
         );
     }
 
     #[test]
     fn unproxied_or_climbing_locations_are_refused() {
-        let err = proxy_url("http://h", "/tmp/mlruns/1/abc/artifacts").unwrap_err();
+        let err = upload_url("http://h", "/tmp/mlruns/1/abc/artifacts", "MLmodel").unwrap_err();
         assert!(err.to_string().contains("--serve-artifacts"), "{err}");
-        assert!(proxy_url("http://h", "mlflow-artifacts:/1/../../etc").is_err());
+        assert!(upload_url("http://h", "mlflow-artifacts:/1/../../etc", "MLmodel").is_err());
+        assert!(upload_url("http://h", "mlflow-artifacts:/1/r", "../MLmodel").is_err());
     }
 
     #[test]
@@ -351,7 +332,8 @@ mod tests {
 
     #[test]
     fn paths_are_encoded_per_segment() {
-        assert_eq!(encode_path("a b/c.onnx"), "a%20b/c.onnx");
+        let url = upload_url("http://h", "mlflow-artifacts:/1", "a b/c.onnx").unwrap();
+        assert!(url.ends_with("/artifacts/1/a%20b/c.onnx"), "{url}");
     }
 
     #[test]
