@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::Context;
-use mlflow_client::{HttpClient, HttpError, HttpResponse, TrackingServer};
+use mlflow_client::{HttpClient, HttpError, HttpResponse, RegistryError, TrackingServer};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use ureq::http::Response;
@@ -95,7 +95,11 @@ pub struct RestClient {
 impl RestClient {
     /// `tracking_uri` must be `http://` or `https://` (the artifact proxy needs HTTP).
     pub fn new(tracking_uri: &str) -> anyhow::Result<RestClient> {
-        let server = TrackingServer::parse(tracking_uri)?;
+        // A bad URI is the user's setting, not a registry answer: its message alone.
+        let server = TrackingServer::parse(tracking_uri).map_err(|e| match e {
+            RegistryError::Invalid(why) => anyhow::anyhow!(why),
+            other => other.into(),
+        })?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
@@ -338,7 +342,11 @@ mod tests {
 
     #[test]
     fn only_http_tracking_uris_are_accepted() {
-        assert!(RestClient::new("file:///tmp/mlruns").is_err());
+        let err = RestClient::new("file:///tmp/mlruns").err().unwrap();
+        assert!(
+            err.to_string().starts_with("the tracking URI must be http"),
+            "{err}"
+        );
         assert_eq!(RestClient::new("http://h:1/").unwrap().base(), "http://h:1");
     }
 }
