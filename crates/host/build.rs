@@ -1,91 +1,100 @@
-//! Copies the WIT packages shipped by the `spin-sdk` crate into
-//! `wit-deps/spin-sdk/deps` (git-ignored) and writes beside them the world this
-//! host implements, so that `bindgen!` generates the Spin host interfaces from
-//! the very files our components are built against. Nothing is copied into git.
+//! Points the host's `bindgen!` calls at the WIT files that the `spin-sdk` crate
+//! ships, so that the Spin interfaces are generated from the very files our
+//! components are built against, and no WIT file is copied anywhere.
 //!
-//! The WASIp3 release-candidate packages (and the SDK's top-level world, which
-//! includes them) are left out: the host serves WASIp2 components only, and
-//! their `future`/`stream` types would require wasmtime's component-model-async.
+//! `spin-sdk` is a build-dependency only so that cargo fetches it and records it in
+//! the dependency graph; `cargo metadata` then says where its sources are. The
+//! one output is `$OUT_DIR/spin_sdk_wit.rs`: a `spin_bindgen!` macro that calls
+//! wasmtime's `bindgen!` with that directory as its path (a macro's path must be
+//! a literal, so it cannot come from an environment variable). Each capability
+//! module invokes it with the world it implements. `SPINFLOW_SPIN_SDK_WIT`
+//! overrides the directory (vendored or offline builds).
 
-use std::path::{Path, PathBuf};
+use anyhow::{bail, Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
 
-/// The spin-sdk release whose WIT the host implements (the components pin the same one).
-const SPIN_SDK_DIR: &str = "spin-sdk-5.2.0";
-
-/// The Spin interfaces this host implements (WASI and wasi:http come from wasmtime-wasi).
-const HOST_WORLD: &str = "package spinflow:host;
-
-world host {
-    import fermyon:spin/variables@2.0.0;
-    import fermyon:spin/key-value@2.0.0;
-    import fermyon:spin/sqlite@2.0.0;
-    import spin:sqlite/sqlite@3.0.0;
-    import wasi:keyvalue/store@0.2.0-draft2;
-    import wasi:keyvalue/atomics@0.2.0-draft2;
-    import wasi:keyvalue/batch@0.2.0-draft2;
-    import wasi:config/store@0.2.0-draft-2024-09-27;
-}
-";
-
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<()> {
+    println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=SPINFLOW_SPIN_SDK_WIT");
-    println!("cargo:rerun-if-env-changed=CARGO_HOME");
-    let source = locate_sdk_wit()?;
-    let dest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("wit-deps/spin-sdk");
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest)?;
+    let wit = match std::env::var_os("SPINFLOW_SPIN_SDK_WIT") {
+        Some(dir) => PathBuf::from(dir),
+        None => spin_sdk_dir()?.join("wit"),
+    };
+    if !wit.join("world.wit").is_file() {
+        bail!("no spin-sdk WIT package at {}", wit.display());
     }
-    std::fs::create_dir_all(dest.join("deps"))?;
-    for entry in std::fs::read_dir(source.join("deps"))? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().contains("0.3.0-rc") {
-            continue;
-        }
-        let target = dest.join("deps").join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    std::fs::write(dest.join("host.wit"), HOST_WORLD)?;
-    println!("cargo:rerun-if-changed={}", source.display());
+    let wit = wit.canonicalize()?;
+    let literal = serde_json::to_string(wit.to_str().context("non-UTF-8 path to spin-sdk")?)?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?).join("spin_sdk_wit.rs");
+    std::fs::write(
+        out,
+        format!(
+            "/// wasmtime's `bindgen!` over the WIT files of spin-sdk (path found by build.rs).\n\
+             macro_rules! spin_bindgen {{\n    \
+                 ({{ $($options:tt)* }}) => {{\n        \
+                     wasmtime::component::bindgen!({{ path: {literal}, $($options)* }});\n    \
+                 }};\n\
+             }}\n"
+        ),
+    )?;
+    println!("cargo:rerun-if-changed={}", wit.display());
     Ok(())
 }
 
-/// `SPINFLOW_SPIN_SDK_WIT` wins (vendored builds); otherwise the crate's unpacked
-/// source in the cargo registry, which the `spin-sdk` build-dependency guarantees.
-fn locate_sdk_wit() -> anyhow::Result<PathBuf> {
-    if let Ok(dir) = std::env::var("SPINFLOW_SPIN_SDK_WIT") {
-        return Ok(PathBuf::from(dir));
+/// The source directory of the `spin-sdk` this crate build-depends on, from
+/// `cargo metadata` (offline and locked: the build has resolved everything).
+fn spin_sdk_dir() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("Cargo.toml");
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .context("cannot run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
-        .ok_or_else(|| anyhow::anyhow!("neither CARGO_HOME nor HOME is set"))?;
-    let registry_src = cargo_home.join("registry/src");
-    for index in std::fs::read_dir(&registry_src)? {
-        let wit = index?.path().join(SPIN_SDK_DIR).join("wit");
-        if wit.join("world.wit").is_file() {
-            return Ok(wit);
-        }
-    }
-    anyhow::bail!(
-        "could not find {SPIN_SDK_DIR}/wit under {}; set SPINFLOW_SPIN_SDK_WIT",
-        registry_src.display()
-    )
-}
-
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let this = std::env::var("CARGO_PKG_NAME")?;
+    let packages = metadata["packages"].as_array().context("no packages")?;
+    // A path package (no `source`) of this name: this crate.
+    let this_id = packages
+        .iter()
+        .find(|p| p["name"] == this.as_str() && p["source"].is_null())
+        .and_then(|p| p["id"].as_str())
+        .context("this package is not in cargo metadata")?;
+    let node = metadata["resolve"]["nodes"]
+        .as_array()
+        .context("no resolve graph")?
+        .iter()
+        .find(|n| n["id"] == this_id)
+        .context("this package is not in the resolve graph")?;
+    let sdk_id = node["deps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| {
+            d["name"] == "spin_sdk"
+                && d["dep_kinds"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|k| k["kind"] == "build")
+        })
+        .and_then(|d| d["pkg"].as_str())
+        .context("spin-sdk is not a build-dependency")?;
+    let sdk = packages
+        .iter()
+        .find(|p| p["id"] == sdk_id)
+        .context("spin-sdk is not in cargo metadata")?;
+    let sdk_manifest = PathBuf::from(sdk["manifest_path"].as_str().context("no manifest path")?);
+    Ok(sdk_manifest
+        .parent()
+        .context("manifest path has no parent")?
+        .to_path_buf())
 }

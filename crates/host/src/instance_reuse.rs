@@ -5,15 +5,13 @@
 //! lives and how many requests it takes. WASIp2 components keep a fresh
 //! instance per request (`App::invoke`), as in Spin.
 
-use crate::app::App;
 use crate::state::HostState;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use wasmtime::component::GuestTaskId;
-use wasmtime::{format_err, Store, StoreContextMut};
+use wasmtime::{Store, StoreContextMut};
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, Proxy, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
@@ -41,11 +39,13 @@ impl Default for ReusePolicy {
     }
 }
 
+/// Makes the store of a new instance (the app does: it knows the component's
+/// configuration).
+pub type NewStore = Box<dyn Fn() -> wasmtime::Result<Store<HostState>> + Send + Sync>;
+
 /// Makes the instances of one WASIp3 component for `ProxyHandler`.
 pub struct Instances {
-    /// Weak: the app owns this through its components, and stores are built by the app.
-    pub app: Weak<App>,
-    pub component_id: Arc<str>,
+    pub new_store: NewStore,
     pub pre: ServicePre<HostState>,
     pub policy: ReusePolicy,
     /// Wall-clock limit of one request; `None` is no limit.
@@ -60,14 +60,7 @@ impl HandlerState for Instances {
     async fn instantiate(
         &self,
     ) -> wasmtime::Result<Instance<HostState, Self::WorkerExpiration, Self::WorkerState>> {
-        let app = self
-            .app
-            .upgrade()
-            .ok_or_else(|| format_err!("the app is shutting down"))?;
-        let component = app
-            .component(&self.component_id)
-            .ok_or_else(|| format_err!("no component `{}`", self.component_id))?;
-        let mut store = app.new_store(component);
+        let mut store = (self.new_store)()?;
         // The store outlives any one request, so its epoch deadline cannot be a
         // request's: instead the guest yields at every tick, which lets a request
         // that runs past its timeout be abandoned (see `Expiration`).

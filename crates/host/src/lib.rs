@@ -1,31 +1,36 @@
 //! The Spin-compatible wasmtime host behind `spinflow up`.
 //!
 //! One module per job: the manifest and runtime config, the router, the
-//! engine, the server, and one module per host capability (variables, SQLite,
-//! key-value, outbound HTTP), in the spirit of Spin's factors.
+//! engine, the server and the app it serves, and one module per host
+//! capability, as Spin's factors are: `variables`, `key_value`, `sqlite`,
+//! `outbound_http`, and WASI (from wasmtime-wasi, with guest output through
+//! `stdio`). Each capability owns the bindings of every interface version it
+//! serves, generated from spin-sdk's WIT files (`spin_wit`), and reaches its
+//! storage through a backend trait. `sqlite_pool` holds the SQLite files that
+//! the key-value and SQLite backends share.
 
 mod access_log;
-pub mod allowed_hosts;
 pub mod app;
-mod bindings;
 pub mod builder;
 pub mod connections;
 pub mod engine;
+pub mod instance_id;
 pub mod instance_reuse;
 pub mod key_value;
 pub mod manifest;
 pub mod outbound_http;
 pub mod preinit;
+mod responses;
 pub mod router;
 pub mod runtime_config;
 pub mod server;
+mod spin_headers;
+mod spin_wit;
 pub mod sqlite;
 mod sqlite_pool;
 pub mod state;
 mod stdio;
 pub mod variables;
-mod wal_checkpointer;
-mod wal_sync;
 
 pub use app::{App, AppOptions};
 pub use server::{serve, ServeOptions};

@@ -17,19 +17,16 @@
 //! wasi-libc would cache). Spin's other imports (key-value, SQLite...) trap: nothing
 //! they open would exist in the instances made from the snapshot.
 
-use crate::allowed_hosts::AllowedHosts;
-use crate::bindings::{spin_v2, wasi_config};
+use crate::outbound_http::allowed_hosts::AllowedHosts;
 use crate::outbound_http::OutboundHooks;
 use crate::variables::ComponentVariables;
 use anyhow::{anyhow, Context, Result};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{
-    Component, HasSelf, Instance, Linker, LinkerInstance, ResourceType, WasmList,
-};
+use wasmtime::component::{Component, Instance, Linker, LinkerInstance, ResourceType, WasmList};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -66,12 +63,7 @@ pub fn preinit(
     let mut linker: Linker<InitState> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-    spin_v2::variables::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, |s| {
-        &mut s.variables
-    })?;
-    wasi_config::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, |s| {
-        &mut s.variables
-    })?;
+    crate::variables::add_to_linker(&mut linker, |s| &mut s.variables)?;
     stub_other_imports(&mut linker, &component)?;
     let mut store = Store::new(&engine, InitState::new(variables));
     // Async calls: the stubs of `async func` imports are concurrent host functions,
@@ -199,7 +191,7 @@ impl InitState {
             outbound: OutboundHooks {
                 component_id: Arc::from("preinit"),
                 allowed: Arc::new(AllowedHosts::default()),
-                app: Weak::new(),
+                chaining: None,
             },
             table: ResourceTable::new(),
             variables: ComponentVariables::from_values(variables),

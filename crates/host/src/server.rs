@@ -5,13 +5,19 @@
 
 use crate::app::{App, InvokeError, MAX_NETWORK_REQUESTS};
 use crate::connections::{self, Activity, ConnectionTimeouts, Exchange, ExchangeBody, WatchedIo};
+use crate::outbound_http::CHAINING_SUFFIX;
+use crate::responses::{closing_response, error_response, full_body, text_response};
 use crate::router::RouteTarget;
+use crate::spin_headers::{
+    insert_header, set_header, SPIN_BASE_PATH, SPIN_CLIENT_ADDR, SPIN_COMPONENT_ROUTE,
+    SPIN_FULL_URL, SPIN_MATCHED_ROUTE, SPIN_PATH_INFO, SPIN_RAW_COMPONENT_ROUTE,
+};
 use anyhow::Result;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Request, Response, StatusCode, Uri};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::collections::VecDeque;
@@ -382,118 +388,20 @@ async fn route_and_invoke(
         (BODY_TIMED_OUT, _) => closing_response(408),
         (_, Ok(response)) => response,
         (_, Err(e)) => {
-            log_invoke_error(&component.id, &e);
+            e.log(&component.id);
             error_response(500)
         }
     };
     (response, Some(component.id.clone()))
 }
 
-const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
-const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
-const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
-const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
-const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
-const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
-const SPIN_CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
-
-/// Sets a `spin-*` header; a value that is not a valid header value is left out.
-fn insert_header(headers: &mut http::HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
-    }
-}
-
-fn set_header(headers: &mut http::HeaderMap, name: &str, value: &str) {
-    if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
-        insert_header(headers, n, value);
-    }
-}
-
 fn is_internal_host(host: &str) -> bool {
     let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-    host.ends_with(crate::outbound_http::CHAINING_SUFFIX)
+    host.ends_with(CHAINING_SUFFIX)
 }
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
-}
-
-/// Adjusts a chained request as Spin does: routed as `/...`, client `0.0.0.0:0`.
-pub fn prepare_chained_request(
-    mut request: Request<wasmtime_wasi_http::WasiBody>,
-) -> Request<wasmtime_wasi_http::WasiBody> {
-    let path_and_query = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let path = request.uri().path().to_string();
-    let authority = request
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let headers = request.headers_mut();
-    for (name, value) in [
-        (
-            "spin-full-url",
-            format!("http://{authority}{path_and_query}"),
-        ),
-        ("spin-path-info", path),
-        ("spin-matched-route", "/...".to_string()),
-        ("spin-base-path", "/".to_string()),
-        ("spin-raw-component-route", "/...".to_string()),
-        ("spin-component-route", String::new()),
-        ("spin-client-addr", "0.0.0.0:0".to_string()),
-    ] {
-        set_header(headers, name, &value);
-    }
-    request
-}
-
-pub fn log_invoke_error(component: &str, error: &InvokeError) {
-    match error {
-        InvokeError::Guest(msg) => eprintln!("[{component}] request failed: {msg}"),
-        InvokeError::Timeout => eprintln!("[{component}] request timed out"),
-        InvokeError::BodyTooLarge => eprintln!("[{component}] request body too large"),
-    }
-}
-
-fn full_body(bytes: impl Into<Bytes>) -> HyperOutgoingBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-/// A bodiless response, as Spin sends for 404/500.
-pub fn error_response(status: u16) -> Response<HyperOutgoingBody> {
-    let mut r = Response::new(full_body(Bytes::new()));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r
-}
-
-/// An error response after which the connection is closed: the request's body
-/// was not (all) read, so the connection cannot carry another request.
-fn closing_response(status: u16) -> Response<HyperOutgoingBody> {
-    let mut r = error_response(status);
-    r.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
-    r
-}
-
-fn text_response(
-    status: StatusCode,
-    content_type: &str,
-    body: String,
-) -> Response<HyperOutgoingBody> {
-    let mut r = Response::new(full_body(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_str(content_type).expect("static value"),
-    );
-    r
 }
 
 fn well_known(app: &App, rest: &str) -> Response<HyperOutgoingBody> {

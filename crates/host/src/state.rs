@@ -1,14 +1,14 @@
 //! The per-request store data (`Store<HostState>`) and the linker that wires
 //! every host capability to it.
 
-use crate::bindings;
 use crate::engine::HttpWorld;
-use crate::key_value::{KeyValueCapability, KeyValueState, KeyValueView};
+use crate::instance_id::InstanceId;
+use crate::key_value::{self, KeyValueState, KeyValueView};
 use crate::outbound_http::OutboundHooks;
-use crate::sqlite::{SqliteCapability, SqliteState, SqliteView};
-use crate::variables::ComponentVariables;
+use crate::sqlite::{self, SqliteState, SqliteView};
+use crate::variables::{self, ComponentVariables};
 use anyhow::Result;
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::Engine;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -23,8 +23,8 @@ pub struct HostState {
     pub sqlite: SqliteState,
     pub key_value: KeyValueState,
     pub outbound: OutboundHooks,
-    /// This instance to the SQLite write gates (`sqlite_pool::new_owner`).
-    pub instance: u64,
+    /// This instance, to the storage backends.
+    pub instance: InstanceId,
 }
 
 impl WasiView for HostState {
@@ -50,7 +50,7 @@ fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
     SqliteView {
         state: &s.sqlite,
         table: &mut s.table,
-        owner: s.instance,
+        instance: s.instance,
     }
 }
 
@@ -58,11 +58,11 @@ fn key_value_view(s: &mut HostState) -> KeyValueView<'_> {
     KeyValueView {
         state: &s.key_value,
         table: &mut s.table,
-        owner: s.instance,
+        instance: s.instance,
     }
 }
 
-fn variables(s: &mut HostState) -> &mut ComponentVariables {
+fn component_variables(s: &mut HostState) -> &mut ComponentVariables {
     &mut s.variables
 }
 
@@ -78,14 +78,8 @@ pub fn linker(engine: &Engine, world: HttpWorld) -> Result<Linker<HostState>> {
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     }
 
-    use bindings::{spin_v2, sqlite_v3, wasi_config, wasi_keyvalue};
-    spin_v2::variables::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, variables)?;
-    wasi_config::add_to_linker::<_, HasSelf<ComponentVariables>>(&mut linker, variables)?;
-    spin_v2::sqlite::add_to_linker::<_, SqliteCapability>(&mut linker, sqlite_view)?;
-    sqlite_v3::add_to_linker::<_, SqliteCapability>(&mut linker, sqlite_view)?;
-    spin_v2::key_value::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
-    wasi_keyvalue::store::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
-    wasi_keyvalue::atomics::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
-    wasi_keyvalue::batch::add_to_linker::<_, KeyValueCapability>(&mut linker, key_value_view)?;
+    variables::add_to_linker(&mut linker, component_variables)?;
+    sqlite::add_to_linker(&mut linker, sqlite_view)?;
+    key_value::add_to_linker(&mut linker, key_value_view)?;
     Ok(linker)
 }

@@ -1,32 +1,36 @@
-//! A small pool of rusqlite connections to one database file, shared by the
-//! SQLite and key-value capabilities.
+//! SQLite database files as the key-value and SQLite capabilities use them: a
+//! small pool of rusqlite connections per file, and what keeps the file's
+//! writers fair and durable.
 //!
-//! Every connection runs in WAL mode, with `synchronous = NORMAL`: a file
-//! database's writes are made durable by its [`WalSyncer`] (group commit) before
-//! they are acknowledged. Writers of one database file take its
-//! [`WriteGate`] first, a FIFO queue in this process, so they wait their turn on
-//! a tokio semaphore instead of in SQLite's busy handler (whose back-off sleeps
-//! grow to tens of milliseconds under contention). Readers take no gate: WAL
-//! lets them run beside the writer. The busy timeout stays for writers in
-//! other processes. A connection handed back with an open transaction (a guest
-//! that trapped between BEGIN and COMMIT) is rolled back before reuse. The WAL
-//! of a file is checkpointed by a thread of its own ([`Checkpointer`]), not
-//! inside commits.
+//! Every connection of a file database runs in WAL mode with
+//! `synchronous = NORMAL`; its writes are made durable by the file's syncer
+//! (`wal_sync`: group commit) before they are acknowledged. Writers take the
+//! file's write gate first (`write_gate`). Readers take no gate: WAL lets them
+//! run beside the writer. The busy timeout stays for writers in other
+//! processes. Writes that must not wait on the async executor go to the file's
+//! batch writer (`batch_writer`). The log is checkpointed by a thread of its own
+//! (`wal_checkpointer`), not inside commits. A connection handed back with an
+//! open transaction (a guest that trapped between BEGIN and COMMIT) is rolled
+//! back before reuse. In-memory databases (shared cache) have none of the WAL
+//! machinery.
+
+mod batch_writer;
+mod wal_checkpointer;
+mod wal_sync;
+mod write_gate;
+
+pub use batch_writer::WriteJob;
+pub use wal_sync::Ticket;
+pub use write_gate::{GateError, GatePass, WriteGate, BUSY_TIMEOUT};
 
 use crate::runtime_config::StorageLocation;
-use crate::wal_checkpointer::Checkpointer;
-use crate::wal_sync::{Ticket, WalSyncer};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-
-/// How long a statement waits for another connection's write lock.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+use std::sync::{Arc, Mutex};
+use wal_checkpointer::Checkpointer;
+use wal_sync::WalSyncer;
 /// Idle connections kept per database.
 const MAX_IDLE: usize = 32;
 
@@ -46,19 +50,6 @@ pub struct Pool {
     /// Makes a file database's commits durable (none in memory).
     syncer: Option<Arc<WalSyncer>>,
 }
-
-/// A short write (one statement, or a read then one statement) run by the
-/// batch writer inside the batch's transaction. A failing statement changes
-/// nothing, so the other jobs of the batch go on.
-pub trait WriteJob: Send {
-    fn run(&mut self, conn: &Connection);
-    /// Called once the batch is over: `Ok` if it was committed, else why not
-    /// (possibly without `run` having been called).
-    fn complete(self: Box<Self>, batch: Result<(), String>);
-}
-
-/// Jobs committed together at most.
-const MAX_BATCH: usize = 256;
 
 impl Pool {
     /// Opens (creating if needed) the database and switches it to WAL.
@@ -162,7 +153,7 @@ impl Pool {
             let runtime = tokio::runtime::Handle::current();
             std::thread::Builder::new()
                 .name("spinflow-sqlite-writer".into())
-                .spawn(move || run_writer(conn, rx, gate, syncer, runtime))?;
+                .spawn(move || batch_writer::run_writer(conn, rx, gate, syncer, runtime))?;
             *writer = Some(tx);
         }
         writer
@@ -243,172 +234,6 @@ impl Drop for PooledConnection {
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
-    }
-}
-
-/// The batch writer's loop; it ends when its pool is dropped.
-fn run_writer(
-    conn: Connection,
-    jobs: std::sync::mpsc::Receiver<Box<dyn WriteJob>>,
-    gate: Arc<WriteGate>,
-    syncer: Option<Arc<WalSyncer>>,
-    runtime: tokio::runtime::Handle,
-) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let pass = runtime.block_on(gate.enter(ANONYMOUS));
-        let mut outcome = match &pass {
-            Ok(_) => conn
-                .execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if outcome.is_ok() {
-            for job in batch.iter_mut() {
-                job.run(&conn);
-                if conn.is_autocommit() {
-                    // An error (disk full, I/O) rolled the whole transaction back.
-                    outcome = Err("rolled back by an error of the same write batch".into());
-                    break;
-                }
-            }
-            if outcome.is_ok() {
-                outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-            }
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-        }
-        drop(pass);
-        if let (Ok(()), Some(syncer)) = (&outcome, &syncer) {
-            outcome = runtime.block_on(syncer.durable(syncer.committed()));
-        }
-        for job in batch {
-            job.complete(outcome.clone());
-        }
-    }
-}
-
-/// Identifies one instance (one request) to the write gates, so that it is
-/// never queued behind a gate it holds itself. [`ANONYMOUS`] is an owner that
-/// never holds a gate across calls (host code, tests).
-pub type Owner = u64;
-pub const ANONYMOUS: Owner = 0;
-
-/// A fresh owner id for a new instance.
-pub fn new_owner() -> Owner {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// The in-process write gate of one database file: one writer at a time, the
-/// others queued in arrival order (tokio's semaphore is fair).
-pub struct WriteGate {
-    queue: Arc<Semaphore>,
-    /// The owner of the current pass, if it is not anonymous.
-    holder: Mutex<Option<Owner>>,
-}
-
-/// Why a gate was not entered.
-#[derive(Debug, PartialEq, Eq)]
-pub enum GateError {
-    /// The same instance holds it (an open transaction on another connection):
-    /// waiting would never end, so the write fails as SQLite's lock would.
-    HeldBySelf,
-    /// Waited as long as the busy timeout (e.g. two instances each holding a
-    /// transaction the other waits for, across two databases or through a chained request).
-    TimedOut,
-}
-
-impl std::fmt::Display for GateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GateError::HeldBySelf => f.write_str(
-                "database is locked: this instance has a write transaction open on another connection to the same database",
-            ),
-            GateError::TimedOut => write!(
-                f,
-                "database is locked: no turn to write within {}s",
-                BUSY_TIMEOUT.as_secs()
-            ),
-        }
-    }
-}
-
-/// The right to write, until dropped.
-pub struct GatePass {
-    gate: Arc<WriteGate>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for GatePass {
-    fn drop(&mut self) {
-        // Cleared before the permit (a later field) goes to the next in line.
-        *self.gate.holder.lock().unwrap() = None;
-    }
-}
-
-impl WriteGate {
-    pub(crate) fn new() -> Self {
-        Self {
-            queue: Arc::new(Semaphore::new(1)),
-            holder: Mutex::new(None),
-        }
-    }
-
-    /// The gate of a file, shared by every pool that opens it in this process
-    /// (a key-value store and a SQLite database may be the same file).
-    fn for_file(path: PathBuf) -> Arc<Self> {
-        static GATES: Mutex<Option<HashMap<PathBuf, Weak<WriteGate>>>> = Mutex::new(None);
-        let mut gates = GATES.lock().unwrap();
-        let gates = gates.get_or_insert_with(HashMap::new);
-        gates.retain(|_, g| g.strong_count() > 0);
-        if let Some(gate) = gates.get(&path).and_then(Weak::upgrade) {
-            return gate;
-        }
-        let gate = Arc::new(Self::new());
-        gates.insert(path, Arc::downgrade(&gate));
-        gate
-    }
-
-    /// Whether `owner` (not anonymous) holds the pass now.
-    pub fn is_held_by(&self, owner: Owner) -> bool {
-        owner != ANONYMOUS && *self.holder.lock().unwrap() == Some(owner)
-    }
-
-    /// Whether nobody holds the pass.
-    #[cfg(test)]
-    pub fn is_free(&self) -> bool {
-        self.queue.available_permits() == 1
-    }
-
-    /// Waits for this gate's turn. Cancel-safe: dropping the future leaves the queue.
-    pub async fn enter(self: &Arc<Self>, owner: Owner) -> Result<GatePass, GateError> {
-        if self.is_held_by(owner) {
-            return Err(GateError::HeldBySelf);
-        }
-        let permit = match self.queue.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
-                match tokio::time::timeout(BUSY_TIMEOUT, self.queue.clone().acquire_owned()).await {
-                    Ok(p) => p.expect("the gate's semaphore is never closed"),
-                    Err(_) => return Err(GateError::TimedOut),
-                }
-            }
-        };
-        if owner != ANONYMOUS {
-            *self.holder.lock().unwrap() = Some(owner);
-        }
-        Ok(GatePass {
-            gate: self.clone(),
-            _permit: permit,
-        })
     }
 }
 

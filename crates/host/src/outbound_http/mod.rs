@@ -1,10 +1,14 @@
-//! Outbound HTTP from guests: `allowed_outbound_hosts` is checked first, then
-//! requests to `http://<component-id>.spin.internal` are served in-process
-//! (service chaining) and everything else goes to the network.
+//! Outbound HTTP from guests, as Spin's outbound-networking and outbound-HTTP
+//! factors serve it: `allowed_outbound_hosts` (`allowed_hosts`) is checked
+//! first, then requests to `http://<component-id>.spin.internal` are served
+//! in-process (service chaining, by whatever implements [`ServiceChaining`]:
+//! the app) and everything else goes to the network.
 
-use crate::allowed_hosts::{default_port, AllowedHosts};
-use crate::app::App;
+pub mod allowed_hosts;
+
+use allowed_hosts::{default_port, AllowedHosts};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -22,12 +26,23 @@ type SendFuture = Box<
         > + Send,
 >;
 
+/// Serves chained requests in-process.
+pub trait ServiceChaining: Send + Sync {
+    /// Serves `request` with component `component_id`, as Spin does.
+    fn handle_chained(
+        self: Arc<Self>,
+        component_id: String,
+        request: http::Request<WasiBody>,
+    ) -> Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, HttpError>> + Send>>;
+}
+
 /// The outbound policy of one instance.
 pub struct OutboundHooks {
     pub component_id: Arc<str>,
     pub allowed: Arc<AllowedHosts>,
-    /// For chaining; weak so that in-flight requests never keep the app alive.
-    pub app: Weak<App>,
+    /// Where chained requests go (none: nowhere); weak so that in-flight
+    /// requests never keep the app alive.
+    pub chaining: Option<Weak<dyn ServiceChaining>>,
 }
 
 impl WasiHttpHooks for OutboundHooks {
@@ -57,11 +72,13 @@ impl WasiHttpHooks for OutboundHooks {
         }
         if let Some(target) = host.strip_suffix(CHAINING_SUFFIX) {
             let target = target.to_string();
-            let app = self.app.clone();
+            let chaining = self.chaining.clone();
             request.headers_mut().remove(http::header::HOST);
             return Box::new(async move {
-                let app = app.upgrade().ok_or(HttpError::DestinationUnavailable)?;
-                let response = app.handle_chained(&target, request).await?;
+                let chaining = chaining
+                    .and_then(|c| c.upgrade())
+                    .ok_or(HttpError::DestinationUnavailable)?;
+                let response = chaining.handle_chained(target, request).await?;
                 let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
                     Box::new(async { Ok(()) });
                 Ok((response, done))

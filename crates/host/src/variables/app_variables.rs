@@ -1,16 +1,10 @@
-//! Application and component variables.
-//!
-//! Application variables come from (first wins) `--variable`, the environment
+//! Application variables: from (first wins) `--variable`, the environment
 //! (`SPIN_VARIABLE_<NAME>`), then the manifest default; a required variable
-//! with no value stops start-up. Component variables are `{{ app_var }}`
-//! templates over them, resolved once at start-up; the guest reads them through
-//! `fermyon:spin/variables` or `wasi:config/store`.
+//! with no value stops start-up. They are the values of `{{ name }}` templates.
 
-use crate::bindings::{spin_v2::variables as v2, wasi_config};
 use crate::manifest::Manifest;
 use anyhow::{bail, Context, Result};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 /// Resolved application variables.
 #[derive(Debug, Clone, Default)]
@@ -81,76 +75,6 @@ impl AppVariables {
     }
 }
 
-/// The variables one component may read, already rendered.
-#[derive(Debug, Clone, Default)]
-pub struct ComponentVariables {
-    values: Arc<HashMap<String, String>>,
-}
-
-impl ComponentVariables {
-    /// Variables with these literal values (no templates).
-    pub fn from_values(values: HashMap<String, String>) -> Self {
-        Self {
-            values: Arc::new(values),
-        }
-    }
-
-    pub fn resolve(app: &AppVariables, templates: &BTreeMap<String, String>) -> Result<Self> {
-        let values = templates
-            .iter()
-            .map(|(name, template)| Ok((name.clone(), app.render(template)?)))
-            .collect::<Result<HashMap<_, _>>>()?;
-        Ok(Self {
-            values: Arc::new(values),
-        })
-    }
-
-    fn lookup(&self, name: &str) -> Result<String, v2::Error> {
-        let valid = !name.is_empty()
-            && name.starts_with(|c: char| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid {
-            return Err(v2::Error::InvalidName(format!(
-                "{name:?} is not a lower_snake_case variable name"
-            )));
-        }
-        self.values.get(name).cloned().ok_or_else(|| {
-            v2::Error::Undefined(format!("no variable named {name:?} for this component"))
-        })
-    }
-}
-
-impl v2::Host for ComponentVariables {
-    async fn get(&mut self, name: String) -> anyhow::Result<Result<String, v2::Error>> {
-        Ok(self.lookup(&name))
-    }
-}
-
-impl wasi_config::Host for ComponentVariables {
-    async fn get(
-        &mut self,
-        key: String,
-    ) -> anyhow::Result<Result<Option<String>, wasi_config::Error>> {
-        Ok(match self.lookup(&key) {
-            Ok(v) => Ok(Some(v)),
-            Err(v2::Error::Undefined(_)) => Ok(None),
-            Err(e) => Err(wasi_config::Error::Upstream(format!("{e:?}"))),
-        })
-    }
-
-    async fn get_all(
-        &mut self,
-    ) -> anyhow::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
-        Ok(Ok(self
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,19 +120,5 @@ mod tests {
         );
         assert!(vars.render("{{ missing }}").is_err());
         assert!(vars.render("{{ greeting").is_err());
-    }
-
-    #[test]
-    fn component_lookup_distinguishes_invalid_and_undefined() {
-        let m = manifest();
-        let vars = AppVariables::resolve(&m, &BTreeMap::new(), |_| Some("v".into())).unwrap();
-        let templates = BTreeMap::from([("msg".to_string(), "{{ greeting }}!".to_string())]);
-        let cv = ComponentVariables::resolve(&vars, &templates).unwrap();
-        assert_eq!(cv.lookup("msg").unwrap(), "v!");
-        assert!(matches!(cv.lookup("other"), Err(v2::Error::Undefined(_))));
-        assert!(matches!(
-            cv.lookup("Bad-Name"),
-            Err(v2::Error::InvalidName(_))
-        ));
     }
 }

@@ -14,7 +14,8 @@
 //! writer of this process commits; the slow part, flushing the log to disk, is
 //! done just before, outside the gate, so writers wait for the copy only.
 
-use crate::sqlite_pool::{WriteGate, ANONYMOUS};
+use super::write_gate::WriteGate;
+use crate::instance_id::ANONYMOUS;
 use anyhow::Result;
 use rusqlite::Connection;
 use std::path::PathBuf;

@@ -1,0 +1,35 @@
+//! Key-value stores, as Spin's key-value factor serves them: the interfaces
+//! `fermyon:spin/key-value@2.0.0` (`spin_v2`) and
+//! `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` (`wasi_keyvalue`), both on
+//! the same stores. Each binding talks to a store through the
+//! [`KeyValueBackend`] trait (`backend`); the one backend is SQLite
+//! (`sqlite_backend`, Spin's `spin` store type, file or in memory), and another
+//! one (Redis, ...) would be a module beside it, chosen in `stores`.
+
+mod backend;
+mod bindings;
+mod spin_v2;
+mod sqlite_backend;
+mod stores;
+mod view;
+mod wasi_keyvalue;
+
+pub use backend::{KeyValueBackend, Store};
+pub use stores::KvStores;
+pub use view::{KeyValueCapability, KeyValueState, KeyValueView};
+
+use anyhow::Result;
+use wasmtime::component::Linker;
+
+/// Adds every key-value interface; `view` gives an instance's key-value state.
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KeyValueView<'_>,
+) -> Result<()> {
+    use bindings::{fermyon::spin2_0_0::key_value as v2, wasi::keyvalue as wkv};
+    v2::add_to_linker::<_, KeyValueCapability>(linker, view)?;
+    wkv::store::add_to_linker::<_, KeyValueCapability>(linker, view)?;
+    wkv::atomics::add_to_linker::<_, KeyValueCapability>(linker, view)?;
+    wkv::batch::add_to_linker::<_, KeyValueCapability>(linker, view)?;
+    Ok(())
+}
