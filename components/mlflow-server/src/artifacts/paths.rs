@@ -10,8 +10,7 @@ pub fn safe_path(raw: &str) -> ApiResult<String> {
         .decode_utf8()
         .map_err(|_| invalid(raw))?;
     let p = decoded.as_ref();
-    let drive = p.len() >= 2 && p.as_bytes()[1] == b':' && p.as_bytes()[0].is_ascii_alphabetic();
-    if p.starts_with('/') || p.contains('\\') || p.contains('#') || p.contains('\0') || drive {
+    if p.starts_with('/') || p.contains('\\') || p.contains('#') || p.contains('\0') {
         return Err(invalid(raw));
     }
     let mut parts = Vec::new();
@@ -22,7 +21,18 @@ pub fn safe_path(raw: &str) -> ApiResult<String> {
             s => parts.push(s),
         }
     }
-    Ok(parts.join("/"))
+    let normal = parts.join("/");
+    // On the normalised path: `./C:/x` must not become the drive path `C:/x`.
+    if has_drive(&normal) {
+        return Err(invalid(raw));
+    }
+    Ok(normal)
+}
+
+/// `C:...`: a Windows drive (absolute, or relative to that drive's directory).
+fn has_drive(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic()
 }
 
 fn invalid(raw: &str) -> MlflowError {
@@ -74,6 +84,8 @@ mod tests {
             "a#b",
             "a%00b",
             "..",
+            "./C:/x",
+            "%2e%2fc:",
         ] {
             assert!(safe_path(bad).is_err(), "{bad}");
         }

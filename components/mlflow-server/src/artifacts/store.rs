@@ -1,9 +1,11 @@
 //! Chunked artifact storage over [`Db`]. An upload is: [`begin_upload`], then
 //! [`write_chunk`] per chunk (each its own short write, so other writers are not blocked
 //! for the length of a large upload), then [`commit_upload`] which atomically points the
-//! path at the new blob and frees the old one (or [`abort_upload`] on failure).
+//! path at the new blob and frees the old one (or [`abort_upload`] on failure). An upload
+//! that never reaches either is reclaimed once idle (see [`super::reclaim`]).
 
 use super::paths::join;
+use super::reclaim;
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
 use crate::store::{transaction, Db, DbExt, SqlValue};
@@ -14,7 +16,15 @@ use std::collections::BTreeMap;
 /// Bytes per stored chunk (and per streamed piece of a download).
 pub const CHUNK_SIZE: usize = 1 << 20;
 
+/// Starts an upload (pending until committed), after reclaiming idle ones.
 pub fn begin_upload(db: &dyn Db) -> ApiResult<i64> {
+    // Reclaiming is housekeeping: its failure (a busy database) must not fail this upload.
+    if let Err(e) = reclaim::reclaim_idle(db, reclaim::idle_bound_ms()) {
+        eprintln!(
+            "mlflow-server: reclaiming idle uploads failed: {}",
+            e.message
+        );
+    }
     db.query_one(
         "INSERT INTO artifact_blobs (created) VALUES (?) RETURNING blob_id",
         &params![now_ms()],
@@ -23,17 +33,26 @@ pub fn begin_upload(db: &dyn Db) -> ApiResult<i64> {
     .ok_or_else(|| MlflowError::internal("blob insert returned no id"))
 }
 
+/// Stores chunk `seq` of a pending upload, unless the upload was reclaimed meanwhile (one
+/// statement: the check and the write cannot be split by a reclaim).
 pub fn write_chunk(db: &dyn Db, blob: i64, seq: i64, data: Vec<u8>) -> ApiResult<()> {
-    db.exec(
-        "INSERT INTO artifact_chunks (blob_id, seq, data) VALUES (?, ?, ?)",
+    db.query_one(
+        "INSERT INTO artifact_chunks (blob_id, seq, data) SELECT ?, ?, ?
+         WHERE EXISTS (SELECT 1 FROM artifact_uploads WHERE blob_id = ? AND touched > 0)
+         RETURNING seq",
         &[
             SqlValue::Integer(blob),
             SqlValue::Integer(seq),
             SqlValue::Blob(data),
+            SqlValue::Integer(blob),
         ],
-    )
+    )?
+    .map(drop)
+    .ok_or_else(|| reclaim::reclaimed(blob))
 }
 
+/// Frees a blob: chunks, blob row, and its pending-upload row last (so that an abort cut
+/// short still leaves the rest for the reclaim).
 fn drop_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
     db.exec(
         "DELETE FROM artifact_chunks WHERE blob_id = ?",
@@ -41,6 +60,10 @@ fn drop_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
     )?;
     db.exec(
         "DELETE FROM artifact_blobs WHERE blob_id = ?",
+        &params![blob],
+    )?;
+    db.exec(
+        "DELETE FROM artifact_uploads WHERE blob_id = ?",
         &params![blob],
     )
 }
@@ -57,6 +80,12 @@ pub fn commit_upload(db: &dyn Db, path: &str, blob: i64, size: i64) -> ApiResult
         ));
     }
     transaction(db, || {
+        // No longer pending, unless a reclaim took it first.
+        db.query_one(
+            "DELETE FROM artifact_uploads WHERE blob_id = ? AND touched > 0 RETURNING blob_id",
+            &params![blob],
+        )?
+        .ok_or_else(|| reclaim::reclaimed(blob))?;
         if is_dir(db, path)? {
             return Err(MlflowError::invalid(format!(
                 "Invalid path: '{path}' is a directory of artifacts"
