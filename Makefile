@@ -4,7 +4,7 @@ SPINFLOW := target/release/spinflow
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 lint
+.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 test-reliability lint
 
 ## Build everything and run the whole app on 127.0.0.1:3000 (runtime-config.toml:
 ## iris-api's key-value store in memory, tracking data on disk under .spin/).
@@ -45,6 +45,14 @@ rust-test: build components-p3
 
 py-test: build components-p3 venv
 	$(VENV)/bin/pytest tests/python -q
+
+## The reliability suite alone (issue 21): stalled and idle clients, kill -9 mid-upload and
+## mid-log-batch, oversized requests, user errors, and the property tests of the input
+## parsers and artifact paths. `make test` runs all of it too (rust-test and py-test).
+test-reliability: build components-p3 venv
+	cargo test --release -p spinflow --test reliability_connections
+	cargo test --release -p mlflow-server -p iris-api properties
+	$(VENV)/bin/pytest tests/python/test_reliability_*.py -q
 
 ## The tracking suites again with the MLflow 2.9 client of the reference deployment.
 VENV29 := .venv-mlflow29
