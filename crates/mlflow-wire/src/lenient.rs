@@ -15,13 +15,35 @@ fn type_error<E: de::Error>(what: &str, got: &Value) -> E {
     E::custom(format!("expected {what}, got {got}"))
 }
 
+/// An int64 as protobuf's JSON parser reads it: an integral number (`5`, `5.0`,
+/// `"5"`) within the int64 range. A value out of range is refused, as protobuf refuses
+/// it ("Value out of range"), never clamped (`1e300 as i64` would be i64::MAX).
 fn value_to_i64<E: de::Error>(v: &Value) -> Result<i64, E> {
+    // 2^63 is exact in f64; every integral f64 in [-2^63, 2^63) converts exactly.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let out_of_range = || E::custom(format!("int64 value out of range: {v}"));
     match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .ok_or_else(|| type_error("an integer", v)),
-        Value::String(s) => s.trim().parse().map_err(|_| type_error("an integer", v)),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Ok(i),
+            (None, Some(_), _) => Err(out_of_range()),
+            (None, None, Some(f)) if f.fract() != 0.0 || !f.is_finite() => {
+                Err(type_error("an integer", v))
+            }
+            (None, None, Some(f)) if (-LIMIT..LIMIT).contains(&f) => Ok(f as i64),
+            _ => Err(out_of_range()),
+        },
+        Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(i) => Ok(i),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow
+                ) =>
+            {
+                Err(out_of_range())
+            }
+            Err(_) => Err(type_error("an integer", v)),
+        },
         _ => Err(type_error("an integer", v)),
     }
 }
@@ -169,6 +191,36 @@ mod tests {
         assert!(probe(r#"{"b":"yes"}"#).is_err());
         assert!(probe(r#"{"f":true}"#).is_err());
         assert!(probe(r#"{"l":[{}]}"#).is_err());
+    }
+
+    #[test]
+    fn int64_out_of_range_is_refused_not_clamped() {
+        for bad in [
+            r#"{"n":1e300}"#,
+            r#"{"n":9223372036854775808}"#,
+            r#"{"n":18446744073709551615}"#,
+            r#"{"n":-9.3e18}"#,
+            r#"{"n":"9223372036854775808"}"#,
+        ] {
+            let e = probe(bad).err().expect("refused").to_string();
+            assert!(e.contains("out of range"), "{bad}: {e}");
+        }
+        assert_eq!(
+            probe(r#"{"n":9223372036854775807}"#).unwrap().n,
+            Some(i64::MAX)
+        );
+        assert_eq!(
+            probe(r#"{"n":-9223372036854775808}"#).unwrap().n,
+            Some(i64::MIN)
+        );
+        assert_eq!(
+            probe(r#"{"n":9.2e18}"#).unwrap().n,
+            Some(9_200_000_000_000_000_000)
+        );
+        assert_eq!(
+            probe(r#"{"n":-9.223372036854775808e18}"#).unwrap().n,
+            Some(i64::MIN)
+        );
     }
 
     #[test]

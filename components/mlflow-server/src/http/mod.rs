@@ -2,9 +2,11 @@
 //! and body/query decoding. The Spin entry point (`entry.rs`) converts to and from these,
 //! so routing and handlers are unit-tested natively.
 
+pub mod objects_only;
 pub mod router;
 
 use crate::error::{ApiResult, MlflowError};
+use objects_only::ObjectsOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -56,18 +58,19 @@ impl ApiRequest {
     }
 
     /// Decodes the request message: GET (and bodiless DELETE) from the query string, the
-    /// rest from the JSON body. Unknown fields are ignored, as MLflow ignores them.
+    /// rest from the JSON body. Unknown fields are ignored, as MLflow ignores them; a
+    /// message (or a message inside it) written as an array is refused ([`ObjectsOnly`]).
     pub fn message<T: DeserializeOwned>(&self) -> ApiResult<T> {
         let invalid =
             |e: serde_json::Error| MlflowError::invalid(format!("Invalid request parameters: {e}"));
         if self.method == Method::Get || self.body_is_blank() {
-            return serde_json::from_value(query_to_json(&self.query)).map_err(invalid);
+            return T::deserialize(ObjectsOnly(query_to_json(&self.query))).map_err(invalid);
         }
         // Straight from the bytes (no intermediate tree: log-batch bodies are large);
         // only a failed parse looks for a double-encoded body or a better message.
-        serde_json::from_slice(&self.body).or_else(|e| {
+        from_json_bytes(&self.body).or_else(|e| {
             let value = body_to_json(&self.body)?;
-            match serde_json::from_value(value) {
+            match T::deserialize(ObjectsOnly(value)) {
                 Ok(v) => Ok(v),
                 Err(_) => Err(invalid(e)),
             }
@@ -84,6 +87,14 @@ impl ApiRequest {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     }
+}
+
+/// One JSON document (nothing but whitespace after it) into `T`, structs from objects only.
+fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = T::deserialize(ObjectsOnly(&mut de))?;
+    de.end()?;
+    Ok(value)
 }
 
 /// `a=1&b=x&b=y` → `{"a": "1", "b": ["x", "y"]}` (repeated keys become lists).

@@ -334,6 +334,7 @@ pub fn search(
     if experiment_ids.is_empty() {
         return Err(MlflowError::missing("experiment_ids"));
     }
+    crate::search::limits::check_experiment_ids(experiment_ids)?;
     let limit = super::versions::v_max(
         max_results,
         v::DEFAULT_SEARCH_LOGGED_MODELS,

@@ -3,6 +3,7 @@
 //! Values only reach SQL as bound parameters.
 
 use crate::error::{ApiResult, MlflowError};
+use crate::search::limits;
 use crate::search::sql::{number_comparison, string_comparison, Fragment};
 use crate::search::{parse_filter, parse_order_by, Clause, Entity, Literal, Op};
 
@@ -104,6 +105,7 @@ pub fn registered_models_filter(filter: &str) -> ApiResult<Fragment> {
 
 /// order_by of search_registered_models; the default and tiebreak is `name ASC`.
 pub fn registered_models_order(order_by: &[String]) -> ApiResult<String> {
+    limits::check_order_by(order_by)?;
     let mut parts = Vec::new();
     let mut by_name = false;
     for item in order_by {
@@ -117,7 +119,8 @@ pub fn registered_models_order(order_by: &[String]) -> ApiResult<String> {
             (Entity::Attribute, "creation_timestamp") => "rm.creation_time",
             _ => {
                 return Err(MlflowError::invalid(format!(
-                    "Invalid order by key '{item}' specified. Valid keys are 'name', 'creation_timestamp', 'last_updated_timestamp'"
+                    "Invalid order by key '{}' specified. Valid keys are 'name', 'creation_timestamp', 'last_updated_timestamp'",
+                    limits::excerpt(item)
                 )))
             }
         };
@@ -187,6 +190,7 @@ pub fn model_versions_filter(filter: &str) -> ApiResult<Fragment> {
 /// order_by of search_model_versions; default `last_updated_timestamp DESC, name ASC,
 /// version_number DESC`, ties broken by name then version.
 pub fn model_versions_order(order_by: &[String]) -> ApiResult<String> {
+    limits::check_order_by(order_by)?;
     let default = [
         "last_updated_timestamp DESC".to_string(),
         "name ASC".to_string(),
@@ -209,7 +213,8 @@ pub fn model_versions_order(order_by: &[String]) -> ApiResult<String> {
             (Entity::Attribute, "run_id") => "mv.run_id",
             _ => {
                 return Err(MlflowError::invalid(format!(
-                    "Invalid order by key '{item}' specified. Valid keys are name, version_number, creation_timestamp, last_updated_timestamp, run_id"
+                    "Invalid order by key '{}' specified. Valid keys are name, version_number, creation_timestamp, last_updated_timestamp, run_id",
+                    limits::excerpt(item)
                 )))
             }
         };
@@ -289,6 +294,7 @@ pub fn logged_models_filter(filter: &str) -> ApiResult<Fragment> {
 
 /// One `order_by` item of search_logged_models (`field_name` plus direction).
 pub fn logged_models_order(fields: &[(String, bool)]) -> ApiResult<Fragment> {
+    limits::check_order_by(fields)?;
     let mut f = Fragment::default();
     for (field, ascending) in fields {
         let dir = direction(*ascending);

@@ -58,6 +58,7 @@ pub fn filter_sql(filter: &str) -> ApiResult<Fragment> {
 }
 
 pub fn order_sql(order_by: &[String]) -> ApiResult<Fragment> {
+    super::limits::check_order_by(order_by)?;
     let mut out = Fragment::default();
     out.push(" ORDER BY ");
     for item in order_by {
@@ -69,7 +70,8 @@ pub fn order_sql(order_by: &[String]) -> ApiResult<Fragment> {
             (Entity::Attribute, "last_update_time") => "e.last_update_time",
             _ => {
                 return Err(MlflowError::invalid(format!(
-                    "Invalid order_by clause '{item}': experiments sort by name, experiment_id, creation_time or last_update_time"
+                    "Invalid order_by clause '{}': experiments sort by name, experiment_id, creation_time or last_update_time",
+                    crate::search::limits::excerpt(item)
                 )))
             }
         };

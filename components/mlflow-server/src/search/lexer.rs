@@ -1,6 +1,7 @@
 //! Tokenizer for filter strings such as
 //! ``metrics.acc > 0.9 AND tags.`my key` LIKE 'x%' AND status IN ('FINISHED')``.
 
+use super::limits;
 use crate::error::{ApiResult, MlflowError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 fn err(input: &str, msg: impl std::fmt::Display) -> MlflowError {
+    let input = limits::excerpt(input);
     MlflowError::invalid(format!("Invalid filter '{input}': {msg}"))
 }
 
@@ -57,11 +59,25 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '.'
 }
 
+/// Splits a filter into tokens; the input's length and its number of tokens are
+/// checked against [`limits`] before the memory for them is taken.
 pub fn tokenize(input: &str) -> ApiResult<Vec<Token>> {
+    if input.len() > limits::MAX_FILTER_BYTES {
+        return Err(limits::exceeded(
+            "filter: its length in bytes",
+            limits::MAX_FILTER_BYTES,
+        ));
+    }
     let chars: Vec<char> = input.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < chars.len() {
+        if tokens.len() >= limits::MAX_FILTER_TOKENS {
+            return Err(limits::exceeded(
+                "filter: its number of tokens",
+                limits::MAX_FILTER_TOKENS,
+            ));
+        }
         let c = chars[i];
         match c {
             c if c.is_whitespace() => i += 1,

@@ -1,10 +1,13 @@
 //! MLflow's search filter language: a tokenizer ([`lexer`]), a parser into typed clauses
-//! ([`parser`]), and per-entity validation + SQL generation ([`runs`], [`experiments`]).
+//! ([`parser`]), bounds on their size ([`limits`]), and per-entity validation + SQL generation ([`runs`], [`experiments`]).
 //! Values only ever reach SQL as bound parameters.
 
 pub mod experiments;
 pub mod lexer;
+pub mod limits;
 pub mod parser;
+#[cfg(test)]
+mod properties;
 pub mod runs;
 pub mod sql;
 

@@ -12,6 +12,7 @@
 //! (runs, experiments) by the modules that turn clauses into SQL.
 
 use super::lexer::{tokenize, Token};
+use super::limits;
 use crate::error::{ApiResult, MlflowError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,6 +109,7 @@ pub struct OrderBy {
 }
 
 fn err(input: &str, msg: impl std::fmt::Display) -> MlflowError {
+    let input = limits::excerpt(input);
     MlflowError::invalid(format!("Invalid filter '{input}': {msg}"))
 }
 
@@ -115,6 +117,8 @@ struct Cursor<'a> {
     input: &'a str,
     tokens: Vec<Token>,
     pos: usize,
+    /// Values read so far (IN-list items included), bounded by MAX_FILTER_VALUES.
+    values: usize,
 }
 
 impl Cursor<'_> {
@@ -136,6 +140,17 @@ impl Cursor<'_> {
     }
     fn fail<T>(&self, msg: impl std::fmt::Display) -> ApiResult<T> {
         Err(err(self.input, msg))
+    }
+    /// Counts one more value, refusing it past the limit (before it is stored).
+    fn count_value(&mut self) -> ApiResult<()> {
+        self.values += 1;
+        if self.values > limits::MAX_FILTER_VALUES {
+            return Err(limits::exceeded(
+                "filter: the number of values (IN-list items included)",
+                limits::MAX_FILTER_VALUES,
+            ));
+        }
+        Ok(())
     }
 
     fn identifier(&mut self) -> ApiResult<(Entity, String)> {
@@ -163,7 +178,10 @@ impl Cursor<'_> {
         let mut items = Vec::new();
         loop {
             match self.next() {
-                Some(Token::Str(s)) | Some(Token::QuotedName(s)) => items.push(s),
+                Some(Token::Str(s)) | Some(Token::QuotedName(s)) => {
+                    self.count_value()?;
+                    items.push(s)
+                }
                 Some(Token::RParen) if items.is_empty() => {
                     return self.fail("the IN list must not be empty")
                 }
@@ -225,6 +243,7 @@ impl Cursor<'_> {
     }
 
     fn value(&mut self) -> ApiResult<Literal> {
+        self.count_value()?;
         match self.next() {
             Some(Token::Number(n)) => Ok(Literal::Number(n)),
             Some(Token::Str(s)) | Some(Token::QuotedName(s)) => Ok(Literal::Str(s)),
@@ -261,10 +280,17 @@ pub fn parse_filter(input: &str) -> ApiResult<Vec<Clause>> {
         input,
         tokens,
         pos: 0,
+        values: 0,
     };
     let mut clauses = vec![c.clause()?];
     while let Some(t) = c.next() {
         match t {
+            Token::Keyword("AND") if clauses.len() >= limits::MAX_FILTER_CLAUSES => {
+                return Err(limits::exceeded(
+                    "filter: the number of clauses joined by AND",
+                    limits::MAX_FILTER_CLAUSES,
+                ))
+            }
             Token::Keyword("AND") => clauses.push(c.clause()?),
             Token::Keyword("OR") => return c.fail("OR is not supported; only AND is"),
             other => return c.fail(format!("expected AND, found {}", describe(&other))),
@@ -275,12 +301,16 @@ pub fn parse_filter(input: &str) -> ApiResult<Vec<Clause>> {
 
 /// Parses one `order_by` item: `<identifier> [ASC|DESC]`.
 pub fn parse_order_by(input: &str) -> ApiResult<OrderBy> {
-    let bad = |m: &str| MlflowError::invalid(format!("Invalid order_by clause '{input}': {m}"));
+    let bad = |m: &str| {
+        let input = limits::excerpt(input);
+        MlflowError::invalid(format!("Invalid order_by clause '{input}': {m}"))
+    };
     let tokens = tokenize(input).map_err(|_| bad("cannot be tokenized"))?;
     let mut c = Cursor {
         input,
         tokens,
         pos: 0,
+        values: 0,
     };
     let (entity, key) = c.identifier().map_err(|_| bad("expected an identifier"))?;
     let ascending = match c.next() {

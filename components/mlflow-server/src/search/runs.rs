@@ -162,6 +162,7 @@ fn sort_expr(entity: Entity, key: &str) -> ApiResult<Fragment> {
 /// `ORDER BY …` for the order_by items; missing values sort last either way, and the
 /// default and tie-break is `start_time DESC, run_id ASC`.
 pub fn order_sql(order_by: &[String]) -> ApiResult<Fragment> {
+    super::limits::check_order_by(order_by)?;
     let mut out = Fragment::default();
     out.push(" ORDER BY ");
     for item in order_by {

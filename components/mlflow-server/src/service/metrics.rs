@@ -192,6 +192,12 @@ fn log_metric(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
 }
 
 /// One page of a metric's history, ordered by (timestamp, step, value).
+///
+/// A page holds at most [`v::MAX_HISTORY_PAGE`] points whatever `max_results` asks
+/// (absent, it is that many too), so an answer stays bounded however long the history;
+/// `next_page_token` leads to the rest. MLflow's server answers the whole history
+/// without `max_results`, but both official clients (2.9 and 3.x) ask for pages of
+/// that size and follow the token, so they still read every point.
 pub fn metric_history(
     db: &dyn Db,
     run_id: &str,
@@ -199,33 +205,45 @@ pub fn metric_history(
     max_results: Option<i64>,
     token: Option<&str>,
 ) -> ApiResult<wire::MetricsResponse> {
-    get_run_info(db, run_id)?;
-    let offset = page_token::decode(token)?;
     let limit = match max_results {
-        None => i64::MAX - 1,
-        Some(n) if n >= 1 => n,
+        None => v::MAX_HISTORY_PAGE,
+        Some(n) if n >= 1 => n.min(v::MAX_HISTORY_PAGE),
         Some(n) => {
             return Err(MlflowError::invalid(format!(
-                "max_results must be positive, got {n}"
+                "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer."
             )))
         }
     };
+    let offset = page_token::decode(token)?;
+    get_run_info(db, run_id)?;
+    // The key is known: not reading it back saves one string per point.
     let rows = db.query(
-        "SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?
+        "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?
          ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
-        &params![run_id, key, limit.saturating_add(1), offset],
+        &params![run_id, key, limit + 1, offset],
     )?;
-    let has_more = rows.len() as i64 > limit;
-    let metrics: Vec<Metric> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| metric_from_row(r, 0))
-        .collect();
-    let next_page_token = page_token::next(offset, metrics.len(), has_more);
+    let (metrics, next_page_token) =
+        page_token::page(&rows, limit, offset, |r| Ok(point_from_row(key, r, 0)))?;
     Ok(wire::MetricsResponse {
         metrics,
         next_page_token,
     })
+}
+
+/// A point of metric `key` from (value, is_nan, timestamp, step) starting at column `at`.
+fn point_from_row(key: &str, r: &Row, at: usize) -> Metric {
+    let value = if r.int(at + 1) == 1 {
+        f64::NAN
+    } else {
+        r.opt_real(at).unwrap_or(f64::NAN)
+    };
+    Metric {
+        key: key.to_string(),
+        value,
+        timestamp: r.int(at + 2),
+        step: r.int(at + 3),
+        ..Default::default()
+    }
 }
 
 fn get_history(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
@@ -241,20 +259,24 @@ fn get_history(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResp
     )?)
 }
 
-/// Up to `n` steps spread evenly over `steps` (sorted, distinct), always keeping both ends.
-fn sample_steps(steps: &[i64], n: usize) -> Vec<i64> {
-    if steps.len() <= n {
-        return steps.to_vec();
-    }
-    if n == 1 {
-        return vec![steps[0]];
-    }
-    let mut out: Vec<i64> = (0..n)
-        .map(|i| steps[i * (steps.len() - 1) / (n - 1)])
-        .collect();
-    out.dedup();
-    out
-}
+/// Up to `max` points of one run's metric, spread evenly over its history in
+/// (step, timestamp, value) order, always the first and the last (only the last when
+/// `max` is 1), as MLflow 3 samples. The sampling runs in SQL, so the component holds
+/// at most `max` rows whatever the history's length, even when every point has the
+/// same step (the default step 0).
+///
+/// Rows are numbered 0..total; row i is kept when it is the first whose scaled index
+/// `i * (max - 1) / (total - 1)` reaches a new integer, which keeps exactly `max`
+/// rows, row 0 and row total - 1 among them.
+const SAMPLE_SQL: &str = "SELECT value, is_nan, timestamp, step FROM (
+    SELECT value, is_nan, timestamp, step,
+           ROW_NUMBER() OVER (ORDER BY step, timestamp, value, is_nan) - 1 AS i,
+           COUNT(*) OVER () AS total
+    FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4)
+ WHERE total <= ?5
+    OR (?5 = 1 AND i = total - 1)
+    OR (?5 > 1 AND (i = 0 OR i * (?5 - 1) / (total - 1) > (i - 1) * (?5 - 1) / (total - 1)))
+ ORDER BY step, timestamp, value, is_nan";
 
 pub fn history_bulk_interval(
     db: &dyn Db,
@@ -275,7 +297,7 @@ pub fn history_bulk_interval(
         m.max_results,
         v::MAX_BULK_INTERVAL_RESULTS,
         v::MAX_BULK_INTERVAL_RESULTS,
-    )? as usize;
+    )?;
     let (start, end) = (
         m.start_step.unwrap_or(i64::MIN),
         m.end_step.unwrap_or(i64::MAX),
@@ -285,36 +307,18 @@ pub fn history_bulk_interval(
             "end_step ({end}) must be at least start_step ({start})"
         )));
     }
-    let mut out = Vec::new();
     let mut run_ids = m.run_ids.clone();
     run_ids.sort();
     run_ids.dedup();
     for run_id in &run_ids {
         get_run_info(db, run_id)?;
-        let steps: Vec<i64> = db
-            .query(
-                "SELECT DISTINCT step FROM metrics WHERE run_uuid = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step",
-                &params![run_id.as_str(), key, start, end],
-            )?
-            .iter()
-            .map(|r| r.int(0))
-            .collect();
-        let chosen = sample_steps(&steps, max);
-        for chunk in chosen.chunks(400) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let mut binds = params![run_id.as_str(), key].to_vec();
-            binds.extend(chunk.iter().map(|s| SqlValue::Integer(*s)));
-            for r in db.query(
-                &format!(
-                    "SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? AND step IN ({marks})
-                     ORDER BY step, timestamp, value"
-                ),
-                &binds,
-            )? {
-                let mut metric = metric_from_row(&r, 0);
-                metric.run_id = Some(run_id.clone());
-                out.push(metric);
-            }
+    }
+    let mut out = Vec::new();
+    for run_id in &run_ids {
+        for r in db.query(SAMPLE_SQL, &params![run_id.as_str(), key, start, end, max])? {
+            let mut metric = point_from_row(key, &r, 0);
+            metric.run_id = Some(run_id.clone());
+            out.push(metric);
         }
     }
     Ok(wire::MetricsResponse {
@@ -451,6 +455,70 @@ mod tests {
         }
         assert_eq!(seen, (0..25).collect::<Vec<_>>());
         assert!(metric_history(&db, "missing", "m", None, None).is_err());
+    }
+
+    /// `n` points of "m" at step `i / same_step` (so several points may share a step).
+    fn many_points(db: &dyn Db, id: &str, n: i64, same_step: i64) {
+        db.exec(
+            "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < ?)
+             INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step)
+             SELECT ?, 'm', i, 0, i, i / ? FROM s",
+            &params![n, id, same_step],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_history_page_is_bounded_whatever_is_asked() {
+        let db = testing::db();
+        let id = run(&db);
+        let total = v::MAX_HISTORY_PAGE + 7;
+        many_points(&db, &id, total, 1);
+        for asked in [None, Some(v::MAX_HISTORY_PAGE + 1), Some(i64::MAX)] {
+            let page = metric_history(&db, &id, "m", asked, None).unwrap();
+            assert_eq!(page.metrics.len() as i64, v::MAX_HISTORY_PAGE, "{asked:?}");
+            let rest =
+                metric_history(&db, &id, "m", asked, page.next_page_token.as_deref()).unwrap();
+            assert_eq!(rest.metrics.len(), 7);
+            assert_eq!(rest.metrics[6].timestamp, total - 1);
+            assert!(rest.next_page_token.is_none());
+        }
+        for bad in [0, -1, i64::MIN] {
+            let e = metric_history(&db, &id, "m", Some(bad), None).unwrap_err();
+            assert_eq!(e.code.name(), "INVALID_PARAMETER_VALUE");
+        }
+    }
+
+    #[test]
+    fn bulk_interval_samples_points_not_steps() {
+        let db = testing::db();
+        let id = run(&db);
+        // Every point at step 0 (log_metric's default): still at most max_results.
+        many_points(&db, &id, 30_000, 30_000);
+        let ask = |max| {
+            history_bulk_interval(
+                &db,
+                &wire::GetMetricHistoryBulkInterval {
+                    run_ids: vec![id.clone()],
+                    metric_key: Some("m".into()),
+                    max_results: Some(max),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .metrics
+        };
+        let sample = ask(2500);
+        assert_eq!(sample.len(), 2500);
+        assert_eq!(sample[0].timestamp, 0);
+        assert_eq!(sample[2499].timestamp, 29_999);
+        assert!(sample.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        let last = ask(1);
+        assert_eq!((last.len(), last[0].timestamp), (1, 29_999));
+        assert_eq!(
+            ask(2).iter().map(|m| m.timestamp).collect::<Vec<_>>(),
+            [0, 29_999]
+        );
     }
 
     #[test]

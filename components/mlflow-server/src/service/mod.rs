@@ -8,6 +8,8 @@ pub mod server_info;
 pub mod validation;
 
 mod schema;
+#[cfg(test)]
+mod user_error_tests;
 pub use schema::TRACKING_MIGRATIONS;
 
 /// MLflow's lifecycle stages.

@@ -378,6 +378,7 @@ pub(crate) fn search_runs_sql(m: &wire::SearchRuns) -> ApiResult<Option<SearchQu
     if m.experiment_ids.is_empty() {
         return Ok(None);
     }
+    search::limits::check_experiment_ids(&m.experiment_ids)?;
     let mut exp_ids = Vec::new();
     for id in &m.experiment_ids {
         match id.trim().parse::<i64>() {

@@ -16,6 +16,9 @@ pub const MAX_SEARCH_RUNS_RESULTS: i64 = 50_000;
 pub const DEFAULT_SEARCH_RESULTS: i64 = 1000;
 pub const MAX_BULK_INTERVAL_RUNS: usize = 100;
 pub const MAX_BULK_INTERVAL_RESULTS: i64 = 2500;
+/// Points of one get-history page: the page size both official clients ask for
+/// (`GET_METRIC_HISTORY_MAX_RESULTS`), and the most MLflow's get-history-bulk answers.
+pub const MAX_HISTORY_PAGE: i64 = 25_000;
 
 /// Metric, param and tag keys: `^[/\w.\- ]*$`, a normalised relative path, ≤ 250 chars.
 pub fn validate_key(kind: &str, key: Option<&str>) -> ApiResult<String> {

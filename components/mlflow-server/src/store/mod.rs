@@ -115,14 +115,19 @@ impl Row {
 pub struct StoreError(pub String);
 
 impl From<StoreError> for MlflowError {
+    /// The backend's text (which may quote the statement and its values) goes to stderr
+    /// only: answers carry a generic message, so no SQL or stored data leaks to clients.
     fn from(e: StoreError) -> Self {
+        eprintln!("mlflow-server: database error: {}", e.0);
         // A busy database is transient: 503 makes the MLflow client retry.
-        let code = if e.0.contains("locked") || e.0.contains("busy") {
-            ErrorCode::TemporarilyUnavailable
+        if e.0.contains("locked") || e.0.contains("busy") {
+            MlflowError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "The database is busy; try again.",
+            )
         } else {
-            ErrorCode::InternalError
-        };
-        MlflowError::new(code, format!("database error: {}", e.0))
+            MlflowError::internal("Internal database error; the server log has the details.")
+        }
     }
 }
 
@@ -189,6 +194,21 @@ pub mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_errors_never_reach_the_client() {
+        let db = testing::db();
+        let secret = "SELECT r.run_uuid FROM runs r WHERE r.name = 'hidden-value'";
+        let e: MlflowError = db
+            .execute(&format!("{secret} AND"), &[])
+            .unwrap_err()
+            .into();
+        assert_eq!(e.code, ErrorCode::InternalError);
+        assert!(!e.message.contains("SELECT") && !e.message.contains("hidden-value"));
+        let busy: MlflowError = StoreError("database is locked".into()).into();
+        assert_eq!(busy.code, ErrorCode::TemporarilyUnavailable);
+        assert!(!busy.message.contains("locked"));
+    }
 
     #[test]
     fn transaction_rolls_back_on_error() {
