@@ -1,5 +1,5 @@
 //! End-to-end tests of `spinflow up`: the real binary, real .wasm test
-//! components (crates/host/test-components/probe), real HTTP on loopback.
+//! components (tests/apps/probe), real HTTP on loopback.
 
 mod common;
 
