@@ -215,3 +215,27 @@ def test_bulk_interval_of_a_long_history_is_sampled(app, long_history):
     points = r.json()["metrics"]
     assert len(points) == 2500
     assert points[0]["timestamp"] == 0 and points[-1]["timestamp"] == HISTORY_POINTS - 1
+
+
+def test_bulk_interval_over_100_runs_stays_bounded(app):
+    # MLflow's maxima (100 runs x 2,500 points) would be 250,000 points in one answer:
+    # with that many runs each run's sample is smaller, first and last points kept.
+    experiment_id = new_experiment(app)
+    run_ids = []
+    with requests.Session() as s:
+        for _ in range(100):
+            run_id = new_run(app, experiment_id)
+            run_ids.append(run_id)
+            for start in (0, 1000, 2000):
+                metrics = [{"key": "val/loss", "value": i / 3, "timestamp": i, "step": i}
+                           for i in range(start, min(start + 1000, 2500))]
+                r = s.post(f"{app.url}/api/2.0/mlflow/runs/log-batch",
+                           json={"run_id": run_id, "metrics": metrics}, timeout=60)
+                assert r.status_code == 200, r.text
+    r = call(app, "GET", "metrics/get-history-bulk-interval",
+             params={"run_ids": run_ids, "metric_key": "val/loss", "max_results": 2500})
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    points = r.json()["metrics"]
+    assert len(points) == 25_000
+    first_run = [p["step"] for p in points if p["run_id"] == run_ids[0]]
+    assert len(first_run) == 250 and first_run[0] == 0 and first_run[-1] == 2499

@@ -313,6 +313,8 @@ pub fn history_bulk_interval(
     for run_id in &run_ids {
         get_run_info(db, run_id)?;
     }
+    // The answer's size is bounded over all runs, not only per run.
+    let max = max.min((v::MAX_BULK_INTERVAL_POINTS / run_ids.len() as i64).max(1));
     let mut out = Vec::new();
     for run_id in &run_ids {
         for r in db.query(SAMPLE_SQL, &params![run_id.as_str(), key, start, end, max])? {
@@ -513,6 +515,27 @@ mod tests {
         assert_eq!(sample[0].timestamp, 0);
         assert_eq!(sample[2499].timestamp, 29_999);
         assert!(sample.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        // With many runs, each run's sample shrinks so that the answer stays bounded.
+        let runs: Vec<String> = (0..20)
+            .map(|_| id.clone())
+            .chain((0..19).map(|_| {
+                let other = run(&db);
+                many_points(&db, &other, 2_000, 1);
+                other
+            }))
+            .collect();
+        let wide = history_bulk_interval(
+            &db,
+            &wire::GetMetricHistoryBulkInterval {
+                run_ids: runs,
+                metric_key: Some("m".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .metrics;
+        let per_run = (v::MAX_BULK_INTERVAL_POINTS / 20) as usize;
+        assert_eq!(wide.len(), per_run + 19 * 2_000.min(per_run));
         let last = ask(1);
         assert_eq!((last.len(), last[0].timestamp), (1, 29_999));
         assert_eq!(

@@ -19,6 +19,10 @@ pub const MAX_BULK_INTERVAL_RESULTS: i64 = 2500;
 /// Points of one get-history page: the page size both official clients ask for
 /// (`GET_METRIC_HISTORY_MAX_RESULTS`), and the most MLflow's get-history-bulk answers.
 pub const MAX_HISTORY_PAGE: i64 = 25_000;
+/// Points of one get-history-bulk-interval answer, over all its runs: 100 runs x 2,500
+/// points (MLflow's per-request maxima) would not fit a small instance, so with many
+/// runs each run's sample is smaller (100 runs: 250 points each, still first to last).
+pub const MAX_BULK_INTERVAL_POINTS: i64 = MAX_HISTORY_PAGE;
 
 /// Metric, param and tag keys: `^[/\w.\- ]*$`, a normalised relative path, ≤ 250 chars.
 pub fn validate_key(kind: &str, key: Option<&str>) -> ApiResult<String> {
