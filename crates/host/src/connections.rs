@@ -22,7 +22,7 @@
 //! request's headers are complete: [`Exchange::begin`]) and hyper dropping the
 //! response body (its answer is written, but for what hyper still buffers:
 //! [`ExchangeBody`]). While a request is in progress, other limits apply: the
-//! request body's idle timeout (`server`), the send timeout ([`WatchedIo`])
+//! request body's idle timeout (`request_body`), the send timeout ([`WatchedIo`])
 //! and the request timeout (`app`).
 
 use bytes::Bytes;

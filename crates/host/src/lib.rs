@@ -20,6 +20,7 @@ pub mod key_value;
 pub mod manifest;
 pub mod outbound_http;
 pub mod preinit;
+mod request_body;
 mod responses;
 pub mod router;
 pub mod runtime_config;

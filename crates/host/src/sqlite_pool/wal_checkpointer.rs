@@ -2,8 +2,8 @@
 //!
 //! By default SQLite copies the write-ahead log back into the database file
 //! inside whichever commit takes the log past 1,000 pages, with an fsync of the
-//! log and one of the database. Our commits run on the async executor (see
-//! `key_value` and `sqlite`), so under load that stalled one of its worker
+//! log and one of the database. Key-value commits run on the async executor
+//! (see `key_value::sqlite_backend`), so under load that stalled one of its worker
 //! threads for ~4 ms every ~90 ms, and every request queued behind it. Our
 //! connections turn automatic checkpoints off; their commits only mark the log
 //! dirty, and this thread checkpoints shortly after, off the executor.
