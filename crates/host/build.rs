@@ -43,16 +43,15 @@ fn main() -> Result<()> {
 }
 
 /// The source directory of the `spin-sdk` this crate build-depends on, from
-/// `cargo metadata` (offline and locked: the build has resolved everything).
+/// `cargo metadata` (locked: the build has resolved everything already).
 fn spin_sdk_dir() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("Cargo.toml");
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline", "--locked"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .output()
-        .context("cannot run cargo metadata")?;
+    // Offline first: usually every package is downloaded. A fresh clone may lack
+    // those of other workspace members, which `cargo metadata` reads too.
+    let output = match cargo_metadata(&manifest, true)? {
+        output if output.status.success() => output,
+        _ => cargo_metadata(&manifest, false)?,
+    };
     if !output.status.success() {
         bail!(
             "cargo metadata failed: {}",
@@ -97,4 +96,17 @@ fn spin_sdk_dir() -> Result<PathBuf> {
         .parent()
         .context("manifest path has no parent")?
         .to_path_buf())
+}
+
+fn cargo_metadata(manifest: &std::path::Path, offline: bool) -> Result<std::process::Output> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .arg("--manifest-path")
+        .arg(manifest);
+    if offline {
+        command.arg("--offline");
+    }
+    command.output().context("cannot run cargo metadata")
 }

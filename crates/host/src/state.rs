@@ -1,4 +1,4 @@
-//! The per-request store data (`Store<HostState>`) and the linker that wires
+//! The per-instance store data (`Store<HostState>`) and the linker that wires
 //! every host capability to it.
 
 use crate::engine::HttpWorld;
