@@ -794,9 +794,10 @@ fn workloads_text(opts: &Options) -> String {
   (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
 - **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.
 - **stalled clients**: the whole app (as `make up` serves it) on a new state dir: one-row `/predict` and \
-  `log-metric` (one run, {conns} connections, as above) without, then with {stalled} stalled connections held open: \
-  half stop inside their headers, half after 5 bytes of a 100-byte `runs/create` body, and each one the \
-  server drops connects and stalls again at once; `stalled/calm` is the ratio of the two throughputs.
+  `log-metric` (one run, {conns} connections, as above) without, then with {stalled} stalled connections held open \
+  (half stop inside their headers, half after 5 bytes of a 100-byte `runs/create` body; each one the server \
+  drops connects and stalls again at once), then without again; `stalled/calm` is the throughput with them \
+  over the mean of the two without.
 - **largest requests**: the whole app on a new state dir; after writing a {hist}-point metric history, each of \
   these is sent {at_once} times at once, one kind after the other: `/predict` with 1,000 rows (the default \
   `max_batch_rows`), an Open Inference Protocol infer of 1,000 rows with its `outputs` entry repeated 5,000 times, a \

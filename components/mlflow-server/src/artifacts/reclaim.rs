@@ -103,14 +103,7 @@ fn free_claimed(db: &dyn Db, blob: i64) -> ApiResult<()> {
             )?;
         }
     }
-    db.exec(
-        "DELETE FROM artifact_blobs WHERE blob_id = ?",
-        &params![blob],
-    )?;
-    db.exec(
-        "DELETE FROM artifact_uploads WHERE blob_id = ?",
-        &params![blob],
-    )
+    super::store::forget_blob(db, blob)
 }
 
 /// The answer to a write or commit of an upload that was reclaimed meanwhile: transient

@@ -58,6 +58,11 @@ fn drop_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
         "DELETE FROM artifact_chunks WHERE blob_id = ?",
         &params![blob],
     )?;
+    forget_blob(db, blob)
+}
+
+/// Deletes a blob whose chunks are gone, then its pending-upload row.
+pub(super) fn forget_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
     db.exec(
         "DELETE FROM artifact_blobs WHERE blob_id = ?",
         &params![blob],

@@ -78,21 +78,7 @@ impl AppVariables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::parse;
-
-    fn manifest() -> Manifest {
-        parse(
-            r#"
-            spin_manifest_version = 2
-            [application]
-            name = "t"
-            [variables]
-            greeting = { default = "hello" }
-            token = { required = true, secret = true }
-            "#,
-        )
-        .unwrap()
-    }
+    use crate::variables::test_manifest as manifest;
 
     #[test]
     fn env_overrides_default_and_required_is_enforced() {

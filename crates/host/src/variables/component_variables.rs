@@ -63,21 +63,7 @@ pub enum LookupError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{parse, Manifest};
-
-    fn manifest() -> Manifest {
-        parse(
-            r#"
-            spin_manifest_version = 2
-            [application]
-            name = "t"
-            [variables]
-            greeting = { default = "hello" }
-            token = { required = true, secret = true }
-            "#,
-        )
-        .unwrap()
-    }
+    use crate::variables::test_manifest as manifest;
 
     #[test]
     fn component_lookup_distinguishes_invalid_and_undefined() {

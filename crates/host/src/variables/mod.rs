@@ -26,3 +26,19 @@ pub fn add_to_linker<T: Send + 'static>(
     wasi_config::add_to_linker::<_, HasSelf<ComponentVariables>>(linker, variables)?;
     Ok(())
 }
+
+/// The manifest the variables tests share: one variable with a default, one required secret.
+#[cfg(test)]
+fn test_manifest() -> crate::manifest::Manifest {
+    crate::manifest::parse(
+        r#"
+        spin_manifest_version = 2
+        [application]
+        name = "t"
+        [variables]
+        greeting = { default = "hello" }
+        token = { required = true, secret = true }
+        "#,
+    )
+    .unwrap()
+}
