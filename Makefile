@@ -3,6 +3,8 @@ SHELL := /bin/bash
 SPINFLOW := target/release/spinflow
 VENV := .venv
 PY := $(VENV)/bin/python
+# The MLflow 2.9 client of the reference deployment (py-test-mlflow29, and the 2.9 paging check).
+VENV29 := .venv-mlflow29
 
 .PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 test-reliability lint
 
@@ -43,7 +45,7 @@ $(VENV)/.installed: tests/python/requirements.txt
 rust-test: build components-p3
 	cargo test --release --workspace
 
-py-test: build components-p3 venv
+py-test: build components-p3 venv $(VENV29)/.installed
 	$(VENV)/bin/pytest tests/python -q
 
 ## The reliability suite alone (issue 21): stalled and idle clients, kill -9 mid-upload and
@@ -55,7 +57,6 @@ test-reliability: build components-p3 venv
 	$(VENV)/bin/pytest tests/python/test_reliability_*.py -q
 
 ## The tracking suites again with the MLflow 2.9 client of the reference deployment.
-VENV29 := .venv-mlflow29
 $(VENV29)/.installed: tests/python/requirements-mlflow29.txt
 	python3 -m venv $(VENV29)
 	$(VENV29)/bin/python -m pip install --quiet --upgrade pip
