@@ -328,11 +328,7 @@ async fn route_and_invoke(
     );
     insert_header(headers, SPIN_CLIENT_ADDR, &peer.to_string());
     for (name, value) in &matched.captures {
-        set_header(
-            headers,
-            &format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value,
-        );
+        set_header(headers, &path_match_header(name), value);
     }
     // The guest sees an absolute URI: scheme, authority from Host, full path and query.
     parts.uri = Uri::builder()
@@ -408,4 +404,27 @@ fn static_response(r: &crate::manifest::StaticResponse) -> Response<HyperOutgoin
         set_header(response.headers_mut(), k, v);
     }
     response
+}
+
+/// The header that carries route parameter `name`: Spin lowercases the name and writes
+/// `_` as `-` (`:path_segment` -> `spin-path-match-path-segment`).
+fn path_match_header(name: &str) -> String {
+    format!(
+        "spin-path-match-{}",
+        name.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_parameter_headers_are_named_as_spin_names_them() {
+        assert_eq!(path_match_header("id"), "spin-path-match-id");
+        assert_eq!(
+            path_match_header("Path_Segment"),
+            "spin-path-match-path-segment"
+        );
+    }
 }
