@@ -6,7 +6,6 @@
 //! the peak is the serving process's high-water mark (VmHWM) at the end.
 
 use std::fs;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
@@ -23,6 +22,7 @@ use crate::results::{Better, Results};
 use crate::setup::Paths;
 use crate::stalled;
 use crate::systems::{self, Runtime};
+use crate::tracking::now_ms;
 
 pub const WORKLOAD: &str = "largest requests";
 /// Copies of each request in flight at once.
@@ -266,11 +266,4 @@ async fn write_history(c: &mut Client, run: &str, points: usize) -> Result<()> {
         .await?;
     }
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
 }

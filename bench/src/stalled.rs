@@ -10,7 +10,7 @@
 use std::fs;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use crate::procs::{self, Server};
 use crate::results::{Better, Results};
 use crate::setup::Paths;
 use crate::systems::{self, Runtime};
+use crate::tracking::now_ms;
 
 pub const WORKLOAD: &str = "stalled clients";
 pub const STALLED: usize = 1000;
@@ -201,13 +202,6 @@ async fn log_metric_spec(authority: &str) -> Result<RequestSpec> {
         RequestSpec::post_json(authority, &format!("{API}/runs/log-metric"), Bytes::new())
             .vary(body_fn),
     )
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
 }
 
 /// Clients that each keep one connection stalled, reconnecting when dropped.

@@ -34,7 +34,8 @@ pub struct Plan {
 /// Keys per log-batch request: each batch holds `batch_size / KEYS` steps of each key.
 const KEYS: usize = 10;
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch, as MLflow timestamps are.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
