@@ -8,8 +8,8 @@
 
 use http_body_util::{BodyExt, Full};
 use iris_api::error::ApiError;
-use iris_api::registry::{HttpClient, HttpError, HttpResponse};
 use iris_api::RequestHead;
+use mlflow_client::{HttpClient, HttpError, HttpResponse};
 use wasip3::http::types::{ErrorCode, Request, Response};
 use wasip3::http_compat::{
     http_from_wasi_request, http_from_wasi_response, http_into_wasi_request,

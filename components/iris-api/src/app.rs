@@ -8,9 +8,9 @@ use crate::metrics;
 use crate::model::{self, Predictions};
 use crate::predict_answer;
 use crate::preload;
-use crate::registry::HttpClient;
 use crate::serving::{self, Loaded, ModelState, Served};
 use crate::{input, json_body, oip, scoring};
+use mlflow_client::HttpClient;
 use serde_json::{json, Value};
 use std::time::Instant;
 

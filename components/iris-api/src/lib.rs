@@ -20,7 +20,6 @@ pub mod oip_datatype;
 mod parser_properties;
 pub mod predict_answer;
 pub mod preload;
-pub mod registry;
 #[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
 mod request_arena;
 pub mod scoring;
@@ -30,7 +29,7 @@ mod wasip2;
 
 use app::{Env, Outcome, Route};
 use error::ApiError;
-use registry::HttpClient;
+use mlflow_client::HttpClient;
 use std::future::Future;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

@@ -23,9 +23,7 @@ use crate::config::Settings;
 use crate::kv::Store;
 use crate::model;
 use crate::preload::{self, PlanOrigin, Runnable};
-use crate::registry::{
-    HttpClient, MlflowClient, ModelUri, RegistryError, Resolved, MAX_MODEL_BYTES,
-};
+use mlflow_client::{HttpClient, MlflowClient, ModelUri, RegistryError, Resolved, MAX_MODEL_BYTES};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tract_onnx::prelude::TractResult;
@@ -416,7 +414,7 @@ async fn refresh(
 mod tests {
     use super::*;
     use crate::kv::MemoryStore;
-    use crate::registry::{HttpError, HttpResponse};
+    use mlflow_client::{HttpError, HttpResponse};
     use std::cell::RefCell;
     use std::collections::HashMap;
 

@@ -2,9 +2,9 @@
 //! containerd-shim-spin and `spinflow up` run with a fresh instance per request.
 
 use crate::error::ApiError;
-use crate::registry::{HttpClient, HttpError, HttpResponse};
 use crate::RequestHead;
 use futures::StreamExt;
+use mlflow_client::{HttpClient, HttpError, HttpResponse};
 use spin_sdk::http::{Fields, IncomingRequest, IncomingResponse, Request, ResponseOutparam};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
