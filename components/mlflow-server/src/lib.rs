@@ -9,12 +9,14 @@
 
 pub mod artifacts;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod registry;
 pub mod search;
 pub mod service;
 pub mod store;
 pub mod util;
+pub mod web_ui;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -102,6 +102,22 @@ pub const AREAS: &[Area] = &[
         prefixes: ROOT,
         routes: crate::service::server_info::ROOT_ROUTES,
     },
+    Area {
+        prefixes: ROOT,
+        routes: crate::graphql::ROUTES,
+    },
+    Area {
+        prefixes: ROOT,
+        routes: crate::web_ui::ROOT_ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::web_ui::V2_ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V3,
+        routes: crate::web_ui::V3_ROUTES,
+    },
 ];
 
 fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
