@@ -16,7 +16,7 @@ use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
 use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
 use crate::tracking::{self, Plan};
-use crate::{hostfig, largest, sizes, stalled};
+use crate::{hostfig, largest, sizes, stalled, web_ui};
 
 /// What `bench all` was asked to do.
 #[derive(Clone, Debug)]
@@ -237,6 +237,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
 
     stalled::run(&paths, &opts, &mut results).await;
     largest::run(&paths, &opts, &mut results).await;
+    web_ui::run(&paths, &opts, &mut results).await;
     sizes::record(&paths, needs_peers, &mut results);
     info.finish(started.elapsed());
     let report = report::write(&opts, &paths, &info, &results)?;

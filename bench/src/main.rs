@@ -23,6 +23,7 @@ mod stalled;
 mod systems;
 mod timing;
 mod tracking;
+mod web_ui;
 mod wrk;
 
 use std::net::SocketAddr;

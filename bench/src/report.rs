@@ -804,6 +804,13 @@ fn workloads_text(opts: &Options) -> String {
   `log-batch` of 1,000 metrics, a `runs/create` whose body is just under mlflow-server's 16 MiB limit, \
   `get-history` of the long metric without `max_results`, and a {art} MiB artifact upload (read back once and \
   checked); `peak RSS` is the serving process's high-water mark (VmHWM) at the end.
+- **web UI**: the whole app (as `make up` serves it) and `mlflow server` on a new state, each seeded through \
+  the REST API with one experiment of {ui_runs} runs ({ui_keys} params and {ui_keys} metrics each); `peers/ui_load.py` then \
+  drives Debian's Chromium headless through playwright: {ui_loads} cold loads of the experiment's runs table, each in a \
+  new browser context (empty cache), timed from navigation until the newest run's name shows, with the bytes \
+  on the wire of the first; then a repeat load in the last context (a new document, warm cache), counting the \
+  static files answered again in full (not 304, not from the cache); then the run page's `GetRun` GraphQL \
+  request, captured as the UI sends it, replayed {ui_gql} times from one keep-alive connection (p50).
 - **resources**: resident memory (VmRSS summed over the server's whole process tree) one second after it \
   answered its first 200, and again after its workloads; cold start = process launch to first 200 on its \
   health route (a route answered by the component itself for spinflow and Spin). For the `spin…` systems the \
@@ -829,6 +836,10 @@ fn workloads_text(opts: &Options) -> String {
         hist = crate::largest::HISTORY_POINTS,
         at_once = crate::largest::AT_ONCE,
         art = crate::largest::ARTIFACT_MIB,
+        ui_runs = crate::web_ui::RUNS,
+        ui_keys = crate::web_ui::KEYS,
+        ui_loads = crate::web_ui::COLD_LOADS,
+        ui_gql = crate::web_ui::GRAPHQL_REQUESTS,
     )
 }
 

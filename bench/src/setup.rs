@@ -138,6 +138,36 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Installs a Debian package with apt-get when `command` is not on PATH and we may
+/// (root). Returns whether `command` is available.
+pub fn ensure_debian_package(command: &str, package: &str) -> bool {
+    let available = || {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {command}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if available() {
+        return true;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return false;
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !install() {
+        let _ = Command::new("apt-get").args(["update", "-qq"]).output();
+        install();
+    }
+    available()
+}
+
 /// Runs a command and returns its trimmed stdout ("" when it cannot run).
 pub fn output(program: &str, args: &[&str]) -> String {
     Command::new(program)

@@ -7,32 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-/// Installs wrk with apt-get when it is missing and we may (root). Returns whether
-/// it is available.
+/// Installs wrk when it is missing and we may. Returns whether it is available.
 pub fn ensure() -> bool {
-    if available() {
-        return true;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return false;
-    }
-    let install = || {
-        Command::new("apt-get")
-            .args(["install", "-y", "-qq", "wrk"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !install() {
-        let _ = Command::new("apt-get").args(["update", "-qq"]).output();
-        install();
-    }
-    available()
-}
-
-fn available() -> bool {
-    Command::new("wrk").arg("--version").output().is_ok()
+    crate::setup::ensure_debian_package("wrk", "wrk")
 }
 
 pub fn version() -> String {
