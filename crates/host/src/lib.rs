@@ -4,7 +4,7 @@
 //! engine, the server and the app it serves, and one module per host
 //! capability, as Spin's factors are: `variables`, `key_value`, `sqlite`,
 //! `outbound_http`, and WASI (from wasmtime-wasi, with guest output through
-//! `stdio`). Each capability owns the bindings of every interface version it
+//! `stdio` and the components' `files` mounts through `files`). Each capability owns the bindings of every interface version it
 //! serves, generated from spin-sdk's WIT files (`spin_wit`), and reaches its
 //! storage through a backend trait. `sqlite_pool` holds the SQLite files that
 //! the key-value and SQLite backends share.
@@ -14,6 +14,7 @@ pub mod app;
 pub mod builder;
 pub mod connections;
 pub mod engine;
+pub mod files;
 pub mod instance_id;
 pub mod instance_reuse;
 pub mod key_value;

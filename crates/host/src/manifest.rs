@@ -100,7 +100,7 @@ pub struct ComponentDecl {
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
     #[serde(default)]
-    pub files: Vec<toml::Value>,
+    pub files: Vec<FilesMount>,
     #[serde(default)]
     pub exclude_files: Vec<String>,
     #[serde(default)]
@@ -123,6 +123,23 @@ pub struct ComponentDecl {
     pub dependencies: BTreeMap<String, toml::Value>,
     #[serde(default)]
     pub dependencies_inherit_configuration: Option<toml::Value>,
+}
+
+/// One entry of a component's `files` (mounted by `crate::files`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum FilesMount {
+    /// A glob, or the path of a file or directory, relative to the manifest.
+    Pattern(String),
+    /// A file or directory of the app, placed at a guest path.
+    Placement(FilesPlacement),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesPlacement {
+    pub source: String,
+    pub destination: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,6 +341,34 @@ mod tests {
         let text = MINIMAL.replace("component = \"web\"", "component = \"nope\"");
         let err = format!("{:#}", parse(&text).unwrap_err());
         assert!(err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn parses_both_forms_of_files() {
+        let text = MINIMAL.replace(
+            "source = \"web.wasm\"",
+            "source = \"web.wasm\"\nfiles = [\"static/**/*\", { source = \"assets\", destination = \"/\" }]",
+        );
+        let files = &parse(&text).unwrap().component["web"].files;
+        assert!(matches!(&files[0], FilesMount::Pattern(p) if p == "static/**/*"));
+        assert!(
+            matches!(&files[1], FilesMount::Placement(p) if p.source == "assets" && p.destination == "/")
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_files_entries() {
+        for entry in [
+            "42",
+            "{ source = \"assets\" }",
+            "{ source = \"a\", destination = \"/\", mode = \"rw\" }",
+        ] {
+            let text = MINIMAL.replace(
+                "source = \"web.wasm\"",
+                &format!("source = \"web.wasm\"\nfiles = [{entry}]"),
+            );
+            assert!(parse(&text).is_err(), "{entry}");
+        }
     }
 
     #[test]

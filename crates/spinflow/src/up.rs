@@ -51,6 +51,10 @@ pub struct UpArgs {
     /// Run `spinflow build` first.
     #[arg(long)]
     build: bool,
+    /// Make the components' `files` writable (the copies made at start; the app's own
+    /// files never change).
+    #[arg(long)]
+    allow_transient_write: bool,
     /// Largest accepted request body in bytes (suffixes K, M, G accepted); larger gets 413.
     /// A component can set its own with [component.<id>.tool.spinflow] max_request_body_bytes.
     #[arg(long, env = "SPINFLOW_MAX_REQUEST_BODY", default_value = "4G", value_parser = parse_size)]
@@ -193,6 +197,7 @@ pub fn run(args: UpArgs) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     options.key_values = args.key_value.clone();
+    options.allow_transient_write = args.allow_transient_write;
     options.max_request_body_bytes = args.max_request_body;
     options.request_timeout =
         (args.request_timeout > 0).then(|| Duration::from_secs(args.request_timeout));

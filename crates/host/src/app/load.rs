@@ -5,6 +5,7 @@ use super::engines::{http_handler, Engines};
 use super::options::{AppOptions, MAX_NETWORK_REQUESTS};
 use super::{App, ComponentRuntime};
 use crate::engine::{self, HttpWorld};
+use crate::files::{ComponentFiles, Staging};
 use crate::key_value::{KeyValueState, KvStores};
 use crate::manifest::{ComponentDecl, LoadedManifest, RouteDecl, StaticResponse};
 use crate::outbound_http::allowed_hosts::{AllowedHost, AllowedHosts};
@@ -29,8 +30,10 @@ impl App {
         let app_vars = AppVariables::resolve(&loaded.manifest, &options.variables, |k| {
             std::env::var(k).ok()
         })?;
-        // Per-component configuration is checked before anything is compiled.
-        let plans = plan_components(&loaded, &retained, &app_vars, options)?;
+        // Per-component configuration is checked, and files are copied, before
+        // anything is compiled.
+        let mut files = Staging::new(&loaded.dir, options.allow_transient_write);
+        let plans = plan_components(&loaded, &retained, &app_vars, &mut files, options)?;
         let storage = Storage::open(&loaded, &plans, &runtime_config, &state_dir, options).await?;
         let components = compile_components(&loaded, plans, &storage, options)?;
         let router = build_router(&loaded, &components)?;
@@ -43,6 +46,7 @@ impl App {
             request_timeout: options.request_timeout,
             reuse: options.reuse,
             state_dir,
+            _files_root: files.into_root(),
             request_permits: Arc::new(tokio::sync::Semaphore::new(MAX_NETWORK_REQUESTS)),
         });
         app.warm_up().await?;
@@ -98,12 +102,14 @@ struct ComponentPlan {
     id: String,
     variables: ComponentVariables,
     allowed_hosts: AllowedHosts,
+    files: ComponentFiles,
 }
 
 fn plan_components(
     loaded: &LoadedManifest,
     retained: &[String],
     app_vars: &AppVariables,
+    files: &mut Staging,
     options: &AppOptions,
 ) -> Result<Vec<ComponentPlan>> {
     let mut plans = Vec::new();
@@ -121,10 +127,14 @@ fn plan_components(
         }
         let allowed_hosts = resolve_allowed_hosts(&raw_hosts, app_vars)
             .with_context(|| format!("component `{id}`: invalid allowed_outbound_hosts"))?;
+        let files = files
+            .stage(id, decl)
+            .with_context(|| format!("component `{id}`: cannot mount files"))?;
         plans.push(ComponentPlan {
             id: id.clone(),
             variables,
             allowed_hosts,
+            files,
         });
     }
     Ok(plans)
@@ -307,6 +317,7 @@ fn compile_components(
                 allowed: Arc::new(labels(&decl.key_value_stores)),
             },
             allowed_hosts: Arc::new(plan.allowed_hosts),
+            files: plan.files,
             stdout: PrefixedOutput::new(&id, HostStream::Stdout),
             stderr: PrefixedOutput::new(&id, HostStream::Stderr),
             max_request_body_bytes: component_body_limit(decl, options.max_request_body_bytes)

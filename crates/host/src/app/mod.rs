@@ -11,6 +11,7 @@ mod options;
 pub use options::{AppOptions, DEFAULT_MAX_REQUEST_BODY_BYTES, MAX_NETWORK_REQUESTS};
 
 use crate::engine::EPOCH_TICK;
+use crate::files::ComponentFiles;
 use crate::instance_id::new_instance_id;
 use crate::instance_reuse::{Instances, NewStore, ReusePolicy};
 use crate::key_value::KeyValueState;
@@ -63,6 +64,8 @@ pub struct ComponentRuntime {
     sqlite: SqliteState,
     key_value: KeyValueState,
     allowed_hosts: Arc<AllowedHosts>,
+    /// The component's `files`, copied at load, preopened per instance.
+    files: ComponentFiles,
     /// Guest stdout and stderr, prefixed with the id (made once, cloned per instance).
     stdout: PrefixedOutput,
     stderr: PrefixedOutput,
@@ -77,6 +80,8 @@ pub struct App {
     pub request_timeout: Option<Duration>,
     reuse: ReusePolicy,
     pub state_dir: PathBuf,
+    /// The copies of the components' `files`; removed when the app is dropped.
+    _files_root: Option<tempfile::TempDir>,
     /// Requests from the network that may run at once; the rest queue here
     /// instead of failing when the instance pool is exhausted. Chained requests
     /// take no permit (their caller holds one), and the pool keeps room for them.
@@ -123,7 +128,7 @@ impl App {
     /// Creates a store and an instance of `component`, and drops them: the
     /// per-request set-up cost without the request.
     pub async fn instantiate(self: &Arc<Self>, component: &ComponentRuntime) -> Result<()> {
-        let mut store = self.new_store(component);
+        let mut store = self.new_store(component)?;
         match &component.handler {
             Handler::P2(pre) => {
                 pre.instantiate_async(&mut store).await?;
@@ -136,12 +141,19 @@ impl App {
     }
 
     /// A store for one instance of `component`, with a deadline of one request.
-    pub(crate) fn new_store(self: &Arc<Self>, component: &ComponentRuntime) -> Store<HostState> {
+    pub(crate) fn new_store(
+        self: &Arc<Self>,
+        component: &ComponentRuntime,
+    ) -> Result<Store<HostState>> {
         let chaining: Weak<dyn ServiceChaining> = Arc::downgrade(self) as Weak<App>;
         let mut wasi = WasiCtx::builder();
         wasi.envs(&component.env)
             .stdout(component.stdout.clone())
             .stderr(component.stderr.clone());
+        component
+            .files
+            .preopen(&mut wasi)
+            .with_context(|| format!("component `{}`: files", component.id))?;
         let state = HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -163,7 +175,7 @@ impl App {
         };
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
-        store
+        Ok(store)
     }
 
     /// Waits for a turn to run a request from the network.
@@ -202,7 +214,9 @@ impl App {
                 return self.invoke_reused(handler, request, permit).await;
             }
         };
-        let mut store = self.new_store(component);
+        let mut store = self
+            .new_store(component)
+            .map_err(|e| InvokeError::Guest(format!("{e:#}")))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let guest_error = |e: wasmtime::Error| InvokeError::Guest(format!("{e:#}"));
         let request = store
@@ -312,7 +326,8 @@ impl App {
             let component = app
                 .component(&id)
                 .ok_or_else(|| format_err!("no component `{id}`"))?;
-            Ok(app.new_store(component))
+            app.new_store(component)
+                .map_err(wasmtime::Error::from_anyhow)
         })
     }
 }

@@ -31,6 +31,9 @@ pub struct AppOptions {
     pub engine: EngineOptions,
     /// How instances of WASIp3 components are reused.
     pub reuse: ReusePolicy,
+    /// Spin's `--allow-transient-write`: `files` mounts are writable (the
+    /// copies change, never the app's own files).
+    pub allow_transient_write: bool,
 }
 
 impl AppOptions {
@@ -49,6 +52,7 @@ impl AppOptions {
             cache_dir: engine::default_cache_dir(),
             engine: EngineOptions::default(),
             reuse: ReusePolicy::default(),
+            allow_transient_write: false,
         }
     }
 }

@@ -14,6 +14,13 @@
 //! | `fetch&url=U` | outbound GET, answers `<status>\n<body>` or 502 and the error |
 //! | `trap` | panics |
 //! | `preinit` | what `wizer-initialize` left (`spinflow preinit`), or 404 `not pre-initialised` |
+//! | `fs-read&path=P` | the file P's contents |
+//! | `fs-list&path=P` | the entries of directory P, sorted, one a line (directories end in `/`) |
+//! | `fs-tree&path=P` | every file under P, recursively, sorted, one a line |
+//! | `fs-write&path=P` | writes the body to file P (created or truncated) |
+//!
+//! A filesystem op that fails answers 422 with the `std::io::ErrorKind` on the
+//! first line and the error on the second.
 //!
 //! Besides the HTTP handler it exports two initialisation functions for
 //! `spinflow preinit`: `wizer-initialize` (pure work: a heap value and a hash map, whose
@@ -147,6 +154,12 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             Some(v) => text(200, v.clone()),
             None => text(404, "not pre-initialised".into()),
         },
+        "fs-read" => fs_reply(std::fs::read_to_string(param("path"))),
+        "fs-list" => fs_reply(list_dir(&param("path"))),
+        "fs-tree" => fs_reply(tree(&param("path"))),
+        "fs-write" => {
+            fs_reply(std::fs::write(param("path"), req.body()).map(|()| "written".into()))
+        }
         other => text(400, format!("unknown op {other:?}")),
     })
 }
@@ -208,6 +221,42 @@ fn sql(db: &str, statement: &str) -> Response {
         }
         Err(e) => text(500, format!("{e:?}")),
     }
+}
+
+fn fs_reply(result: std::io::Result<String>) -> Response {
+    match result {
+        Ok(body) => text(200, body),
+        Err(e) => text(422, format!("{:?}\n{e}", e.kind())),
+    }
+}
+
+fn list_dir(path: &str) -> std::io::Result<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let slash = if entry.file_type()?.is_dir() { "/" } else { "" };
+        names.push(format!("{}{slash}", entry.file_name().to_string_lossy()));
+    }
+    names.sort();
+    Ok(names.join("\n"))
+}
+
+/// Files only: directories show through the paths of the files they hold.
+fn tree(root: &str) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![std::path::PathBuf::from(root)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+            } else {
+                files.push(entry.path().to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    Ok(files.join("\n"))
 }
 
 /// A transaction spanning several `execute` calls on one connection; the
