@@ -11,9 +11,17 @@ fn files_probe_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/apps/files-probe/spin.toml")
 }
 
-fn files_probe() -> HostBuilder {
+fn files_probe() -> (HostBuilder, tempfile::TempDir) {
     build_wasm(&["probe"]);
-    host(files_probe_manifest())
+    own_tmp(host(files_probe_manifest()))
+}
+
+/// The host's copies of the files go into a temporary directory of the test:
+/// a host that the test kills (`Host`'s drop) cannot remove them itself.
+/// Declared before the host, it is removed after it.
+fn own_tmp(builder: HostBuilder) -> (HostBuilder, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    (builder.env("TMPDIR", tmp.path().to_string_lossy()), tmp)
 }
 
 /// `op` on `path` through `component`: the status and the body.
@@ -42,7 +50,8 @@ fn app_file(path: &str) -> String {
 
 #[test]
 fn globs_named_files_and_placements_make_one_read_only_tree() {
-    let host = files_probe().start();
+    let (builder, _tmp) = files_probe();
+    let host = builder.start();
 
     // Globs keep their app-relative paths; exclusions match app-relative
     // paths (`*` crossing `/`), the placed directory's too.
@@ -147,7 +156,7 @@ fn globs_named_files_and_placements_make_one_read_only_tree() {
 
 #[test]
 fn transient_writes_change_the_copies_which_go_with_the_host() {
-    let tmp = tempfile::tempdir().unwrap();
+    let (builder, tmp) = files_probe();
     let copies = || -> Vec<PathBuf> {
         std::fs::read_dir(tmp.path())
             .unwrap()
@@ -155,10 +164,7 @@ fn transient_writes_change_the_copies_which_go_with_the_host() {
             .filter(|p| p.to_string_lossy().contains("spinflow-files-"))
             .collect()
     };
-    let host = files_probe()
-        .arg("--allow-transient-write")
-        .env("TMPDIR", tmp.path().to_string_lossy())
-        .start();
+    let host = builder.arg("--allow-transient-write").start();
     assert_eq!(copies().len(), 1, "one copy of the files while serving");
 
     let reply = host.post("/web/?op=fs-write&path=/index.html", b"changed");
@@ -236,7 +242,8 @@ fn bad_files_entries_stop_start_up_naming_the_component() {
         ),
     ] {
         let (_dir, manifest) = app_with(files);
-        let output = match host(&manifest).try_start() {
+        let (builder, tmp) = own_tmp(host(&manifest));
+        let output = match builder.try_start() {
             Ok(_) => panic!("{files}: the host started"),
             Err(output) => output,
         };
@@ -244,6 +251,8 @@ fn bad_files_entries_stop_start_up_naming_the_component() {
             output.contains("component `web`: cannot mount files") && output.contains(expected),
             "{files}: {output}"
         );
+        // Nothing copied is left behind by a failed start.
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{files}");
     }
 }
 
@@ -251,7 +260,8 @@ fn bad_files_entries_stop_start_up_naming_the_component() {
 fn a_named_directory_and_a_placed_file_land_where_spin_puts_them() {
     let (_dir, manifest) =
         app_with(r#"files = ["static", { source = "static/a.txt", destination = "/b/copy.txt" }]"#);
-    let host = host(&manifest).start();
+    let (builder, _tmp) = own_tmp(host(&manifest));
+    let host = builder.start();
     assert_eq!(
         fs(&host, "web", "fs-tree", "/"),
         (200, "/b/copy.txt\n/static/static/a.txt".to_string())
