@@ -28,6 +28,9 @@ pub fn ensure(pin: &Pin, requirement: &Path, dir: &Path, python: &str) -> Result
             ":all:",
         ])
         .args(["--require-hashes", "--disable-pip-version-check", "--quiet"])
+        // Only the wheel's static files are used: the interpreter fetching it need
+        // not be one mlflow supports.
+        .arg("--ignore-requires-python")
         .arg("-r")
         .arg(requirement)
         .arg("-d")
