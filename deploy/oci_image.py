@@ -2,9 +2,11 @@
 """Builds spinflow's OCI image for containerd-shim-spin, without a container engine.
 
 The image is what `FROM scratch` + `COPY spin.toml` + `COPY <each .wasm>` would
-give: one layer holding /spin.toml and every component's .wasm at the path
-spin.toml names (relative to `/`, where the shim looks for the app). The
-shim mounts these files directly; pods run it with `command: ["/"]`.
+give: one layer holding /spin.toml, every component's .wasm at the path
+spin.toml names (relative to `/`, where the shim looks for the app) and the
+files of each component's `files` mounts at their `source` paths (the MLflow
+web UI of mlflow-ui: the shim mounts local directories directly, read-only,
+from where spin.toml says). Pods run it with `command: ["/"]`.
 
 Output: an OCI image layout archive (oci-layout, index.json, blobs/), with an
 image index for linux/amd64 and linux/arm64 that share the same layer (wasm is
@@ -45,7 +47,8 @@ MT_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 def app_files(manifest: Path, sources: dict[str, Path] | None = None) -> dict[PurePosixPath, Path]:
-    """Image path -> local file: /spin.toml and each component's local `source`.
+    """Image path -> local file: /spin.toml, each component's local `source` and
+    the files of its `files` mounts.
 
     `sources` puts another local file at a component's path (for example iris-api
     with a registry model baked in): spin.toml, and so the image, stay as they are.
@@ -57,18 +60,47 @@ def app_files(manifest: Path, sources: dict[str, Path] | None = None) -> dict[Pu
         source = comp.get("source")
         if not isinstance(source, str):
             raise SystemExit(f"component {cid}: only local `source` paths can go in the image, got {source!r}")
-        rel = PurePosixPath(source)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise SystemExit(f"component {cid}: source {source} must be relative and inside the app dir")
+        rel = app_relative(cid, source)
         local = sources.pop(cid, manifest.parent / source)
         if not local.is_file():
             raise SystemExit(f"component {cid}: {local} is missing; run `make build` first")
         files[PurePosixPath("/") / rel] = local
-        if comp.get("files"):
-            raise SystemExit(f"component {cid}: static `files` are not packaged by this script")
+        files.update(mounted_files(cid, comp, manifest.parent))
     if sources:
         raise SystemExit(f"no component {', '.join(sorted(sources))} in {manifest}")
     return files
+
+
+def app_relative(cid: str, path: str) -> PurePosixPath:
+    rel = PurePosixPath(path)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise SystemExit(f"component {cid}: {path} must be relative and inside the app dir")
+    return rel
+
+
+def mounted_files(cid: str, comp: dict, app_dir: Path) -> dict[PurePosixPath, Path]:
+    """The files of a component's `{ source = DIR, destination = ... }` mounts, at
+    `/DIR/...` (the shim resolves `source` against `/`, where spin.toml is). Only
+    that form is packaged: it is the one the shim mounts directly, and the one
+    spin.toml uses (glob patterns and `exclude_files` are refused, not guessed at).
+    """
+    if comp.get("exclude_files"):
+        raise SystemExit(f"component {cid}: `exclude_files` is not packaged by this script")
+    found = {}
+    for mount in comp.get("files", []):
+        if not isinstance(mount, dict) or not isinstance(mount.get("source"), str):
+            raise SystemExit(f"component {cid}: only `{{ source = DIR, destination = ... }}` files mounts "
+                             f"are packaged, got {mount!r}")
+        rel = app_relative(cid, mount["source"])
+        local = app_dir / rel
+        if not local.is_dir():
+            raise SystemExit(f"component {cid}: files mount {local} is missing; run `make build` first")
+        for path in sorted(local.rglob("*")):
+            if path.is_symlink():
+                raise SystemExit(f"component {cid}: {path} is a symlink; the image holds plain files only")
+            if path.is_file():
+                found[PurePosixPath("/") / rel / path.relative_to(local).as_posix()] = path
+    return found
 
 
 def layer_tar(files: dict[PurePosixPath, Path], mtime: int) -> bytes:
@@ -119,7 +151,7 @@ def build(manifest: Path, ref: str, mtime: int,
             "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "config": {"Entrypoint": ["/"], "Labels": {"org.opencontainers.image.title": "spinflow"}},
             "rootfs": {"type": "layers", "diff_ids": [sha256(raw)]},
-            "history": [{"created_by": "deploy/oci_image.py: /spin.toml and the components' .wasm"}],
+            "history": [{"created_by": "deploy/oci_image.py: /spin.toml, the components' .wasm and files"}],
         })
         image_manifest = canonical_json({
             "schemaVersion": 2,

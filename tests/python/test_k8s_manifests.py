@@ -84,7 +84,7 @@ def test_the_reference_deployment_is_there(rendered, target):
     assert obj(docs, "Service", "iris-api-service")["spec"]["ports"][0]["port"] == 8000
     assert obj(docs, "Service", "mlflow-server-service")["spec"]["ports"][0]["port"] == 5000
     assert env(container(docs, "iris-api"), "SPIN_COMPONENTS_TO_RETAIN")["value"] == "iris-api"
-    assert env(container(docs, "mlflow-server"), "SPIN_COMPONENTS_TO_RETAIN")["value"] == "mlflow-server"
+    assert env(container(docs, "mlflow-server"), "SPIN_COMPONENTS_TO_RETAIN")["value"] == "mlflow-server,mlflow-ui"
     cfg = obj(docs, "ConfigMap", "iris-api-config")
     assert cfg["data"]["mlflow_tracking_uri"] == "http://mlflow-server-service:5000"
     assert obj(docs, "Secret", "iris-api-secrets")["data"]["api_keys"]
@@ -128,6 +128,51 @@ def test_route_component_follows_spin_precedence(spin):
     assert km.route_component(spin, "/api/2.0/mlflow/experiments/get", both) == "mlflow-server"
     assert km.route_component(spin, "/api/2.0/mlflow/experiments/get", ["iris-api"]) is None
     assert km.route_component(spin, "/predict/extra", ["iris-api"]) is None
+    mlflow = ["mlflow-server", "mlflow-ui"]
+    assert km.route_component(spin, "/", mlflow) == "mlflow-ui"
+    assert km.route_component(spin, "/static-files/static/js/main.js", mlflow) == "mlflow-ui"
+    assert km.route_component(spin, "/ajax-api/2.0/mlflow/runs/search", mlflow) == "mlflow-server"
+    assert km.route_component(spin, "/", ["mlflow-server"]) == "mlflow-server"
+
+
+def ui_errors(docs: list[dict], spin: dict) -> list[str]:
+    """`make k8s-mlflow-ui` forwards mlflow-server-service: the pods behind it must
+    route the UI's paths to mlflow-ui and the API to mlflow-server. The shim splits
+    SPIN_COMPONENTS_TO_RETAIN on commas without trimming, so spaces name no component."""
+    problems = []
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            value = km.env_value(c, "SPIN_COMPONENTS_TO_RETAIN") or ""
+            if value != value.strip() or any(p != p.strip() or not p for p in value.split(",")):
+                problems.append(f"Deployment/{d['metadata']['name']} SPIN_COMPONENTS_TO_RETAIN {value!r} has spaces or gaps")
+    svc = obj(docs, "Service", "mlflow-server-service")
+    pods = km.pods_selected(docs, km.namespace_of(svc), svc["spec"]["selector"])
+    for pod in pods:
+        for c in pod.spec["containers"]:
+            retained = km._retained(c, spin)
+            for path, want in (("/", "mlflow-ui"), ("/static-files/static/js/main.js", "mlflow-ui"),
+                               ("/api/2.0/mlflow/experiments/search", "mlflow-server")):
+                got = km.route_component(spin, path, retained)
+                if got != want:
+                    problems.append(f"{km.ident(pod.owner)}: {path} goes to {got}, not {want}")
+    if not pods:
+        problems.append("mlflow-server-service selects no pods")
+    return problems
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_web_ui_is_behind_the_mlflow_server_service(rendered, spin, target):
+    assert ui_errors(rendered[target], spin) == []
+
+
+def test_a_pod_without_the_ui_or_with_spaced_components_is_caught(base, spin):
+    retain = env(container(base, "mlflow-server"), "SPIN_COMPONENTS_TO_RETAIN")
+    retain["value"] = "mlflow-server"
+    assert any("/ goes to mlflow-server, not mlflow-ui" in e for e in ui_errors(base, spin))
+    retain["value"] = "mlflow-server, mlflow-ui"
+    assert any("has spaces or gaps" in e for e in ui_errors(base, spin))
 
 
 # ------------------------------------------------------------ each check can fail
