@@ -18,7 +18,9 @@ build: components
 host:
 	cargo build --release -p spinflow
 
-## Build every component of spin.toml, as `spin build` would.
+## Build every component of spin.toml, as `spin build` would. mlflow-ui's build downloads
+## the pinned mlflow wheel once with `python3 -m pip` (components/mlflow-ui/ui-wheel.txt;
+## PYTHON=... for another interpreter) and reuses it and the built site afterwards.
 components: host
 	@# rust-toolchain.toml names the target, but an already-installed toolchain may lack it.
 	@command -v rustup >/dev/null && rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
@@ -119,7 +121,7 @@ k8s-status:
 	$(KUBECTL) get pods,services -n ingress-nginx
 	$(KUBECTL) get all,ingress,configmap,secret,pvc,hpa,pdb,networkpolicy -n $(K8S_NS)
 
-## MLflow UI and REST API on http://127.0.0.1:5000 (kubectl port-forward; Ctrl-C to stop).
+## MLflow web UI (mlflow-ui) and REST API on http://127.0.0.1:5000 (kubectl port-forward; Ctrl-C to stop).
 k8s-mlflow-ui:
 	$(KUBECTL) -n $(K8S_NS) port-forward service/mlflow-server-service 5000:5000
 

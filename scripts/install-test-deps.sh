@@ -14,6 +14,8 @@ missing=()
 for cmd in "${!needed[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
 done
+# The MLflow web UI's build downloads its pinned wheel with `python3 -m pip download`.
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 rustup target add wasm32-wasip2 >/dev/null
 
 if ((${#missing[@]})); then
