@@ -187,11 +187,16 @@ fn create(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse>
     ApiResponse::json(&wire::RunResponse { run })
 }
 
+/// runs/get: the run a request names (by run_id or run_uuid), whole.
+pub fn get_run(db: &dyn Db, m: &wire::RunRef) -> ApiResult<Run> {
+    let info = get_run_info(db, run_id_of(m)?)?;
+    load_run(db, info)
+}
+
 fn get(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: wire::RunRef = req.message()?;
-    let info = get_run_info(ctx.db, run_id_of(&m)?)?;
     ApiResponse::json(&wire::RunResponse {
-        run: load_run(ctx.db, info)?,
+        run: get_run(ctx.db, &m)?,
     })
 }
 
