@@ -16,7 +16,7 @@ for cmd in "${!needed[@]}"; do
 done
 # The MLflow web UI's build downloads its pinned wheel with `python3 -m pip download`.
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
-rustup target add wasm32-wasip2 >/dev/null
+rustup target add wasm32-wasip2 wasm32-wasip1 >/dev/null
 
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then

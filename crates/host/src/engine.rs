@@ -1,11 +1,14 @@
 //! The wasmtime engine and component compilation, with compiled code cached on disk.
+//! A core module is converted to a component first (`componentize`).
 //!
-//! The cache key is the SHA-256 of the `.wasm` bytes plus wasmtime's
+//! The cache key is the SHA-256 of the `.wasm` bytes (the module's, for a
+//! module: a cached module is not converted again) plus wasmtime's
 //! precompile-compatibility hash of the engine configuration (wasmtime version,
 //! target, tunables), so a changed component, engine setting or host build
 //! never loads stale code.
 
-use anyhow::{bail, Context, Result};
+use crate::componentize;
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -44,9 +47,12 @@ pub enum HttpWorld {
 }
 
 impl HttpWorld {
-    /// P3 if the component (not a nested one) exports `wasi:http/handler@0.3.*`.
+    /// P3 if the component (not a nested one) exports `wasi:http/handler@0.3.*`;
+    /// for a core module, if one of its exports lifts that interface (wit-bindgen
+    /// names them `[async-lift]wasi:http/handler@0.3.0#handle` and the like).
     pub fn of_component(bytes: &[u8]) -> Result<Self> {
         use wasmparser::{Parser, Payload};
+        const P3_HANDLER: &str = "wasi:http/handler@0.3.";
         let mut depth = 0usize;
         for payload in Parser::new(0).parse_all(bytes) {
             match payload? {
@@ -54,7 +60,14 @@ impl HttpWorld {
                 Payload::End(_) => depth = depth.saturating_sub(1),
                 Payload::ComponentExportSection(exports) if depth == 1 => {
                     for export in exports {
-                        if export?.name.name.starts_with("wasi:http/handler@0.3.") {
+                        if export?.name.name.starts_with(P3_HANDLER) {
+                            return Ok(Self::P3);
+                        }
+                    }
+                }
+                Payload::ExportSection(exports) if depth == 1 => {
+                    for export in exports {
+                        if export?.name.contains(P3_HANDLER) {
                             return Ok(Self::P3);
                         }
                     }
@@ -138,25 +151,18 @@ const KEEP_RESIDENT_UNSCANNED: usize = 64 << 10;
 /// Instances (and so requests) that can run concurrently with the pooling allocator.
 pub const MAX_CONCURRENT_INSTANCES: u32 = 256;
 
-/// Reads a component's bytes, refusing core modules.
+/// Reads a component's (or a core module's) bytes.
 pub fn read_component(wasm_path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(wasm_path).with_context(|| {
+    std::fs::read(wasm_path).with_context(|| {
         format!(
             "cannot read component {} (build it first: `spinflow build`)",
             wasm_path.display()
         )
-    })?;
-    if !is_component(&bytes) {
-        bail!(
-            "{} is a core wasm module, not a component: build it for `--target wasm32-wasip2`",
-            wasm_path.display()
-        );
-    }
-    Ok(bytes)
+    })
 }
 
-/// Compiles a component read by [`read_component`], from the compiled-code
-/// cache when possible.
+/// Compiles a component (or a core module, converted first) read by
+/// [`read_component`], from the compiled-code cache when possible.
 pub fn load_component(
     engine: &Engine,
     bytes: &[u8],
@@ -196,12 +202,19 @@ pub fn load_component(
     Ok(component)
 }
 
-/// A component's preamble has layer 1 where a core module has layer 0.
-fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && &bytes[..4] == b"\0asm" && bytes[6..8] == [1, 0]
-}
-
 fn compile(engine: &Engine, bytes: &[u8], path: &Path) -> Result<Component> {
+    let converted;
+    let bytes = if componentize::is_component(bytes) {
+        bytes
+    } else {
+        converted = componentize::componentize(bytes).with_context(|| {
+            format!(
+                "{} is a core wasm module that cannot be converted to a component",
+                path.display()
+            )
+        })?;
+        &converted
+    };
     Component::new(engine, bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("cannot compile component {}", path.display()))
@@ -310,12 +323,5 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, vec!["a.cwasm", "b.cwasm", "notes.txt"]);
-    }
-
-    #[test]
-    fn core_modules_are_not_components() {
-        assert!(is_component(b"\0asm\x0d\x00\x01\x00"));
-        assert!(!is_component(b"\0asm\x01\x00\x00\x00"));
-        assert!(!is_component(b"nope"));
     }
 }

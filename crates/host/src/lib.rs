@@ -12,6 +12,7 @@
 mod access_log;
 pub mod app;
 pub mod builder;
+pub mod componentize;
 pub mod connections;
 pub mod engine;
 pub mod files;

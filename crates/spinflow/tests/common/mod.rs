@@ -27,13 +27,18 @@ fn cache_dir() -> PathBuf {
 
 /// Builds the given wasm packages once per test binary (cargo makes it a no-op when fresh).
 pub fn build_wasm(packages: &[&str]) {
+    build_wasm_for("wasm32-wasip2", packages);
+}
+
+/// Builds the given packages for `target` (`wasm32-wasip1` gives core modules).
+pub fn build_wasm_for(target: &str, packages: &[&str]) {
     static BUILT: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     let missing: Vec<&str> = packages
         .iter()
         .copied()
-        .filter(|p| !built.iter().any(|b| b == p))
+        .filter(|p| !built.iter().any(|b| *b == format!("{target}/{p}")))
         .collect();
     if missing.is_empty() {
         return;
@@ -44,22 +49,22 @@ pub fn build_wasm(packages: &[&str]) {
     for package in missing {
         let status = Command::new(&cargo)
             .current_dir(repo_root())
-            .args([
-                "build",
-                "--target",
-                "wasm32-wasip2",
-                "--profile",
-                "wasm-release",
-            ])
+            .args(["build", "--target", target, "--profile", "wasm-release"])
             .args(["-p", package])
             .status()
             .expect("run cargo build for test components");
-        assert!(
-            status.success(),
-            "building {package} for wasm32-wasip2 failed"
-        );
-        built.push(package.to_string());
+        assert!(status.success(), "building {package} for {target} failed");
+        built.push(format!("{target}/{package}"));
     }
+}
+
+/// The built `.wasm` of a test package.
+pub fn wasm_path(target: &str, package: &str) -> PathBuf {
+    repo_root()
+        .join("target")
+        .join(target)
+        .join("wasm-release")
+        .join(format!("{}.wasm", package.replace('-', "_")))
 }
 
 /// A running `spinflow up`.
