@@ -52,6 +52,10 @@ class Traffic:
         self.cdp.on("Network.responseReceived", self._received)
         self.cdp.on("Network.requestServedFromCache", lambda e: self.cached.add(e["requestId"]))
         self.cdp.on("Network.loadingFinished", self._finished)
+        # The status on the wire: a revalidated file is a 304 there, while
+        # responseReceived reports the cached 200 it revived.
+        self.cdp.on("Network.responseReceivedExtraInfo", self._wire)
+        self.wire_status: dict[str, int] = {}
         self.cdp.on("Network.loadingFailed", lambda e: self.pending.discard(e["requestId"]))
         self.pending: set[str] = set()
 
@@ -64,6 +68,9 @@ class Traffic:
         self.status[e["requestId"]] = r["status"]
         if r.get("fromDiskCache") or r.get("fromPrefetchCache") or r.get("fromServiceWorker"):
             self.cached.add(e["requestId"])
+
+    def _wire(self, e):
+        self.wire_status[e["requestId"]] = e["statusCode"]
 
     def _finished(self, e):
         self.bytes += int(e.get("encodedDataLength", 0))
@@ -82,6 +89,7 @@ class Traffic:
     def reset(self):
         self.pending.clear()
         self.urls.clear()
+        self.wire_status.clear()
         self.status.clear()
         self.cached.clear()
         self.bytes = 0
@@ -91,7 +99,9 @@ class Traffic:
         return [
             url
             for rid, url in self.urls.items()
-            if "/static-files/" in url and rid not in self.cached and self.status.get(rid) == 200
+            if "/static-files/" in url
+            and rid not in self.cached
+            and self.wire_status.get(rid, self.status.get(rid)) == 200
         ]
 
 
