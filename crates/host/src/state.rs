@@ -46,6 +46,10 @@ impl WasiHttpView for HostState {
     }
 }
 
+fn outbound_hooks(s: &mut HostState) -> &OutboundHooks {
+    &s.outbound
+}
+
 fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
     SqliteView {
         state: &s.sqlite,
@@ -72,7 +76,7 @@ fn component_variables(s: &mut HostState) -> &mut ComponentVariables {
 pub fn linker(engine: &Engine, world: HttpWorld) -> Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    crate::outbound_http::add_to_linker(&mut linker, outbound_hooks)?;
     if world == HttpWorld::P3 {
         wasmtime_wasi::p3::add_to_linker(&mut linker)?;
         wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;

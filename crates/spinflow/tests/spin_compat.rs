@@ -83,3 +83,64 @@ fn a_module_that_cannot_be_converted_stops_startup_with_the_reason() {
         "{out}"
     );
 }
+
+/// `caller` may call `backend` through a templated allow-list entry (which
+/// `--component-id` cannot check at start-up, in Spin as here).
+fn chaining_manifest(dir: &Path) -> std::path::PathBuf {
+    common::build_wasm(&["probe"]);
+    let probe = wasm_path("wasm32-wasip2", "probe");
+    write_manifest(
+        dir,
+        &format!(
+            r#"
+            spin_manifest_version = 2
+            [application]
+            name = "chaining"
+            [variables]
+            backend_url = {{ default = "http://backend.spin.internal" }}
+            [[trigger.http]]
+            route = "/..."
+            component = "caller"
+            [[trigger.http]]
+            route = {{ private = true }}
+            component = "backend"
+            [component.caller]
+            source = "{probe}"
+            allowed_outbound_hosts = ["{{{{ backend_url }}}}"]
+            [component.backend]
+            source = "{probe}"
+            "#,
+            probe = probe.display()
+        ),
+    )
+}
+
+#[test]
+fn chaining_to_a_component_not_served_fails_the_calling_request_as_in_spin() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = chaining_manifest(dir.path());
+    let path = "/?op=fetch&url=http://backend.spin.internal/%3Fop%3Dcounter";
+
+    let whole = host(&manifest).start();
+    let reply = whole.get(path);
+    assert_eq!((reply.status, reply.body.as_str()), (200, "200\n1"));
+    // A chained component that traps answers its caller 500 (Spin 3.6.3 too).
+    let trapped = whole.get("/?op=fetch&url=http://backend.spin.internal/%3Fop%3Dtrap");
+    assert_eq!((trapped.status, trapped.body.as_str()), (200, "500\n"));
+    drop(whole);
+
+    // Spin 3.6.3 traps the caller ("unknown routing destination 'backend'"):
+    // the guest never sees an error code it could answer with.
+    let alone = host(&manifest).arg("--component-id").arg("caller").start();
+    let reply = alone.get(path);
+    assert_eq!((reply.status, reply.body.as_str()), (500, ""), "{reply:?}");
+    let out = alone.wait_for_output("unknown routing destination 'backend'");
+    assert!(
+        out.contains("unknown routing destination 'backend'"),
+        "{out}"
+    );
+    // A host outside the allow-list is still denied, not trapped.
+    let denied = alone.get("/?op=fetch&url=http://other.spin.internal/");
+    assert_eq!(denied.status, 502, "{denied:?}");
+    assert!(denied.body.contains("HttpRequestDenied"), "{denied:?}");
+}

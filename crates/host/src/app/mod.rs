@@ -349,4 +349,8 @@ impl ServiceChaining for App {
     > {
         Box::pin(async move { App::handle_chained(&self, &component_id, request).await })
     }
+
+    fn serves(&self, component_id: &str) -> bool {
+        self.components.contains_key(component_id)
+    }
 }

@@ -3,6 +3,12 @@
 //! first, then requests to `http://<component-id>.spin.internal` are served
 //! in-process (service chaining, by whatever implements [`ServiceChaining`]:
 //! the app) and everything else goes to the network.
+//!
+//! A chained request to a component the app does not serve (left out by
+//! `--component-id`) traps the calling guest, as Spin's "unknown routing
+//! destination" error does: its request then answers 500 with an empty body.
+//! The hooks cannot trap, so `wasi:http/outgoing-handler.handle` is
+//! wasmtime-wasi-http's behind that check ([`add_to_linker`]).
 
 pub mod allowed_hosts;
 
@@ -10,7 +16,13 @@ use allowed_hosts::{default_port, AllowedHosts};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime::component::{Linker, Resource};
+use wasmtime::StoreContextMut;
+use wasmtime_wasi_http::p2::bindings::http::{outgoing_handler, types as p2_types};
+use wasmtime_wasi_http::p2::types::HostOutgoingRequest;
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView,
+};
 
 pub const CHAINING_SUFFIX: &str = ".spin.internal";
 
@@ -34,6 +46,17 @@ pub trait ServiceChaining: Send + Sync {
         component_id: String,
         request: http::Request<WasiBody>,
     ) -> Pin<Box<dyn Future<Output = Result<http::Response<WasiBody>, HttpError>> + Send>>;
+
+    /// Whether component `component_id` is served (chained requests can reach it).
+    fn serves(&self, component_id: &str) -> bool;
+}
+
+/// The component a `<id>.spin.internal` host names, as Spin reads it: the
+/// first label, when the rest is exactly `spin.internal` (any port).
+pub fn chaining_target(host: &str) -> Option<&str> {
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let (first, rest) = host.split_once('.')?;
+    (rest == &CHAINING_SUFFIX[1..]).then_some(first)
 }
 
 /// The outbound policy of one instance.
@@ -70,7 +93,7 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        if let Some(target) = host.strip_suffix(CHAINING_SUFFIX) {
+        if let Some(target) = chaining_target(&host) {
             let target = target.to_string();
             let chaining = self.chaining.clone();
             request.headers_mut().remove(http::header::HOST);
@@ -90,5 +113,88 @@ impl WasiHttpHooks for OutboundHooks {
             let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> = Box::new(io);
             Ok((response.map(BodyExt::boxed_unsync), io))
         })
+    }
+}
+
+impl OutboundHooks {
+    /// The component an allowed chained request to `scheme://authority` names,
+    /// if the app does not serve it.
+    fn unserved_chaining_target(&self, scheme: &str, authority: &str) -> Option<String> {
+        let chaining = self.chaining.as_ref()?.upgrade()?;
+        let authority: http::uri::Authority = authority.parse().ok()?;
+        let host = authority.host().to_ascii_lowercase();
+        let target = chaining_target(&host)?;
+        let port = authority
+            .port_u16()
+            .or_else(|| default_port(scheme))
+            .unwrap_or(0);
+        // A request the allow-list denies gets HttpRequestDenied, checked first as in Spin.
+        (self.allowed.allows(scheme, &host, port) && !chaining.serves(target))
+            .then(|| target.to_string())
+    }
+}
+
+/// The version of `wasi:http` that wasmtime-wasi-http 48 defines (guests'
+/// 0.2.x imports resolve to it).
+const WASI_HTTP_OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+
+/// Adds `wasi:http/types` and `wasi:http/outgoing-handler` (0.2), with
+/// wasmtime-wasi-http's `handle` behind the chaining check; `hooks` gives an
+/// instance's outbound policy.
+pub fn add_to_linker<T: WasiHttpView + 'static>(
+    linker: &mut Linker<T>,
+    hooks: fn(&mut T) -> &OutboundHooks,
+) -> wasmtime::Result<()> {
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    linker.allow_shadowing(true);
+    let defined = linker
+        .instance(WASI_HTTP_OUTGOING_HANDLER)
+        .and_then(|mut instance| {
+            instance.func_wrap(
+                "handle",
+                move |mut store: StoreContextMut<'_, T>,
+                      (request, options): (
+                    Resource<HostOutgoingRequest>,
+                    Option<Resource<RequestOptions>>,
+                )| {
+                    let data = store.data_mut();
+                    let outgoing = data.http().table.get(&request)?;
+                    let scheme = match &outgoing.scheme {
+                        None | Some(p2_types::Scheme::Http) => "http".to_string(),
+                        Some(p2_types::Scheme::Https) => "https".to_string(),
+                        Some(p2_types::Scheme::Other(s)) => s.to_ascii_lowercase(),
+                    };
+                    let authority = outgoing.authority.clone().unwrap_or_default();
+                    if let Some(target) = hooks(data).unserved_chaining_target(&scheme, &authority)
+                    {
+                        return Err(wasmtime::format_err!(
+                            "unknown routing destination '{target}'"
+                        ));
+                    }
+                    match outgoing_handler::Host::handle(&mut data.http(), request, options) {
+                        Ok(response) => Ok((Ok(response),)),
+                        Err(e) => Ok((Err(e.downcast()?),)),
+                    }
+                },
+            )
+        });
+    linker.allow_shadowing(false);
+    defined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chaining_target;
+
+    #[test]
+    fn chaining_targets_are_read_as_spin_reads_them() {
+        assert_eq!(chaining_target("backend.spin.internal"), Some("backend"));
+        assert_eq!(
+            chaining_target("backend.spin.internal:8080"),
+            Some("backend")
+        );
+        assert_eq!(chaining_target("a.b.spin.internal"), None);
+        assert_eq!(chaining_target("spin.internal"), None);
+        assert_eq!(chaining_target("example.com"), None);
     }
 }
