@@ -1101,3 +1101,115 @@ fn introspection_names_mlflow_types() {
     assert_eq!(component["locations"], json!(["QUERY", "MUTATION"]));
     assert_eq!(component["args"], json!([{"name": "name"}]));
 }
+
+mod properties {
+    //! Any query text or request body is answered (a GraphQL answer or a 400), never a
+    //! panic. `PROPTEST_CASES=100000` searches longer.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of GraphQL, so random queries get past the lexer and into the parser,
+    /// the bounds, validation and execution.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "{",
+            "}",
+            "(",
+            ")",
+            "[",
+            "]",
+            ":",
+            "$",
+            "@",
+            "!",
+            "...",
+            "#",
+            "\n",
+            " ",
+            ",",
+            "\"",
+            "\"\"\"",
+            "\\",
+            "=",
+            "query",
+            "mutation",
+            "fragment",
+            "on",
+            "Q",
+            "F",
+            "a",
+            "input",
+            "test",
+            "inputString",
+            "output",
+            "mlflowGetRun",
+            "runId",
+            "run",
+            "info",
+            "runName",
+            "experiment",
+            "modelVersions",
+            "mlflowSearchRuns",
+            "experimentIds",
+            "maxResults",
+            "mlflowGetMetricHistoryBulkInterval",
+            "metrics",
+            "value",
+            "__typename",
+            "__schema",
+            "types",
+            "name",
+            "MlflowGetRunInput",
+            "MlflowRunExtension",
+            "Query",
+            "String",
+            "Int",
+            "component",
+            "include",
+            "if",
+            "true",
+            "null",
+            "1",
+            "-5",
+            "1e400",
+            "2147483648",
+            "\"x\"",
+            "\"0\"",
+            "$d",
+            "d",
+        ])
+    }
+
+    fn answered(db: &NativeDb, body: &str) {
+        let (status, answer) = call(db, Method::Post, "/graphql", body);
+        match status {
+            200 => {
+                assert!(answer.get("data").is_some(), "{body:?}: {answer}");
+                let errors = &answer["errors"];
+                assert!(errors.is_null() || errors.as_array().is_some_and(|e| !e.is_empty()));
+            }
+            400 => assert_eq!(answer["error_code"], "INVALID_PARAMETER_VALUE", "{body:?}"),
+            other => panic!("{body:?}: status {other}: {answer}"),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_query_is_answered(pieces in prop::collection::vec(piece(), 0..80),
+                                 variables in prop::option::of(prop::sample::select(vec![
+                                     json!({}), json!({"d": {"runId": "x"}}), json!({"d": 5}),
+                                     json!({"d": {"experimentIds": [null, "0"], "maxResults": 1}}),
+                                 ]))) {
+            let db = testing::db();
+            let query = pieces.join(" ");
+            let body = json!({"query": query, "variables": variables});
+            answered(&db, &body.to_string());
+        }
+
+        #[test]
+        fn any_body_is_answered(body in ".{0,300}") {
+            let db = testing::db();
+            answered(&db, &body);
+        }
+    }
+}
