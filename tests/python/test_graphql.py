@@ -16,7 +16,9 @@ from mlflow.entities import LoggedModelInput, LoggedModelOutput
 
 from tracking_helpers import client, experiment_id, rest, tracking_uri  # noqa: F401
 
-QUERIES = Path(__file__).resolve().parents[2] / "components/mlflow-server/src/graphql/testdata"
+# The UI's built JavaScript (prepared by `make build`): the queries are read from it as
+# the UI sends them, rather than kept here (their text is MLflow's).
+UI_JS = Path(__file__).resolve().parents[2] / "target/mlflow-ui/site/static/js"
 
 
 def apollo(query):
@@ -26,8 +28,27 @@ def apollo(query):
     return head + "{" + rest_.replace("{", "{ __typename")
 
 
+def balanced_braces(text):
+    """The text up to the `}` that closes its first `{`."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[: i + 1]
+    raise AssertionError(f"unbalanced query: {text[:200]}")
+
+
 def ui_query(name):
-    return apollo((QUERIES / f"{name}.graphql").read_text())
+    start = f"query {name}("
+    for js in sorted(UI_JS.glob("*.js")):
+        text = js.read_text(errors="replace")
+        at = text.find(start)
+        if at >= 0:
+            return apollo(balanced_braces(text[at:]))
+    raise AssertionError(f"no `{start}` in {UI_JS} (build the web UI first: make build)")
 
 
 def graphql(url, query, variables=None, operation_name=None):

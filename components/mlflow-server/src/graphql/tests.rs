@@ -8,10 +8,47 @@ use crate::store::native::NativeDb;
 use crate::store::{testing, DbExt};
 use serde_json::{json, Value};
 
-const GET_RUN: &str = include_str!("testdata/GetRun.graphql");
-const GET_EXPERIMENT: &str = include_str!("testdata/MlflowGetExperimentQuery.graphql");
-const SEARCH_RUNS: &str = include_str!("testdata/SearchRuns.graphql");
-const BULK_INTERVAL: &str = include_str!("testdata/GetMetricHistoryBulkInterval.graphql");
+/// The queries as the MLflow web UI sends them, read from its built JavaScript (the
+/// mlflow-ui site that `make build` prepares under target/): the UI is the client whose
+/// queries must work, and its text is MLflow's, so it is not kept in this repository.
+fn ui_query(name: &str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut found = FOUND.get_or_init(Default::default).lock().unwrap();
+    found
+        .entry(name.to_string())
+        .or_insert_with(|| Box::leak(find_ui_query(name).into_boxed_str()))
+}
+
+fn find_ui_query(name: &str) -> String {
+    let js = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/mlflow-ui/site/static/js");
+    let entries = std::fs::read_dir(&js)
+        .unwrap_or_else(|e| panic!("{}: {e}; build the web UI first (make build)", js.display()));
+    let start = format!("query {name}(");
+    for entry in entries {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+        if let Some(at) = text.find(&start) {
+            return balanced_braces(&text[at..]).to_string();
+        }
+    }
+    panic!("no `{start}` in the UI's JavaScript under {}", js.display())
+}
+
+/// The text up to the `}` that closes its first `{`.
+fn balanced_braces(text: &str) -> &str {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 1 => return &text[..=i],
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    panic!("unbalanced query: {}", &text[..text.len().min(200)])
+}
 
 /// The query as Apollo sends it: `__typename` added to every nested selection set.
 fn apollo(query: &str) -> String {
@@ -332,7 +369,7 @@ fn rest_run(f: &Fixture, run_id: &str) -> Value {
 #[test]
 fn get_run_as_the_ui_sends_it() {
     let f = fixture();
-    for query in [GET_RUN.to_string(), apollo(GET_RUN)] {
+    for query in [ui_query("GetRun").to_string(), apollo(ui_query("GetRun"))] {
         let answer = data(gql(&f.db, &query, json!({"data": {"runId": f.run_id}})));
         let response = &answer["mlflowGetRun"];
         assert_eq!(response["apiError"], Value::Null);
@@ -400,7 +437,7 @@ fn get_run_as_the_ui_sends_it() {
     // A running run: endTime unset is "0", as MLflow's GraphQL answers.
     let answer = data(gql(
         &f.db,
-        GET_RUN,
+        ui_query("GetRun"),
         json!({"data": {"runUuid": f.other_run_id}}),
     ));
     let run = &answer["mlflowGetRun"]["run"];
@@ -414,10 +451,14 @@ fn get_run_as_the_ui_sends_it() {
 #[test]
 fn a_missing_run_is_null_with_the_message_in_errors() {
     let f = fixture();
-    let answer = gql(&f.db, GET_RUN, json!({"data": {"runId": "nope"}}));
+    let answer = gql(
+        &f.db,
+        ui_query("GetRun"),
+        json!({"data": {"runId": "nope"}}),
+    );
     assert_eq!(answer["data"], json!({"mlflowGetRun": null}));
     assert_eq!(error(&answer), "Run with id=nope not found");
-    let answer = gql(&f.db, GET_RUN, json!({"data": {}}));
+    let answer = gql(&f.db, ui_query("GetRun"), json!({"data": {}}));
     assert_eq!(
         error(&answer),
         "Missing value for required parameter 'run_id'."
@@ -434,7 +475,10 @@ fn get_experiment_as_the_ui_sends_it() {
         json!({}),
     )["experiment"]
         .clone();
-    for query in [GET_EXPERIMENT.to_string(), apollo(GET_EXPERIMENT)] {
+    for query in [
+        ui_query("MlflowGetExperimentQuery").to_string(),
+        apollo(ui_query("MlflowGetExperimentQuery")),
+    ] {
         let answer = data(gql(
             &f.db,
             &query,
@@ -455,7 +499,7 @@ fn get_experiment_as_the_ui_sends_it() {
     }
     let answer = gql(
         &f.db,
-        GET_EXPERIMENT,
+        ui_query("MlflowGetExperimentQuery"),
         json!({"input": {"experimentId": "99"}}),
     );
     assert_eq!(answer["data"], json!({"mlflowGetExperiment": null}));
@@ -471,7 +515,10 @@ fn search_runs_as_the_ui_sends_it() {
         "runs/search",
         json!({"experiment_ids": [f.experiment_id]}),
     );
-    for query in [SEARCH_RUNS.to_string(), apollo(SEARCH_RUNS)] {
+    for query in [
+        ui_query("SearchRuns").to_string(),
+        apollo(ui_query("SearchRuns")),
+    ] {
         let answer = data(gql(
             &f.db,
             &query,
@@ -505,7 +552,7 @@ fn search_runs_as_the_ui_sends_it() {
     // The filter narrows as REST's does.
     let answer = data(gql(
         &f.db,
-        SEARCH_RUNS,
+        ui_query("SearchRuns"),
         json!({"data": {"experimentIds": [f.experiment_id], "filter": "params.lr = '0.1'"}}),
     ));
     let runs = answer["mlflowSearchRuns"]["runs"].as_array().unwrap();
@@ -514,7 +561,7 @@ fn search_runs_as_the_ui_sends_it() {
     // A bad filter is the search's own error.
     let answer = gql(
         &f.db,
-        SEARCH_RUNS,
+        ui_query("SearchRuns"),
         json!({"data": {"experimentIds": [f.experiment_id], "filter": "params.lr =="}}),
     );
     assert_eq!(answer["data"], json!({"mlflowSearchRuns": null}));
@@ -574,7 +621,10 @@ fn bulk_interval_as_the_ui_sends_it() {
         ),
         json!({}),
     );
-    for query in [BULK_INTERVAL.to_string(), apollo(BULK_INTERVAL)] {
+    for query in [
+        ui_query("GetMetricHistoryBulkInterval").to_string(),
+        apollo(ui_query("GetMetricHistoryBulkInterval")),
+    ] {
         let answer = data(gql(
             &f.db,
             &query,
@@ -606,7 +656,7 @@ fn bulk_interval_as_the_ui_sends_it() {
     // A step range and a sample size.
     let answer = data(gql(
         &f.db,
-        BULK_INTERVAL,
+        ui_query("GetMetricHistoryBulkInterval"),
         json!({"data": {"runIds": [f.run_id], "metricKey": "acc", "startStep": 1, "endStep": 5, "maxResults": 10}}),
     ));
     let points = answer["mlflowGetMetricHistoryBulkInterval"]["metrics"]
@@ -616,14 +666,14 @@ fn bulk_interval_as_the_ui_sends_it() {
     assert_eq!(points[0]["value"], 0.75);
     let answer = gql(
         &f.db,
-        BULK_INTERVAL,
+        ui_query("GetMetricHistoryBulkInterval"),
         json!({"data": {"runIds": ["nope"], "metricKey": "acc"}}),
     );
     assert_eq!(error(&answer), "Run with id=nope not found");
     // GraphQL's Int is 32 bits, as in MLflow's schema.
     let answer = gql(
         &f.db,
-        BULK_INTERVAL,
+        ui_query("GetMetricHistoryBulkInterval"),
         json!({"data": {"runIds": [f.run_id], "metricKey": "acc", "endStep": 4_000_000_000i64}}),
     );
     assert_eq!(answer["data"], Value::Null);
@@ -1031,7 +1081,7 @@ fn many_runs_read_their_experiments_and_versions_in_bulk() {
     }
     let answer = data(gql(
         &f.db,
-        &apollo(SEARCH_RUNS),
+        &apollo(ui_query("SearchRuns")),
         json!({"data": {"experimentIds": [f.experiment_id]}}),
     ));
     let runs = answer["mlflowSearchRuns"]["runs"]
