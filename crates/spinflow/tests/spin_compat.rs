@@ -144,3 +144,127 @@ fn chaining_to_a_component_not_served_fails_the_calling_request_as_in_spin() {
     assert_eq!(denied.status, 502, "{denied:?}");
     assert!(denied.body.contains("HttpRequestDenied"), "{denied:?}");
 }
+
+/// A TCP server on loopback answering `pong` to each connection (after the
+/// client's end of stream), and a UDP one answering `pong` to each datagram.
+fn pong_servers() -> (u16, u16) {
+    use std::io::{Read, Write};
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tcp_port = tcp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in tcp.incoming().take(64) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let _ = stream.read_to_end(&mut request);
+            let _ = stream.write_all(b"pong");
+        }
+    });
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        for _ in 0..64 {
+            let Ok((_, from)) = udp.recv_from(&mut buf) else {
+                break;
+            };
+            let _ = udp.send_to(b"pong", from);
+        }
+    });
+    (tcp_port, udp_port)
+}
+
+fn sockets_manifest(dir: &Path, tcp: u16, udp: u16) -> std::path::PathBuf {
+    common::build_wasm(&["probe"]);
+    let probe = wasm_path("wasm32-wasip2", "probe");
+    let components = [
+        (
+            "exact",
+            r#"["tcp://127.0.0.1:{{ tcp_port }}"]"#.to_string(),
+        ),
+        ("any-scheme", format!(r#"["*://127.0.0.1:{tcp}"]"#)),
+        (
+            "range",
+            format!(r#"["tcp://127.0.0.1:{}..{}"]"#, tcp - 1, tcp + 1),
+        ),
+        (
+            "range-below",
+            format!(r#"["tcp://127.0.0.1:{}..{tcp}"]"#, tcp - 1),
+        ),
+        ("cidr", r#"["tcp://127.0.0.0/24:*"]"#.to_string()),
+        ("cidr-other", r#"["tcp://10.0.0.0/8:*"]"#.to_string()),
+        ("http-only", format!(r#"["http://127.0.0.1:{tcp}"]"#)),
+        ("none", "[]".to_string()),
+        ("all", r#"["*://*:*"]"#.to_string()),
+        (
+            "udp",
+            format!(r#"["udp://0.0.0.0:0", "udp://127.0.0.1:{udp}"]"#),
+        ),
+    ];
+    let mut manifest = format!(
+        r#"
+        spin_manifest_version = 2
+        [application]
+        name = "sockets"
+        [variables]
+        tcp_port = {{ default = "{tcp}" }}
+        "#
+    );
+    for (id, hosts) in components {
+        manifest.push_str(&format!(
+            r#"
+            [[trigger.http]]
+            route = "/{id}/..."
+            component = "{id}"
+            [component.{id}]
+            source = "{probe}"
+            allowed_outbound_hosts = {hosts}
+            "#,
+            probe = probe.display()
+        ));
+    }
+    write_manifest(dir, &manifest)
+}
+
+#[test]
+fn wasi_sockets_are_permitted_by_allowed_outbound_hosts_as_in_spin() {
+    let (tcp, udp) = pong_servers();
+    let dir = tempfile::tempdir().unwrap();
+    let app = host(sockets_manifest(dir.path(), tcp, udp)).start();
+    let connect = |id: &str| app.get(&format!("/{id}/?op=tcp&addr=127.0.0.1:{tcp}"));
+    for id in ["exact", "any-scheme", "range", "cidr", "all"] {
+        let reply = connect(id);
+        assert_eq!((reply.status, reply.body.as_str()), (200, "pong"), "{id}");
+    }
+    for id in ["range-below", "cidr-other", "http-only", "none"] {
+        let reply = connect(id);
+        assert_eq!(reply.status, 403, "{id}: {reply:?}");
+        assert!(
+            reply.body.starts_with("PermissionDenied"),
+            "{id}: {reply:?}"
+        );
+    }
+    let out = app.wait_for_output("outbound connection to tcp://");
+    assert!(
+        out.contains(&format!(
+            "[none] outbound connection to tcp://127.0.0.1:{tcp} denied"
+        )),
+        "{out}"
+    );
+
+    let udp_reply = app.get(&format!("/udp/?op=udp&addr=127.0.0.1:{udp}"));
+    assert_eq!((udp_reply.status, udp_reply.body.as_str()), (200, "pong"));
+    // The bind address is checked too, literally (`udp://0.0.0.0:0` only).
+    let bind = app.get(&format!(
+        "/udp/?op=udp&addr=127.0.0.1:{udp}&bind=127.0.0.1:0"
+    ));
+    assert_eq!(bind.status, 403, "{bind:?}");
+    let other = app.get(&format!("/udp/?op=udp&addr=127.0.0.1:{}", udp + 1));
+    assert_eq!(other.status, 403, "{other:?}");
+    // TCP entries do not allow UDP.
+    let tcp_only = app.get(&format!("/exact/?op=udp&addr=127.0.0.1:{udp}"));
+    assert_eq!(tcp_only.status, 403, "{tcp_only:?}");
+
+    // Name lookup is off even with every host allowed, as under Spin.
+    let lookup = app.get("/all/?op=lookup&name=localhost");
+    assert_eq!(lookup.status, 403, "{lookup:?}");
+}

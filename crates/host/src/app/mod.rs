@@ -17,7 +17,7 @@ use crate::instance_reuse::{Instances, NewStore, ReusePolicy};
 use crate::key_value::KeyValueState;
 use crate::manifest::StaticResponse;
 use crate::outbound_http::allowed_hosts::AllowedHosts;
-use crate::outbound_http::{OutboundHooks, ServiceChaining};
+use crate::outbound_http::{sockets, OutboundHooks, ServiceChaining};
 use crate::responses::error_response;
 use crate::router::Router;
 use crate::spin_headers::prepare_chained_request;
@@ -150,6 +150,11 @@ impl App {
         wasi.envs(&component.env)
             .stdout(component.stdout.clone())
             .stderr(component.stderr.clone());
+        sockets::configure(
+            &mut wasi,
+            component.allowed_hosts.clone(),
+            component.id.clone(),
+        );
         component
             .files
             .preopen(&mut wasi)

@@ -1,5 +1,5 @@
 //! Outbound HTTP from guests, as Spin's outbound-networking and outbound-HTTP
-//! factors serve it: `allowed_outbound_hosts` (`allowed_hosts`) is checked
+//! factors serve it (and `wasi:sockets` permissions from the same list, `sockets`): `allowed_outbound_hosts` (`allowed_hosts`) is checked
 //! first, then requests to `http://<component-id>.spin.internal` are served
 //! in-process (service chaining, by whatever implements [`ServiceChaining`]:
 //! the app) and everything else goes to the network.
@@ -11,6 +11,7 @@
 //! wasmtime-wasi-http's behind that check ([`add_to_linker`]).
 
 pub mod allowed_hosts;
+pub mod sockets;
 
 use allowed_hosts::{default_port, AllowedHosts};
 use std::future::Future;

@@ -18,6 +18,12 @@
 //! | `fs-list&path=P` | the entries of directory P, sorted, one a line (directories end in `/`) |
 //! | `fs-tree&path=P` | every file under P, recursively, sorted, one a line |
 //! | `fs-write&path=P` | writes the body to file P (created or truncated) |
+//! | `tcp&addr=A` | wasi:sockets TCP: connects to A, sends `ping`, answers what came back before EOF |
+//! | `udp&addr=A&bind=B` | wasi:sockets UDP: binds B (default `0.0.0.0:0`), sends `ping` to A, answers the reply |
+//! | `lookup&name=N` | wasi:sockets name lookup of `N:80`, the addresses one a line |
+//!
+//! A socket op that fails answers 403 with the `std::io::ErrorKind` on the
+//! first line and the error on the second.
 //!
 //! A filesystem op that fails answers 422 with the `std::io::ErrorKind` on the
 //! first line and the error on the second.
@@ -160,6 +166,15 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
         "fs-write" => {
             fs_reply(std::fs::write(param("path"), req.body()).map(|()| "written".into()))
         }
+        "tcp" => socket_reply(tcp_ping(&param("addr"))),
+        "udp" => {
+            let bind = Some(param("bind")).filter(|b| !b.is_empty());
+            socket_reply(udp_ping(
+                &param("addr"),
+                bind.as_deref().unwrap_or("0.0.0.0:0"),
+            ))
+        }
+        "lookup" => socket_reply(lookup(&param("name"))),
         other => text(400, format!("unknown op {other:?}")),
     })
 }
@@ -301,4 +316,38 @@ fn decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn socket_reply(result: std::io::Result<String>) -> Response {
+    match result {
+        Ok(body) => text(200, body),
+        Err(e) => text(403, format!("{:?}\n{e}", e.kind())),
+    }
+}
+
+fn tcp_ping(addr: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.write_all(b"ping")?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
+fn udp_ping(addr: &str, bind: &str) -> std::io::Result<String> {
+    let socket = std::net::UdpSocket::bind(bind)?;
+    socket.send_to(b"ping", addr)?;
+    let mut buf = [0u8; 512];
+    let (n, _) = socket.recv_from(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+fn lookup(name: &str) -> std::io::Result<String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<String> = (name, 80)
+        .to_socket_addrs()?
+        .map(|a| a.ip().to_string())
+        .collect();
+    Ok(addrs.join("\n"))
 }
