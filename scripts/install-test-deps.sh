@@ -8,11 +8,15 @@ declare -A needed=(
     [openssl]=openssl
     [curl]=curl
     [promtool]=prometheus
+    # Outbound Redis and MQTT tests of the host (crates/spinflow/tests/spin_compat.rs).
+    [redis-server]=redis-server
+    [mosquitto]=mosquitto
 )
 
 missing=()
 for cmd in "${!needed[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
+    # Debian installs some servers (mosquitto) to /usr/sbin.
+    PATH="$PATH:/usr/sbin:/usr/local/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
 done
 # The MLflow web UI's build downloads its pinned wheel with `python3 -m pip download`.
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)

@@ -5,6 +5,8 @@ use crate::engine::HttpWorld;
 use crate::instance_id::InstanceId;
 use crate::key_value::{self, KeyValueState, KeyValueView};
 use crate::outbound_http::OutboundHooks;
+use crate::outbound_mqtt::{self, MqttView};
+use crate::outbound_redis::{self, RedisView};
 use crate::sqlite::{self, SqliteState, SqliteView};
 use crate::variables::{self, ComponentVariables};
 use anyhow::Result;
@@ -50,6 +52,20 @@ fn outbound_hooks(s: &mut HostState) -> &OutboundHooks {
     &s.outbound
 }
 
+fn redis_view(s: &mut HostState) -> RedisView<'_> {
+    RedisView {
+        outbound: &s.outbound,
+        table: &mut s.table,
+    }
+}
+
+fn mqtt_view(s: &mut HostState) -> MqttView<'_> {
+    MqttView {
+        outbound: &s.outbound,
+        table: &mut s.table,
+    }
+}
+
 fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
     SqliteView {
         state: &s.sqlite,
@@ -85,5 +101,7 @@ pub fn linker(engine: &Engine, world: HttpWorld) -> Result<Linker<HostState>> {
     variables::add_to_linker(&mut linker, component_variables)?;
     sqlite::add_to_linker(&mut linker, sqlite_view)?;
     key_value::add_to_linker(&mut linker, key_value_view)?;
+    outbound_redis::add_to_linker(&mut linker, redis_view)?;
+    outbound_mqtt::add_to_linker(&mut linker, mqtt_view)?;
     Ok(linker)
 }

@@ -177,10 +177,7 @@ fn sockets_manifest(dir: &Path, tcp: u16, udp: u16) -> std::path::PathBuf {
     common::build_wasm(&["probe"]);
     let probe = wasm_path("wasm32-wasip2", "probe");
     let components = [
-        (
-            "exact",
-            r#"["tcp://127.0.0.1:{{ tcp_port }}"]"#.to_string(),
-        ),
+        ("exact", r#"["tcp://127.0.0.1:{{ tcp_port }}"]"#.to_string()),
         ("any-scheme", format!(r#"["*://127.0.0.1:{tcp}"]"#)),
         (
             "range",
@@ -267,4 +264,202 @@ fn wasi_sockets_are_permitted_by_allowed_outbound_hosts_as_in_spin() {
     // Name lookup is off even with every host allowed, as under Spin.
     let lookup = app.get("/all/?op=lookup&name=localhost");
     assert_eq!(lookup.status, 403, "{lookup:?}");
+}
+
+/// A local server the test started; killed with the test.
+struct Server(std::process::Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `name` on the PATH or in the sbin directories Debian installs servers to.
+fn find_binary(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(Into::into))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Starts `binary` (found by `find_binary`) with `args`, in a temporary
+/// directory, and waits for it to accept connections on `port`; `None` (with
+/// a message) when the binary is not installed.
+fn start_server(
+    binary: &str,
+    port: u16,
+    args: impl FnOnce(&Path) -> Vec<String>,
+) -> Option<Server> {
+    let Some(path) = find_binary(binary) else {
+        eprintln!(
+            "SKIPPED: `{binary}` is not installed (scripts/install-test-deps.sh installs it)"
+        );
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(path)
+        .args(args(dir.path()))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+    let server = Server(child, dir);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{binary} did not listen on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Some(server)
+}
+
+fn redis_server() -> Option<(Server, u16)> {
+    let port = free_port();
+    let server = start_server("redis-server", port, |dir| {
+        [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            &dir.display().to_string(),
+        ]
+        .map(String::from)
+        .to_vec()
+    })?;
+    Some((server, port))
+}
+
+fn mosquitto() -> Option<(Server, u16)> {
+    let port = free_port();
+    let server = start_server("mosquitto", port, |dir| {
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        vec!["-c".into(), conf.display().to_string()]
+    })?;
+    Some((server, port))
+}
+
+/// Components `allowed` and `denied` (the probe), with these allow-lists.
+fn two_component_manifest(dir: &Path, allowed: &str, denied: &str) -> std::path::PathBuf {
+    common::build_wasm(&["probe"]);
+    let probe = wasm_path("wasm32-wasip2", "probe");
+    let mut manifest =
+        String::from("spin_manifest_version = 2\n[application]\nname = \"outbound\"\n");
+    for (id, hosts) in [("allowed", allowed), ("denied", denied)] {
+        manifest.push_str(&format!(
+            "[[trigger.http]]\nroute = \"/{id}/...\"\ncomponent = \"{id}\"\n\
+             [component.{id}]\nsource = \"{}\"\nallowed_outbound_hosts = {hosts}\n",
+            probe.display()
+        ));
+    }
+    write_manifest(dir, &manifest)
+}
+
+#[test]
+fn outbound_redis_reaches_allowed_servers_only() {
+    let Some((_redis, port)) = redis_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = two_component_manifest(
+        dir.path(),
+        &format!(r#"["redis://127.0.0.1:{port}"]"#),
+        &format!(r#"["redis://127.0.0.1:{}"]"#, port + 1),
+    );
+    let app = host(&manifest).start();
+    let addr = format!("redis://127.0.0.1:{port}");
+    let reply = app.post(&format!("/allowed/?op=redis&addr={addr}&key=k"), b"hello");
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "get hello\nincr 1\nsmembers a,b\nappend int 6\ndel 2"),
+        "{reply:?}"
+    );
+    // As in Spin: a denied address is `invalid-address`, and logged.
+    let denied = app.post(&format!("/denied/?op=redis&addr={addr}&key=k"), b"x");
+    assert_eq!(
+        (denied.status, denied.body.as_str()),
+        (403, "Error::InvalidAddress")
+    );
+    let out = app.wait_for_output("[denied] outbound connection to redis://");
+    assert!(
+        out.contains(&format!("redis://127.0.0.1:{port} denied")),
+        "{out}"
+    );
+    // Allowed, but nothing listens there.
+    let closed = app.post(
+        &format!(
+            "/denied/?op=redis&addr=redis://127.0.0.1:{}&key=k",
+            port + 1
+        ),
+        b"x",
+    );
+    assert_eq!(closed.status, 403, "{closed:?}");
+    assert!(closed.body.starts_with("Error::Other("), "{closed:?}");
+}
+
+#[test]
+fn outbound_mqtt_publishes_to_allowed_brokers_only() {
+    let Some((_broker, port)) = mosquitto() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = two_component_manifest(
+        dir.path(),
+        &format!(r#"["mqtt://127.0.0.1:{port}"]"#),
+        &format!(r#"["mqtt://127.0.0.1:{}"]"#, port + 1),
+    );
+    let app = host(&manifest).start();
+    let addr = format!("mqtt://127.0.0.1:{port}%3Fclient_id%3Dprobe");
+    for qos in ["0", "1", "2"] {
+        let reply = app.post(
+            &format!("/allowed/?op=mqtt&addr={addr}&topic=t&qos={qos}"),
+            b"hi",
+        );
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, "published"),
+            "qos {qos}"
+        );
+    }
+    let denied = app.post(&format!("/denied/?op=mqtt&addr={addr}&topic=t&qos=1"), b"x");
+    assert_eq!(denied.status, 403, "{denied:?}");
+    assert_eq!(
+        denied.body,
+        format!(
+            "Error::ConnectionFailed(\"address mqtt://127.0.0.1:{port}?client_id=probe is not permitted\")"
+        )
+    );
+    // Allowed, but no broker there: `open` succeeds, `publish` fails to connect.
+    let closed = app.post(
+        &format!(
+            "/denied/?op=mqtt&addr=mqtt://127.0.0.1:{}%3Fclient_id%3Dp&topic=t&qos=1",
+            port + 1
+        ),
+        b"x",
+    );
+    assert_eq!(closed.status, 500, "{closed:?}");
+    assert!(
+        closed.body.starts_with("Error::ConnectionFailed("),
+        "{closed:?}"
+    );
 }

@@ -135,6 +135,40 @@ impl OutboundHooks {
     }
 }
 
+impl OutboundHooks {
+    /// Whether the component may connect to `url` (`redis://host:port`,
+    /// `mqtt://host:port?client_id=...`), as Spin checks the address given to
+    /// its Redis and MQTT interfaces; `scheme` is assumed when `url` has none.
+    /// A denied address is reported on stderr. `Err`: not a URL.
+    pub fn allows_url(&self, url: &str, scheme: &str) -> Result<bool, String> {
+        let with_scheme;
+        let url = if url.contains("://") {
+            url
+        } else {
+            with_scheme = format!("{scheme}://{url}");
+            &with_scheme
+        };
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?} is not a valid URL: {e}"))?;
+        let scheme = uri.scheme_str().unwrap_or(scheme).to_ascii_lowercase();
+        let host = uri.host().ok_or_else(|| format!("{url:?} has no host"))?;
+        let port = uri
+            .port_u16()
+            .or_else(|| default_port(&scheme))
+            .unwrap_or(0);
+        let allowed = self.allowed.allows(&scheme, host, port);
+        if !allowed {
+            let origin = format!("{scheme}://{host}:{port}");
+            eprintln!(
+                "[{}] outbound connection to {origin} denied: add \"{origin}\" to allowed_outbound_hosts of component `{}`",
+                self.component_id, self.component_id
+            );
+        }
+        Ok(allowed)
+    }
+}
+
 /// The version of `wasi:http` that wasmtime-wasi-http 48 defines (guests'
 /// 0.2.x imports resolve to it).
 const WASI_HTTP_OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";

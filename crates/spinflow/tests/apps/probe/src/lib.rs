@@ -21,6 +21,10 @@
 //! | `tcp&addr=A` | wasi:sockets TCP: connects to A, sends `ping`, answers what came back before EOF |
 //! | `udp&addr=A&bind=B` | wasi:sockets UDP: binds B (default `0.0.0.0:0`), sends `ping` to A, answers the reply |
 //! | `lookup&name=N` | wasi:sockets name lookup of `N:80`, the addresses one a line |
+//! | `redis&addr=A&key=K` | fermyon:spin/redis@2.0.0: set K to the body, then get, incr, sadd/smembers, execute, del, publish; a line each |
+//! | `mqtt&addr=A&topic=T&qos=Q` | fermyon:spin/mqtt@2.0.0: publishes the body to T with QoS Q (0, 1, 2) |
+//!
+//! `redis` and `mqtt` answer 403 with the error when `open` fails, 500 when a later call does.
 //!
 //! A socket op that fails answers 403 with the `std::io::ErrorKind` on the
 //! first line and the error on the second.
@@ -175,6 +179,8 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             ))
         }
         "lookup" => socket_reply(lookup(&param("name"))),
+        "redis" => redis_ops(&param("addr"), &param("key"), req.body()),
+        "mqtt" => mqtt_publish(&param("addr"), &param("topic"), &param("qos"), req.body()),
         other => text(400, format!("unknown op {other:?}")),
     })
 }
@@ -350,4 +356,68 @@ fn lookup(name: &str) -> std::io::Result<String> {
         .map(|a| a.ip().to_string())
         .collect();
     Ok(addrs.join("\n"))
+}
+
+fn redis_ops(addr: &str, key: &str, value: &[u8]) -> Response {
+    use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
+    let conn = match Connection::open(addr) {
+        Ok(c) => c,
+        Err(e) => return text(403, format!("{e:?}")),
+    };
+    let counter = format!("{key}:n");
+    let set = format!("{key}:set");
+    let run = || -> Result<Vec<String>, spin_sdk::redis::Error> {
+        conn.set(key, &value.to_vec())?;
+        let got = conn.get(key)?.unwrap_or_default();
+        let n = conn.incr(&counter)?;
+        conn.sadd(&set, &["a".into(), "b".into()])?;
+        let mut members = conn.smembers(&set)?;
+        members.sort();
+        let appended = conn.execute(
+            "APPEND",
+            &[
+                RedisParameter::Binary(key.as_bytes().to_vec()),
+                RedisParameter::Binary(b"!".to_vec()),
+            ],
+        )?;
+        let appended: Vec<String> = appended
+            .iter()
+            .map(|r| match r {
+                RedisResult::Nil => "nil".to_string(),
+                RedisResult::Status(s) => format!("status {s}"),
+                RedisResult::Int64(i) => format!("int {i}"),
+                RedisResult::Binary(b) => format!("binary {}", String::from_utf8_lossy(b)),
+            })
+            .collect();
+        let deleted = conn.del(&[counter.clone(), set.clone()])?;
+        conn.publish("probe", &value.to_vec())?;
+        Ok(vec![
+            format!("get {}", String::from_utf8_lossy(&got)),
+            format!("incr {n}"),
+            format!("smembers {}", members.join(",")),
+            format!("append {}", appended.join(",")),
+            format!("del {deleted}"),
+        ])
+    };
+    match run() {
+        Ok(lines) => text(200, lines.join("\n")),
+        Err(e) => text(500, format!("{e:?}")),
+    }
+}
+
+fn mqtt_publish(addr: &str, topic: &str, qos: &str, payload: &[u8]) -> Response {
+    use spin_sdk::mqtt::{Connection, Qos};
+    let conn = match Connection::open(addr, "", "", 30) {
+        Ok(c) => c,
+        Err(e) => return text(403, format!("{e:?}")),
+    };
+    let qos = match qos {
+        "1" => Qos::AtLeastOnce,
+        "2" => Qos::ExactlyOnce,
+        _ => Qos::AtMostOnce,
+    };
+    match conn.publish(topic, &payload.to_vec(), qos) {
+        Ok(()) => text(200, "published".into()),
+        Err(e) => text(500, format!("{e:?}")),
+    }
 }
