@@ -46,4 +46,24 @@ fn selective_deployment_serves_one_component() {
     assert!(from_iris_api(&health.body), "{}", health.body);
     // Nothing claims other paths.
     assert_eq!(app.get("/api/2.0/mlflow/experiments/search").status, 404);
+    drop(app);
+
+    // iris-api alone with the default tracking URI, the mlflow-server component
+    // that is not served: as under Spin (and containerd-shim-spin), the call
+    // traps iris-api ("unknown routing destination"), so requests answer 500.
+    let app = host(app_manifest())
+        .arg("--component-id")
+        .arg("iris-api")
+        .start();
+    let health = app.get("/health");
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (500, ""),
+        "{health:?}"
+    );
+    let out = app.wait_for_output("unknown routing destination 'mlflow-server'");
+    assert!(
+        out.contains("unknown routing destination 'mlflow-server'"),
+        "{out}"
+    );
 }
