@@ -1,7 +1,8 @@
 //! The Spin entry point: opens the database, migrates it if needed, streams artifact
-//! uploads/downloads chunk by chunk, and hands every other request to the router with
-//! its body buffered (bounded).
+//! uploads/downloads (the proxy's and the web UI's) chunk by chunk, and hands every other
+//! request to the router with its body buffered (bounded).
 
+use crate::artifacts::store::StoredFile;
 use crate::artifacts::{handlers as artifact_http, paths, store as artifact_store};
 use crate::error::{ApiResult, MlflowError};
 use crate::http::router::{dispatch, Ctx};
@@ -37,6 +38,14 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
                 send(out, resp)
             }
             _ => download(&db, &target, out).await,
+        };
+    }
+    // The UI's file previews (runs, model versions, logged models) stream as well.
+    let head = ApiRequest::new(method, &path_and_query, Vec::new());
+    if let Some(target) = crate::web_ui::artifact_files::download_target(&db, &head) {
+        return match target {
+            Ok((path, file)) => stream_file(&db, &path, file, out).await,
+            Err(e) => send(out, ApiResponse::error(&e)),
         };
     }
     let body = match read_body(req).await {
@@ -125,11 +134,15 @@ async fn download(db: &SpinDb, target: &str, out: ResponseOutparam) {
             .ok_or_else(|| MlflowError::not_found(format!("File not found: {path}")))?;
         Ok((path, file))
     });
-    let (path, file) = match opened {
-        Ok(v) => v,
-        Err(e) => return send(out, ApiResponse::error(&e)),
-    };
-    let headers = artifact_http::download_headers(&path, file.size);
+    match opened {
+        Ok((path, file)) => stream_file(db, &path, file, out).await,
+        Err(e) => send(out, ApiResponse::error(&e)),
+    }
+}
+
+/// Streams an opened file (`path` is its store path) out chunk by chunk.
+async fn stream_file(db: &SpinDb, path: &str, file: StoredFile, out: ResponseOutparam) {
+    let headers = artifact_http::download_headers(path, file.size);
     let response = OutgoingResponse::new(fields(&headers));
     let _ = response.set_status_code(200);
     let mut body = response.take_body();

@@ -45,21 +45,55 @@ pub fn download_headers(path: &str, size: i64) -> Vec<(String, String)> {
     ]
 }
 
+/// MLflow's content type of a file: text for its list of text extensions and for
+/// `MLmodel`/`MLproject` (names without an extension), otherwise by extension.
 fn guess_mime(name: &str) -> &'static str {
-    let ext = name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "txt" | "log" | "md" | "yaml" | "yml" | "cfg" | "ini" | "py" => "text/plain",
-        "json" => "application/json",
-        "csv" => "text/csv",
+    const TEXT: &[&str] = &[
+        "txt",
+        "log",
+        "err",
+        "cfg",
+        "conf",
+        "cnf",
+        "cf",
+        "ini",
+        "properties",
+        "prop",
+        "hocon",
+        "toml",
+        "yaml",
+        "yml",
+        "xml",
+        "json",
+        "js",
+        "py",
+        "py3",
+        "csv",
+        "tsv",
+        "md",
+        "rst",
+        "ipynb",
+        "MLmodel",
+        "MLproject",
+    ];
+    let ext = match name.rsplit_once('.') {
+        Some((_, ext)) => ext,
+        None => name,
+    };
+    if TEXT.contains(&ext) {
+        return "text/plain";
+    }
+    match ext.to_ascii_lowercase().as_str() {
         "html" | "htm" => "text/html",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
         "svg" => "image/svg+xml",
         "gif" => "image/gif",
+        "bmp" => "image/bmp",
+        "webp" => "image/webp",
+        "tif" | "tiff" => "image/tiff",
         "pdf" => "application/pdf",
+        "mp4" => "video/mp4",
         _ => "application/octet-stream",
     }
 }
@@ -126,6 +160,24 @@ mod tests {
 
     fn call(db: &dyn crate::store::Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
         dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
+    }
+
+    #[test]
+    fn content_types_follow_mlflow() {
+        for (name, want) in [
+            ("readme.txt", "text/plain"),
+            ("data.json", "text/plain"),
+            ("table.csv", "text/plain"),
+            ("MLmodel", "text/plain"),
+            ("conda.yaml", "text/plain"),
+            ("plot.png", "image/png"),
+            ("photo.JPG", "image/jpeg"),
+            ("page.html", "text/html"),
+            ("model.pkl", "application/octet-stream"),
+            ("README", "application/octet-stream"),
+        ] {
+            assert_eq!(guess_mime(name), want, "{name}");
+        }
     }
 
     #[test]

@@ -187,7 +187,8 @@ fn subtree_bounds(dir: &str) -> (String, String) {
     }
 }
 
-fn is_dir(db: &dyn Db, path: &str) -> ApiResult<bool> {
+/// Whether files lie under `path` (which is then a directory, not a file).
+pub fn is_dir(db: &dyn Db, path: &str) -> ApiResult<bool> {
     let (lo, hi) = subtree_bounds(path);
     Ok(db
         .query_one(

@@ -1,5 +1,5 @@
-//! Metrics: log-metric, get-history (paged) and get-history-bulk-interval, plus the
-//! batched insert shared with log-batch.
+//! Metrics: log-metric, get-history (paged), get-history-bulk (the web UI's) and
+//! get-history-bulk-interval, plus the batched insert shared with log-batch.
 
 use super::runs::{get_active_run, get_run_info};
 use super::validation::{self as v, clamp_metric_value, validate_key};
@@ -20,6 +20,7 @@ pub const ROUTES: &[Route] = &[
         "metrics/get-history-bulk-interval",
         get_history_bulk_interval,
     ),
+    route(Method::Get, "metrics/get-history-bulk", get_history_bulk),
 ];
 
 /// A validated metric point ready to store.
@@ -338,6 +339,67 @@ fn get_history_bulk_interval(
     ApiResponse::json(&history_bulk_interval(ctx.db, &m)?)
 }
 
+/// MLflow's bounds of get-history-bulk: 100 runs, 25,000 points over all of them.
+const MAX_BULK_RUNS: usize = 100;
+const MAX_BULK_POINTS: i64 = 25_000;
+
+/// `GET /ajax-api/2.0/mlflow/metrics/get-history-bulk?run_id=..&run_id=..&metric_key=`:
+/// the whole history of a metric for several runs (runs in id order, each in
+/// (timestamp, step, value) order), at most `max_results` points in all. As in MLflow, an
+/// unknown run has no points rather than being an error.
+fn get_history_bulk(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    crate::web_ui::ajax_only(req)?;
+    let mut run_ids: Vec<String> = form_urlencoded::parse(req.query.as_bytes())
+        .filter(|(k, _)| k == "run_id")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if run_ids.is_empty() {
+        return Err(MlflowError::invalid(
+            "GetMetricHistoryBulk request must specify at least one run_id.",
+        ));
+    }
+    if run_ids.len() > MAX_BULK_RUNS {
+        return Err(MlflowError::invalid(format!(
+            "GetMetricHistoryBulk request cannot specify more than {MAX_BULK_RUNS} run_ids. Received {} run_ids.",
+            run_ids.len()
+        )));
+    }
+    let key = req.query_value("metric_key").ok_or_else(|| {
+        MlflowError::invalid("GetMetricHistoryBulk request must specify a metric_key.")
+    })?;
+    let max = match req.query_value("max_results") {
+        None => MAX_BULK_POINTS,
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= 0 => n.min(MAX_BULK_POINTS),
+            _ => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid value {v} for parameter 'max_results' supplied. It must be a non-negative integer."
+                )))
+            }
+        },
+    };
+    run_ids.sort();
+    run_ids.dedup();
+    let mut metrics = Vec::new();
+    for run_id in &run_ids {
+        let left = max - metrics.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let rows = ctx.db.query(
+            "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?
+             ORDER BY timestamp, step, value LIMIT ?",
+            &params![run_id.as_str(), key.as_str(), left],
+        )?;
+        metrics.extend(rows.iter().map(|r| Metric {
+            run_id: Some(run_id.clone()),
+            ..point_from_row(&key, r, 0)
+        }));
+    }
+    // `{"metrics": []}` when empty, as MLflow answers (not the empty message).
+    ApiResponse::json(&serde_json::json!({ "metrics": metrics }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,5 +629,82 @@ mod tests {
             ..Default::default()
         };
         assert!(history_bulk_interval(&db, &too_many).is_err());
+    }
+
+    #[test]
+    fn bulk_history_of_several_runs() {
+        use crate::http::router::{dispatch, Ctx};
+        let db = testing::db();
+        let (a, b) = (run(&db), run(&db));
+        log(
+            &db,
+            &a,
+            &[
+                point("loss", 0.9, 1, 0),
+                point("loss", 0.5, 2, 1),
+                point("acc", 1.0, 1, 0),
+            ],
+        );
+        log(&db, &b, &[point("loss", 0.7, 1, 0)]);
+        let get = |query: &str| {
+            let req = ApiRequest::new(
+                Method::Get,
+                &format!("/ajax-api/2.0/mlflow/metrics/get-history-bulk?{query}"),
+                Vec::new(),
+            );
+            let r = dispatch(&Ctx { db: &db }, &req);
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            (r.status, v)
+        };
+        let (status, v) = get(&format!(
+            "run_id={a}&run_id={b}&run_id=nope&metric_key=loss"
+        ));
+        assert_eq!(status, 200);
+        let mut want = vec![
+            (a.clone(), 0.9, 0),
+            (a.clone(), 0.5, 1),
+            (b.clone(), 0.7, 0),
+        ];
+        want.sort_by(|x, y| x.0.cmp(&y.0));
+        let got: Vec<(String, f64, i64)> = v["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                assert_eq!(m["key"], "loss");
+                (
+                    m["run_id"].as_str().unwrap().to_string(),
+                    m["value"].as_f64().unwrap(),
+                    m["step"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+        let (_, v) = get(&format!(
+            "run_id={a}&run_id={b}&metric_key=loss&max_results=2"
+        ));
+        assert_eq!(v["metrics"].as_array().unwrap().len(), 2);
+        let (_, v) = get(&format!("run_id={a}&metric_key=missing"));
+        assert_eq!(v, serde_json::json!({"metrics": []}));
+        let many: String = (0..101).map(|i| format!("run_id={i}&")).collect();
+        for bad in [
+            "metric_key=loss".to_string(),
+            format!("run_id={a}"),
+            format!("run_id={a}&metric_key=loss&max_results=abc"),
+            format!("{many}metric_key=loss"),
+        ] {
+            let (status, v) = get(&bad);
+            assert_eq!(
+                (status, v["error_code"].as_str()),
+                (400, Some("INVALID_PARAMETER_VALUE")),
+                "{bad}"
+            );
+        }
+        let api = ApiRequest::new(
+            Method::Get,
+            &format!("/api/2.0/mlflow/metrics/get-history-bulk?run_id={a}&metric_key=loss"),
+            Vec::new(),
+        );
+        assert_eq!(dispatch(&Ctx { db: &db }, &api).status, 404);
     }
 }

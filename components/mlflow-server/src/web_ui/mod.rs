@@ -1,7 +1,136 @@
 //! Endpoints only the MLflow web UI calls (outside the REST API the clients use).
+//!
+//! Each module holds one job: `artifact_files` (file previews and downloads of runs,
+//! model versions and logged models, and the UI's upload), `session` (UI telemetry and
+//! the current user), `datasets` (the runs table's dataset summaries), and the features
+//! this server does not have, answered as an MLflow 3.17.2 server without them answers so
+//! that the UI shows "none" instead of an error: `gateway` (AI gateway), `assistant`
+//! (the assistant panel) and `genai` (traces, evaluation datasets, scorers).
+//!
+//! The tables below are mounted by `http::router::AREAS`. Paths MLflow serves only under
+//! `/ajax-api/` refuse the `/api/` alias with [`ajax_only`].
 
-use crate::http::router::Route;
+pub mod artifact_files;
+pub mod assistant;
+pub mod datasets;
+pub mod gateway;
+pub mod genai;
+pub mod session;
 
-pub const ROOT_ROUTES: &[Route] = &[];
-pub const V2_ROUTES: &[Route] = &[];
-pub const V3_ROUTES: &[Route] = &[];
+use crate::error::{ApiResult, ErrorCode, MlflowError};
+use crate::http::router::{route, Route};
+use crate::http::{ApiRequest, Method};
+
+/// Under `/`.
+pub const ROOT_ROUTES: &[Route] = &[
+    route(
+        Method::Get,
+        "get-artifact",
+        artifact_files::get_run_artifact,
+    ),
+    route(
+        Method::Get,
+        "model-versions/get-artifact",
+        artifact_files::get_model_version_artifact,
+    ),
+];
+
+/// Under `/api/2.0/mlflow/` and `/ajax-api/2.0/mlflow/`.
+pub const V2_ROUTES: &[Route] = &[
+    route(
+        Method::Get,
+        "logged-models/{model_id}/artifacts/files",
+        artifact_files::get_logged_model_artifact,
+    ),
+    route(Method::Post, "upload-artifact", artifact_files::upload),
+    route(Method::Get, "users/current", session::current_user),
+    route(
+        Method::Post,
+        "experiments/search-datasets",
+        datasets::search_datasets,
+    ),
+    route(Method::Get, "gateway-proxy", gateway::proxy),
+    route(Method::Post, "gateway-proxy", gateway::proxy),
+    route(Method::Get, "traces", genai::search_traces_v2),
+    route(Method::Get, "traces/{request_id}/info", genai::get_trace_v2),
+    route(Method::Get, "get-trace-artifact", genai::get_trace_artifact),
+];
+
+/// Under `/api/3.0/mlflow/` and `/ajax-api/3.0/mlflow/`.
+pub const V3_ROUTES: &[Route] = &[
+    route(Method::Get, "ui-telemetry", session::telemetry_config),
+    route(Method::Post, "ui-telemetry", session::telemetry_records),
+    route(Method::Get, "assistant/config", assistant::config),
+    route(Method::Get, "assistant/providers", assistant::providers),
+    route(Method::Get, "assistant/{*rest}", assistant::unavailable),
+    route(Method::Post, "assistant/{*rest}", assistant::unavailable),
+    route(Method::Put, "assistant/{*rest}", assistant::unavailable),
+    route(Method::Patch, "assistant/{*rest}", assistant::unavailable),
+    route(Method::Get, "gateway/{*rest}", gateway::read),
+    route(Method::Post, "gateway/{*rest}", gateway::write),
+    route(Method::Patch, "gateway/{*rest}", gateway::write),
+    route(Method::Delete, "gateway/{*rest}", gateway::write),
+    route(Method::Post, "traces/search", genai::search_traces),
+    route(Method::Post, "traces/metrics", genai::trace_metrics),
+    route(Method::Get, "traces/get", genai::get_trace),
+    route(Method::Get, "traces/batchGet", genai::empty),
+    route(Method::Post, "traces/batchGetInfos", genai::empty),
+    route(Method::Get, "traces/{trace_id}", genai::get_trace_info),
+    route(Method::Get, "get-trace-artifact", genai::get_trace_artifact),
+    route(Method::Post, "datasets/search", genai::empty),
+    route(Method::Get, "datasets/search", genai::empty),
+    route(Method::Get, "datasets/{dataset_id}", genai::get_dataset),
+    route(Method::Get, "scorers/list", genai::empty),
+];
+
+/// MLflow registers some UI endpoints only under `/ajax-api/`: their `/api/` alias is not
+/// found there, and here too.
+pub fn ajax_only(req: &ApiRequest) -> ApiResult<()> {
+    if req.path.starts_with("/ajax-api/") {
+        Ok(())
+    } else {
+        Err(MlflowError::new(
+            ErrorCode::EndpointNotFound,
+            format!("{} is served under /ajax-api/ only", req.path),
+        ))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::http::router::{dispatch, Ctx};
+    use crate::http::{ApiRequest, ApiResponse, Method};
+    use crate::store::Db;
+    use serde_json::Value;
+
+    pub fn call(db: &dyn Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
+        dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
+    }
+
+    /// Status and JSON body (`Null` when the body is not JSON).
+    pub fn call_json(db: &dyn Db, method: Method, uri: &str, body: &str) -> (u16, Value) {
+        let r = call(db, method, uri, body.as_bytes());
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::call;
+    use crate::http::Method;
+    use crate::store::testing;
+
+    #[test]
+    fn ajax_only_paths_refuse_the_api_alias() {
+        let db = testing::db();
+        let ajax = call(&db, Method::Get, "/ajax-api/3.0/mlflow/ui-telemetry", b"");
+        assert_eq!(ajax.status, 200);
+        let api = call(&db, Method::Get, "/api/3.0/mlflow/ui-telemetry", b"");
+        assert_eq!(api.status, 404);
+        let body: serde_json::Value = serde_json::from_slice(&api.body).unwrap();
+        assert_eq!(body["error_code"], "ENDPOINT_NOT_FOUND");
+    }
+}

@@ -1,0 +1,135 @@
+//! `POST /ajax-api/2.0/mlflow/experiments/search-datasets`: the datasets the runs of some
+//! experiments logged as inputs (the runs table's dataset column and filter).
+
+use super::ajax_only;
+use crate::error::{ApiResult, MlflowError};
+use crate::http::router::{Ctx, PathParams};
+use crate::http::{ApiRequest, ApiResponse};
+use crate::store::{DbExt, SqlValue};
+use serde::{Deserialize, Serialize};
+
+/// MLflow's bounds: at most 20 experiments per request, 1,000 summaries per answer.
+const MAX_EXPERIMENTS: usize = 20;
+const MAX_SUMMARIES: i64 = 1000;
+
+#[derive(Deserialize)]
+struct SearchDatasets {
+    #[serde(default)]
+    experiment_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct DatasetSummary {
+    experiment_id: String,
+    name: String,
+    digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
+}
+
+pub fn search_datasets(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ajax_only(req)?;
+    let m: SearchDatasets = req.message()?;
+    if m.experiment_ids.is_empty() {
+        return Err(MlflowError::invalid(
+            "SearchDatasets request must specify at least one experiment_id.",
+        ));
+    }
+    if m.experiment_ids.len() > MAX_EXPERIMENTS {
+        return Err(MlflowError::invalid(format!(
+            "SearchDatasets request cannot specify more than {MAX_EXPERIMENTS} experiment_ids. Received {} experiment_ids.",
+            m.experiment_ids.len()
+        )));
+    }
+    let mut binds = Vec::with_capacity(m.experiment_ids.len() + 1);
+    for id in &m.experiment_ids {
+        let id: i64 = id
+            .trim()
+            .parse()
+            .map_err(|_| MlflowError::invalid(format!("Invalid experiment ID: '{id}'")))?;
+        binds.push(SqlValue::Integer(id));
+    }
+    let marks = vec!["?"; binds.len()].join(", ");
+    binds.push(SqlValue::Integer(MAX_SUMMARIES));
+    let rows = ctx.db.query(
+        &format!(
+            "SELECT DISTINCT r.experiment_id, d.name, d.digest, d.context
+             FROM run_dataset_inputs d JOIN runs r ON r.run_uuid = d.run_uuid
+             WHERE r.experiment_id IN ({marks})
+             ORDER BY r.experiment_id, d.name, d.digest LIMIT ?"
+        ),
+        &binds,
+    )?;
+    let summaries: Vec<DatasetSummary> = rows
+        .iter()
+        .map(|r| DatasetSummary {
+            experiment_id: r.int(0).to_string(),
+            name: r.text(1),
+            digest: r.text(2),
+            context: r.opt_text(3),
+        })
+        .collect();
+    // Without summaries MLflow answers the empty message.
+    if summaries.is_empty() {
+        return ApiResponse::empty();
+    }
+    ApiResponse::json(&serde_json::json!({ "dataset_summaries": summaries }))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::Method;
+    use crate::service::runs::create_run;
+    use crate::store::testing;
+    use crate::web_ui::testing::call_json;
+    use serde_json::json;
+
+    const URL: &str = "/ajax-api/2.0/mlflow/experiments/search-datasets";
+
+    #[test]
+    fn summaries_of_logged_inputs() {
+        let db = testing::db();
+        assert_eq!(
+            call_json(&db, Method::Post, URL, r#"{"experiment_ids":["0"]}"#),
+            (200, json!({}))
+        );
+        let run = create_run(&db, &Default::default()).unwrap().info.run_id;
+        let inputs = json!({"run_id": run, "datasets": [{
+            "tags": [{"key": "mlflow.data.context", "value": "training"}],
+            "dataset": {"name": "iris", "digest": "abc", "source_type": "local", "source": "{}"}
+        }]});
+        let (status, _) = call_json(
+            &db,
+            Method::Post,
+            "/api/2.0/mlflow/runs/log-inputs",
+            &inputs.to_string(),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            call_json(&db, Method::Post, URL, r#"{"experiment_ids":["0","7"]}"#),
+            (
+                200,
+                json!({"dataset_summaries": [
+                    {"experiment_id": "0", "name": "iris", "digest": "abc", "context": "training"}
+                ]})
+            )
+        );
+    }
+
+    #[test]
+    fn bad_requests() {
+        let db = testing::db();
+        let many: Vec<String> = (0..21).map(|i| i.to_string()).collect();
+        for body in [
+            json!({}),
+            json!({"experiment_ids": many}),
+            json!({"experiment_ids": ["x"]}),
+        ] {
+            let (status, v) = call_json(&db, Method::Post, URL, &body.to_string());
+            assert_eq!(
+                (status, v["error_code"].as_str()),
+                (400, Some("INVALID_PARAMETER_VALUE"))
+            );
+        }
+    }
+}

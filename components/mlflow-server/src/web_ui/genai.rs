@@ -1,0 +1,265 @@
+//! GenAI features this server does not have: traces, evaluation datasets and scorers.
+//! MLflow 3.17.2 with none of them stored answers empty searches and lists, not-found for
+//! a named trace or dataset, and trace metrics without data points; the UI then shows its
+//! "no traces yet" pages.
+
+use super::ajax_only;
+use crate::error::{ApiResult, MlflowError};
+use crate::http::router::{Ctx, PathParams};
+use crate::http::{ApiRequest, ApiResponse};
+use serde::Deserialize;
+
+/// Searches and lists with nothing found: the empty message.
+pub fn empty(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ApiResponse::empty()
+}
+
+#[derive(Deserialize)]
+struct SearchTraces {
+    #[serde(default)]
+    locations: Vec<serde_json::Value>,
+}
+
+/// `POST /3.0/mlflow/traces/search`: `locations` is required.
+pub fn search_traces(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    let m: SearchTraces = req.message()?;
+    if m.locations.is_empty() {
+        return Err(MlflowError::missing("locations"));
+    }
+    ApiResponse::empty()
+}
+
+#[derive(Deserialize)]
+struct SearchTracesV2 {
+    #[serde(default)]
+    experiment_ids: Option<serde_json::Value>,
+}
+
+/// `GET /2.0/mlflow/traces` (the deprecated search): `experiment_ids` is required.
+pub fn search_traces_v2(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    let m: SearchTracesV2 = req.message()?;
+    if m.experiment_ids.is_none() {
+        return Err(MlflowError::missing("experiment_ids"));
+    }
+    ApiResponse::empty()
+}
+
+#[derive(Deserialize)]
+struct Aggregation {
+    #[serde(default)]
+    aggregation_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TraceMetrics {
+    #[serde(default)]
+    experiment_ids: Vec<String>,
+    #[serde(default)]
+    view_type: Option<String>,
+    #[serde(default)]
+    metric_name: Option<String>,
+    #[serde(default)]
+    aggregations: Vec<Aggregation>,
+    #[serde(default)]
+    dimensions: Vec<String>,
+    #[serde(default)]
+    time_interval_seconds: Option<serde_json::Value>,
+}
+
+/// `POST /3.0/mlflow/traces/metrics` over no traces. As in MLflow's SQL, an ungrouped
+/// query of counts only (no dimensions, no time buckets) is one data point of zeros; any
+/// other query has no rows.
+pub fn trace_metrics(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    let m: TraceMetrics = req.message()?;
+    if m.experiment_ids.is_empty() {
+        return Err(MlflowError::missing("experiment_ids"));
+    }
+    if m.view_type.as_deref().unwrap_or("").is_empty() {
+        return Err(MlflowError::missing("view_type"));
+    }
+    let metric = m
+        .metric_name
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| MlflowError::missing("metric_name"))?;
+    if m.aggregations.is_empty() {
+        return Err(MlflowError::missing("aggregations"));
+    }
+    let counts_only = m
+        .aggregations
+        .iter()
+        .all(|a| a.aggregation_type.as_deref() == Some("COUNT"));
+    if !counts_only || !m.dimensions.is_empty() || m.time_interval_seconds.is_some() {
+        return ApiResponse::empty();
+    }
+    ApiResponse::json(&serde_json::json!({
+        "data_points": [{"metric_name": metric, "values": {"COUNT": 0.0}}]
+    }))
+}
+
+fn trace_not_found(id: &str) -> MlflowError {
+    MlflowError::not_found(format!("Trace with ID {id} is not found."))
+}
+
+/// `GET /3.0/mlflow/traces/get?trace_id=`.
+pub fn get_trace(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    let id = req
+        .query_value("trace_id")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| MlflowError::missing("trace_id"))?;
+    Err(trace_not_found(&id))
+}
+
+/// `GET /3.0/mlflow/traces/{trace_id}` (a trace's info).
+pub fn get_trace_info(_: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
+    Err(MlflowError::not_found(format!(
+        "Trace with ID '{}' not found.",
+        p.get("trace_id")
+    )))
+}
+
+/// `GET /2.0/mlflow/traces/{request_id}/info`.
+pub fn get_trace_v2(_: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
+    Err(MlflowError::not_found(format!(
+        "Trace with ID '{}' not found.",
+        p.get("request_id")
+    )))
+}
+
+/// `GET /ajax-api/{2,3}.0/mlflow/get-trace-artifact?request_id=`.
+pub fn get_trace_artifact(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ajax_only(req)?;
+    let id = req
+        .query_value("request_id")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| MlflowError::missing("request_id"))?;
+    Err(trace_not_found(&id))
+}
+
+/// `GET /3.0/mlflow/datasets/{dataset_id}`.
+pub fn get_dataset(_: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
+    Err(MlflowError::not_found(format!(
+        "Evaluation dataset with id '{}' not found",
+        p.get("dataset_id")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::Method;
+    use crate::store::testing;
+    use crate::web_ui::testing::call_json;
+    use serde_json::json;
+
+    const V3: &str = "/ajax-api/3.0/mlflow";
+
+    #[test]
+    fn searches_are_empty() {
+        let db = testing::db();
+        let search = r#"{"locations":[{"type":"MLFLOW_EXPERIMENT","mlflow_experiment":{"experiment_id":"1"}}],"max_results":25}"#;
+        assert_eq!(
+            call_json(&db, Method::Post, &format!("{V3}/traces/search"), search),
+            (200, json!({}))
+        );
+        assert_eq!(
+            call_json(&db, Method::Post, &format!("{V3}/traces/search"), "{}").0,
+            400
+        );
+        let datasets =
+            r#"{"experiment_ids":["1"],"order_by":["created_time DESC"],"max_results":50}"#;
+        assert_eq!(
+            call_json(
+                &db,
+                Method::Post,
+                &format!("{V3}/datasets/search"),
+                datasets
+            ),
+            (200, json!({}))
+        );
+        assert_eq!(
+            call_json(
+                &db,
+                Method::Get,
+                &format!("{V3}/scorers/list?experiment_id=1"),
+                ""
+            ),
+            (200, json!({}))
+        );
+        assert_eq!(
+            call_json(
+                &db,
+                Method::Get,
+                "/ajax-api/2.0/mlflow/traces?experiment_ids=1",
+                ""
+            ),
+            (200, json!({}))
+        );
+        assert_eq!(
+            call_json(&db, Method::Get, "/ajax-api/2.0/mlflow/traces", "").0,
+            400
+        );
+    }
+
+    #[test]
+    fn metrics_over_no_traces() {
+        let db = testing::db();
+        let url = format!("{V3}/traces/metrics");
+        let count = r#"{"experiment_ids":["1"],"view_type":"TRACES","metric_name":"trace_count","aggregations":[{"aggregation_type":"COUNT"}]}"#;
+        assert_eq!(
+            call_json(&db, Method::Post, &url, count),
+            (
+                200,
+                json!({"data_points": [{"metric_name": "trace_count", "values": {"COUNT": 0.0}}]})
+            )
+        );
+        for grouped in [
+            r#"{"experiment_ids":["1"],"view_type":"TRACES","metric_name":"trace_count","aggregations":[{"aggregation_type":"COUNT"}],"time_interval_seconds":86400}"#,
+            r#"{"experiment_ids":["1"],"view_type":"SPANS","metric_name":"total_cost","aggregations":[{"aggregation_type":"COUNT"}],"dimensions":["span_model_name"]}"#,
+            r#"{"experiment_ids":["1"],"view_type":"TRACES","metric_name":"latency","aggregations":[{"aggregation_type":"AVG"}]}"#,
+        ] {
+            assert_eq!(
+                call_json(&db, Method::Post, &url, grouped),
+                (200, json!({}))
+            );
+        }
+        for bad in [
+            "{}",
+            r#"{"experiment_ids":["1"],"metric_name":"x","aggregations":[{}]}"#,
+        ] {
+            assert_eq!(call_json(&db, Method::Post, &url, bad).0, 400);
+        }
+    }
+
+    #[test]
+    fn named_traces_and_datasets_are_not_found() {
+        let db = testing::db();
+        for url in [
+            format!("{V3}/traces/get?trace_id=tr-x"),
+            format!("{V3}/traces/tr-x"),
+            format!("{V3}/get-trace-artifact?request_id=tr-x"),
+            "/ajax-api/2.0/mlflow/get-trace-artifact?request_id=tr-x".to_string(),
+            "/ajax-api/2.0/mlflow/traces/tr-x/info".to_string(),
+            format!("{V3}/datasets/d-x"),
+        ] {
+            let (status, v) = call_json(&db, Method::Get, &url, "");
+            assert_eq!(
+                (status, v["error_code"].as_str()),
+                (404, Some("RESOURCE_DOES_NOT_EXIST")),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            call_json(&db, Method::Get, &format!("{V3}/traces/get"), "").0,
+            400
+        );
+        assert_eq!(
+            call_json(
+                &db,
+                Method::Get,
+                "/api/3.0/mlflow/get-trace-artifact?request_id=tr-x",
+                ""
+            )
+            .0,
+            404
+        );
+    }
+}

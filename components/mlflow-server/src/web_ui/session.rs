@@ -1,0 +1,62 @@
+//! The UI's session-wide calls: its telemetry (`/ajax-api/3.0/mlflow/ui-telemetry`) and
+//! the signed-in user (`/ajax-api/2.0/mlflow/users/current`).
+
+use super::ajax_only;
+use crate::error::ApiResult;
+use crate::http::router::{Ctx, PathParams};
+use crate::http::{ApiRequest, ApiResponse};
+
+/// Telemetry is off: the configuration MLflow answers when telemetry is disabled, so the
+/// UI sends nothing.
+pub fn telemetry_config(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ajax_only(req)?;
+    ApiResponse::json(&serde_json::json!({
+        "disable_ui_events": [],
+        "disable_ui_telemetry": true,
+        "ui_rollout_percentage": 0,
+    }))
+}
+
+/// Records sent anyway are accepted and dropped, whatever the body, as MLflow does with
+/// telemetry disabled.
+pub fn telemetry_records(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ajax_only(req)?;
+    ApiResponse::json(&serde_json::json!({"status": "disabled"}))
+}
+
+/// There is no sign-in: MLflow without its basic-auth app has no such route and answers
+/// 404, which the UI reads as "no authentication" (no user menu, no permission checks).
+pub fn current_user(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    Ok(ApiResponse::not_found())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::http::Method;
+    use crate::store::testing;
+    use crate::web_ui::testing::{call, call_json};
+    use serde_json::json;
+
+    #[test]
+    fn telemetry_is_disabled_and_records_are_dropped() {
+        let db = testing::db();
+        let url = "/ajax-api/3.0/mlflow/ui-telemetry";
+        let (status, config) = call_json(&db, Method::Get, url, "");
+        assert_eq!(status, 200);
+        assert_eq!(config["disable_ui_telemetry"], true);
+        assert_eq!(config["ui_rollout_percentage"], 0);
+        for body in [r#"{"records":[{"event_name":"x"}]}"#, "garbage", ""] {
+            assert_eq!(
+                call_json(&db, Method::Post, url, body),
+                (200, json!({"status": "disabled"}))
+            );
+        }
+    }
+
+    #[test]
+    fn no_current_user() {
+        let db = testing::db();
+        let r = call(&db, Method::Get, "/ajax-api/2.0/mlflow/users/current", b"");
+        assert_eq!(r.status, 404);
+    }
+}
