@@ -8,6 +8,7 @@ declare -A needed=(
     [openssl]=openssl
     [curl]=curl
     [promtool]=prometheus
+    [chromium]=chromium
     # Outbound Redis and MQTT tests of the host (crates/spinflow/tests/spin_compat.rs).
     [redis-server]=redis-server
     [mosquitto]=mosquitto
