@@ -17,13 +17,14 @@ pub fn empty(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> 
 #[derive(Deserialize)]
 struct SearchTraces {
     #[serde(default)]
-    locations: Vec<serde_json::Value>,
+    locations: Option<Vec<serde_json::Value>>,
 }
 
-/// `POST /3.0/mlflow/traces/search`: `locations` is required.
+/// `POST /3.0/mlflow/traces/search`: `locations` must be given, even empty (the judges
+/// page sends `[]`).
 pub fn search_traces(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: SearchTraces = req.message()?;
-    if m.locations.is_empty() {
+    if m.locations.is_none() {
         return Err(MlflowError::missing("locations"));
     }
     ApiResponse::empty()
