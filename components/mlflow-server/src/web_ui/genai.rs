@@ -1,7 +1,7 @@
-//! GenAI features this server does not have: traces, evaluation datasets and scorers.
-//! MLflow 3.17.2 with none of them stored answers empty searches and lists, not-found for
-//! a named trace or dataset, and trace metrics without data points; the UI then shows its
-//! "no traces yet" pages.
+//! GenAI features this server does not have: traces, evaluation datasets, scorers,
+//! detected issues and the MCP server registry. MLflow 3.17.2 with none of them stored
+//! answers empty searches and lists, not-found for a named trace or dataset, and trace
+//! metrics without data points; the UI then shows its "nothing yet" pages.
 
 use super::ajax_only;
 use crate::error::{ApiResult, MlflowError};
@@ -12,6 +12,16 @@ use serde::Deserialize;
 /// Searches and lists with nothing found: the empty message.
 pub fn empty(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     ApiResponse::empty()
+}
+
+/// `POST /ajax-api/3.0/mlflow/issues/search`: no issues, no further page.
+pub fn search_issues(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ApiResponse::json(&serde_json::json!({"next_page_token": ""}))
+}
+
+/// `GET /{ajax-api,api}/3.0/mlflow/mcp-servers`: the registry is empty.
+pub fn list_mcp_servers(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    ApiResponse::json(&serde_json::json!({"mcp_servers": [], "next_page_token": null}))
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,8 @@
 //! the current user), `datasets` (the runs table's dataset summaries), and the features
 //! this server does not have, answered as an MLflow 3.17.2 server without them answers so
 //! that the UI shows "none" instead of an error: `gateway` (AI gateway), `assistant`
-//! (the assistant panel) and `genai` (traces, evaluation datasets, scorers).
+//! (the assistant panel) and `genai` (traces, evaluation datasets, scorers, issues, MCP
+//! servers).
 //!
 //! The tables below are mounted by `http::router::AREAS`. Paths MLflow serves only under
 //! `/ajax-api/` refuse the `/api/` alias with [`ajax_only`].
@@ -81,6 +82,8 @@ pub const V3_ROUTES: &[Route] = &[
     route(Method::Get, "datasets/search", genai::empty),
     route(Method::Get, "datasets/{dataset_id}", genai::get_dataset),
     route(Method::Get, "scorers/list", genai::empty),
+    route(Method::Post, "issues/search", genai::search_issues),
+    route(Method::Get, "mcp-servers", genai::list_mcp_servers),
 ];
 
 /// MLflow registers some UI endpoints only under `/ajax-api/`: their `/api/` alias is not
