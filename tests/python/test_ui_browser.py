@@ -312,6 +312,20 @@ def test_logged_model_artifacts(ui_app, browser):
     v.finish("logged-model-artifacts")
 
 
+@pytest.mark.parametrize("name, fragment, empty_state", [
+    ("traces", "/experiments/{exp}/traces", "Start tracing your LLM"),
+    ("gateway", "/gateway", "Set up MLflow AI Gateway"),
+    ("mcp-registry", "/mcp-registry", "Register and catalog MCP servers"),
+])
+def test_features_we_lack_show_their_empty_pages(ui_app, browser, name, fragment, empty_state):
+    """Traces, the AI gateway and the MCP registry are not served: their pages show
+    MLflow's own "nothing here yet" state, not an error."""
+    app, seeded = ui_app
+    v = Visit(browser, app.url, fragment.format(exp=seeded.experiment_id))
+    v.shows(empty_state)
+    v.finish(f"empty-{name}")
+
+
 def test_ui_telemetry_is_off(ui_app):
     """The UI's telemetry worker asks from a web worker, whose requests the page events
     do not show: checked here directly."""
