@@ -99,10 +99,13 @@ impl RunInfo {
                 versions.push((dist.into(), setup::pip_version(paths, dist)));
             }
         }
-        let stem = format!(
-            "{}{}",
-            started.format("%Y-%m-%d"),
-            if opts.quick { "-quick" } else { "" }
+        let stem = free_stem(
+            &opts.out,
+            &format!(
+                "{}{}",
+                started.format("%Y-%m-%d"),
+                if opts.quick { "-quick" } else { "" }
+            ),
         );
         RunInfo {
             started: started.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -158,9 +161,26 @@ fn cell(f: &Figure) -> String {
     }
 }
 
+/// `base`, or `base-2`, `base-3`... if a report of that name is in `out` already: a
+/// second run on the same day must not overwrite a report that docs may cite.
+fn free_stem(out: &std::path::Path, base: &str) -> String {
+    (1..)
+        .map(|n| {
+            if n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}-{n}")
+            }
+        })
+        .find(|stem| !out.join(format!("{stem}.md")).exists())
+        .expect("an unused name")
+}
+
 /// spinflow / peer, and whether that is the good direction.
 fn ratio(ours: &Figure, peer: &Figure) -> (f64, bool) {
-    let r = ours.median() / peer.median();
+    let (a, b) = (ours.median(), peer.median());
+    // Two zeros (no file fetched again on either side) are equal, not undefined.
+    let r = if a == 0.0 && b == 0.0 { 1.0 } else { a / b };
     let good = match ours.better {
         Better::Higher => r >= 1.0,
         Better::Lower => r <= 1.0,
