@@ -133,6 +133,33 @@ pub fn registry_state_dir(paths: &Paths, system: &str) -> PathBuf {
 /// `manifest` (the text of a spin.toml in `dir`) with every component `source` made
 /// absolute, `component`'s replaced by `wasm`, and the build sections dropped: a copy
 /// that can live anywhere and serves `wasm` in place of the built component.
+/// A `files = [...]` line with each `{ source = "dir", ... }` made absolute, so that the
+/// mounts of a manifest copied elsewhere still name the app's directories.
+fn absolute_file_sources(line: &str, dir: &Path) -> String {
+    const KEY: &str = "source = \"";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(&head[..at]);
+        let Some(end) = tail.find('"') else {
+            out.push_str(&head[at..]);
+            rest = tail;
+            break;
+        };
+        let path = &tail[..end];
+        let path = if Path::new(path).is_absolute() {
+            path.to_string()
+        } else {
+            dir.join(path).display().to_string()
+        };
+        out.push_str(&format!("source = {}", setup::toml_string(&path)));
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn rewrite_manifest(
     manifest: &str,
     dir: &Path,
@@ -164,6 +191,11 @@ pub fn rewrite_manifest(
             .and_then(|r| r.strip_prefix('='))
             .map(str::trim)
             .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'));
+        if section.starts_with("component.") && trimmed.starts_with("files") {
+            out.push_str(&absolute_file_sources(line, dir));
+            out.push('\n');
+            continue;
+        }
         match source {
             Some(_) if section == target => {
                 replaced = true;
@@ -576,7 +608,12 @@ mod tests {
             .lines()
             .filter(|l| l.trim_start().starts_with("source"))
             .collect();
-        assert_eq!(sources.len(), 2, "{copy}");
+        assert_eq!(sources.len(), 3, "{copy}");
+        let site = repo.join("target/mlflow-ui/site");
+        assert!(
+            copy.contains(&format!("source = \"{}\"", site.display())),
+            "the UI's files mount is not absolute:\n{copy}"
+        );
         let mlflow = repo.join("target/wasm32-wasip2/wasm-release/mlflow_server.wasm");
         assert!(
             sources.contains(&format!("source = \"{}\"", mlflow.display()).as_str()),
@@ -610,5 +647,14 @@ mod tests {
         // A component whose source cannot be replaced is an error, not a silent copy.
         assert!(rewrite_manifest(text, Path::new("/app"), "b", Path::new("/b.wasm")).is_err());
         assert!(rewrite_manifest(text, Path::new("/app"), "d", Path::new("/d.wasm")).is_err());
+    }
+
+    #[test]
+    fn file_mount_sources_become_absolute() {
+        let line = r#"files = [{ source = "site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#;
+        assert_eq!(
+            absolute_file_sources(line, Path::new("/app")),
+            r#"files = [{ source = "/app/site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#
+        );
     }
 }
