@@ -53,6 +53,12 @@ def ingress(local_docs):
     return find(local_docs, "Ingress", "iris-api-ingress")
 
 
+def retained(env):
+    """`--component-id` flags for a pod's SPIN_COMPONENTS_TO_RETAIN (comma-separated, as
+    containerd-shim-spin reads it; the CLI takes one id per flag, as Spin's does)."""
+    return [arg for cid in env["SPIN_COMPONENTS_TO_RETAIN"].split(",") for arg in ("--component-id", cid)]
+
+
 def pod_env(docs, deployment: str) -> dict[str, str]:
     """The container's environment as the kubelet would set it."""
     c = find(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
@@ -183,8 +189,7 @@ def _start_stack(start_app, tmp_path, local_docs, ingress, iris_overrides):
     mlruns.mkdir()
     runtime_config = tmp_path / "runtime-config.toml"
     runtime_config.write_text(rc_cm.replace('"/mlruns/', f'"{mlruns}/'))
-    mlflow = start_app(["--component-id", ml_env["SPIN_COMPONENTS_TO_RETAIN"],
-                        "--runtime-config-file", str(runtime_config)], env=ml_env)
+    mlflow = start_app([*retained(ml_env), "--runtime-config-file", str(runtime_config)], env=ml_env)
 
     # iris-api replicas, with the Service name of mlflow-server resolved to its loopback address.
     iris_env = pod_env(local_docs, "iris-api")
@@ -195,8 +200,7 @@ def _start_stack(start_app, tmp_path, local_docs, ingress, iris_overrides):
     iris_rc = tmp_path / "iris-api-runtime-config.toml"
     iris_rc.write_text(find(local_docs, "ConfigMap", "iris-api-runtime-config")["data"]["runtime-config.toml"])
     replicas_wanted = find(local_docs, "Deployment", "iris-api")["spec"]["replicas"]
-    replicas = [start_app(["--component-id", iris_env["SPIN_COMPONENTS_TO_RETAIN"],
-                           "--runtime-config-file", str(iris_rc)], env=iris_env)
+    replicas = [start_app([*retained(iris_env), "--runtime-config-file", str(iris_rc)], env=iris_env)
                 for _ in range(replicas_wanted)]
 
     # nginx, configured from the Ingress.

@@ -70,6 +70,9 @@ def seed(tracking_uri: str) -> Seeded:
 
     x = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]])
     y = np.array([0, 2, 1])
+    # Resuming a run checks it against the active experiment, which other tests in the
+    # same process may have set to theirs.
+    mlflow.set_experiment(experiment_id=exp_id)
     with mlflow.start_run(run_id=out.run_ids[0]):
         info = mlflow.sklearn.log_model(
             LogisticRegression(max_iter=200).fit(x, y), name="iris_model",
