@@ -367,7 +367,7 @@ fn redis_ops(addr: &str, key: &str, value: &[u8]) -> Response {
     let counter = format!("{key}:n");
     let set = format!("{key}:set");
     let run = || -> Result<Vec<String>, spin_sdk::redis::Error> {
-        conn.set(key, &value.to_vec())?;
+        conn.set(key, value)?;
         let got = conn.get(key)?.unwrap_or_default();
         let n = conn.incr(&counter)?;
         conn.sadd(&set, &["a".into(), "b".into()])?;
@@ -390,7 +390,7 @@ fn redis_ops(addr: &str, key: &str, value: &[u8]) -> Response {
             })
             .collect();
         let deleted = conn.del(&[counter.clone(), set.clone()])?;
-        conn.publish("probe", &value.to_vec())?;
+        conn.publish("probe", value)?;
         Ok(vec![
             format!("get {}", String::from_utf8_lossy(&got)),
             format!("incr {n}"),
@@ -416,7 +416,7 @@ fn mqtt_publish(addr: &str, topic: &str, qos: &str, payload: &[u8]) -> Response 
         "2" => Qos::ExactlyOnce,
         _ => Qos::AtMostOnce,
     };
-    match conn.publish(topic, &payload.to_vec(), qos) {
+    match conn.publish(topic, payload, qos) {
         Ok(()) => text(200, "published".into()),
         Err(e) => text(500, format!("{e:?}")),
     }
