@@ -71,6 +71,12 @@ class SpinflowApp:
             *self.args,
         ]
         env = {**os.environ, **self.env}
+        # The host copies the app's `files` mounts (the web UI, 42 MB) into a temporary
+        # directory that only a clean stop removes; tests that kill -9 the host would
+        # leave theirs in /tmp. Under the test's own directory, pytest prunes them.
+        tmp = self.state_dir.parent / f"tmp-{self.port}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env.setdefault("TMPDIR", str(tmp))
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
