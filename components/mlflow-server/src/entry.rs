@@ -5,7 +5,8 @@
 use crate::artifacts::store::StoredFile;
 use crate::artifacts::{handlers as artifact_http, paths, store as artifact_store};
 use crate::error::{ApiResult, MlflowError};
-use crate::http::router::{dispatch, Ctx};
+use crate::http::route::Ctx;
+use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::store::migrations::ensure_schema;
 use crate::store::spin::SpinDb;

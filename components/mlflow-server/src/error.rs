@@ -1,6 +1,7 @@
-//! The one error type of the server and its mapping to MLflow's `error_code` and HTTP
-//! status (reference table: mlflow-rest-api.md §1). Handlers return `Result<_, MlflowError>`;
-//! `http::render_error` turns it into the JSON body the MLflow client expects.
+//! The one error mapper: the server's error type and its mapping to MLflow's `error_code`
+//! and HTTP status (reference table: mlflow-rest-api.md §1), and the mapping of database
+//! failures ([`StoreError`]) onto it. Every layer returns `Result<_, MlflowError>`;
+//! `http::ApiResponse::error` turns it into the JSON body the MLflow client expects.
 //!
 //! User mistakes must never become 5xx: the MLflow client retries 5xx for minutes.
 
@@ -97,6 +98,27 @@ impl fmt::Display for MlflowError {
 }
 
 impl std::error::Error for MlflowError {}
+
+/// A database failure reported by the backend.
+#[derive(Debug, Clone)]
+pub struct StoreError(pub String);
+
+impl From<StoreError> for MlflowError {
+    /// The backend's text (which may quote the statement and its values) goes to stderr
+    /// only: answers carry a generic message, so no SQL or stored data leaks to clients.
+    fn from(e: StoreError) -> Self {
+        eprintln!("mlflow-server: database error: {}", e.0);
+        // A busy database is transient: 503 makes the MLflow client retry.
+        if e.0.contains("locked") || e.0.contains("busy") {
+            MlflowError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "The database is busy; try again.",
+            )
+        } else {
+            MlflowError::internal("Internal database error; the server log has the details.")
+        }
+    }
+}
 
 /// Returns the non-empty value of a required field or the MLflow "missing" error.
 pub fn required<'a>(value: &'a Option<String>, field: &str) -> ApiResult<&'a str> {

@@ -6,7 +6,7 @@
 use super::paths::{from_artifact_uri, join, safe_path};
 use super::store;
 use crate::error::{ApiResult, MlflowError};
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::service::runs::get_run_info;
 use mlflow_wire::tracking::{self as wire, ListArtifactsResponse};
@@ -158,7 +158,7 @@ mod tests {
     use crate::http::router::dispatch;
     use crate::store::testing;
 
-    fn call(db: &dyn crate::store::Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
+    fn call(db: &dyn crate::store::db::Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
         dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
     }
 

@@ -17,16 +17,9 @@
 
 use crate::error::{ApiResult, ErrorCode, MlflowError};
 use crate::params;
-use crate::store::{Db, DbExt};
+use crate::store::db::{Db, DbExt};
 
-/// Milliseconds since the epoch by the database's clock: every time of
-/// `artifact_uploads` comes from it (triggers included), so no two clocks are compared.
-macro_rules! sql_now_ms {
-    () => {
-        "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
-    };
-}
-pub(crate) use sql_now_ms;
+use crate::store::schema::artifacts::sql_now_ms;
 
 /// Default idle bound: an upload that wrote no chunk (1 MiB) for an hour is dead. Under
 /// `spinflow up` a body that stops for 30 s already ends the request (and the component
@@ -241,7 +234,7 @@ mod tests {
     #[test]
     fn orphans_of_earlier_builds_become_pending_uploads() {
         let db = crate::store::native::NativeDb::open_in_memory();
-        let [v1, v2] = crate::artifacts::MIGRATIONS else {
+        let [v1, v2] = crate::store::schema::artifacts::ARTIFACT_MIGRATIONS else {
             panic!("two artifact migrations")
         };
         let run = |statements: &[&str]| {

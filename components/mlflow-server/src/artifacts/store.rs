@@ -8,7 +8,7 @@ use super::paths::join;
 use super::reclaim;
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
-use crate::store::{transaction, Db, DbExt, SqlValue};
+use crate::store::db::{transaction, Db, DbExt, SqlValue};
 use crate::util::time::now_ms;
 use mlflow_wire::tracking::FileInfo;
 use std::collections::BTreeMap;

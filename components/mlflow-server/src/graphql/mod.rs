@@ -14,7 +14,7 @@ pub mod schema;
 #[cfg(test)]
 mod tests;
 
-use crate::http::router::{route, Route};
+use crate::http::route::{route, Route};
 use crate::http::Method;
 
 pub const ROUTES: &[Route] = &[

@@ -2,10 +2,12 @@
 //! MLflow UI sends, checked field by field against the REST answers for the same
 //! data, and GraphQL's own behaviour (variables, aliases, fragments, errors, bounds).
 
-use crate::http::router::{dispatch, Ctx};
+use crate::http::route::Ctx;
+use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
+use crate::store::db::DbExt;
 use crate::store::native::NativeDb;
-use crate::store::{testing, DbExt};
+use crate::store::testing;
 use serde_json::{json, Value};
 
 /// The queries as the MLflow web UI sends them, read from its built JavaScript (the

@@ -3,9 +3,10 @@
 //! so routing and handlers are unit-tested natively.
 
 pub mod objects_only;
+pub mod route;
 pub mod router;
 
-use crate::error::{ApiResult, MlflowError};
+use crate::error::{ApiResult, ErrorCode, MlflowError};
 use objects_only::ObjectsOnly;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -86,6 +87,19 @@ impl ApiRequest {
         form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
+    }
+}
+
+/// MLflow registers some UI endpoints only under `/ajax-api/`: their `/api/` alias is not
+/// found there, and here too.
+pub fn ajax_only(req: &ApiRequest) -> ApiResult<()> {
+    if req.path.starts_with("/ajax-api/") {
+        Ok(())
+    } else {
+        Err(MlflowError::new(
+            ErrorCode::EndpointNotFound,
+            format!("{} is served under /ajax-api/ only", req.path),
+        ))
     }
 }
 

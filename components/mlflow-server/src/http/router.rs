@@ -1,9 +1,10 @@
 //! The router: one dispatch table per API area.
 //!
 //! # Adding a service area
-//! 1. Write a module with handlers of type [`Handler`] and a `pub const ROUTES: &[Route]`
-//!    table (paths relative to the area prefix; `{name}` matches one path segment and
-//!    `{*name}` the rest of the path, raw; both are read with [`PathParams::get`]).
+//! 1. Write a module under `handlers` with handlers of type [`Handler`] and a
+//!    `pub const ROUTES: &[Route]` table (see `super::route`; paths relative to the area
+//!    prefix; `{name}` matches one path segment and `{*name}` the rest of the path, raw;
+//!    both are read with [`PathParams::get`]).
 //! 2. Add one line to [`AREAS`] naming the prefixes it serves (e.g. [`MLFLOW_V2`] serves
 //!    both `/api/2.0/mlflow/` and its `/ajax-api/2.0/mlflow/` alias).
 //! 3. If the area has tables, give it its own `&[Migration]` list and add one line to
@@ -14,45 +15,8 @@
 //! [`dispatch`]), and never panic. Paths no table claims answer a plain 404, which the
 //! MLflow client reads as "endpoint not supported" and falls back.
 
+use super::route::{Ctx, Handler, PathParams, Route};
 use super::{ApiRequest, ApiResponse, Method};
-use crate::error::ApiResult;
-use crate::store::Db;
-
-/// What a handler gets besides the request.
-pub struct Ctx<'a> {
-    pub db: &'a dyn Db,
-}
-
-/// `{name}` segments captured from the route pattern, percent-decoded.
-#[derive(Debug, Default)]
-pub struct PathParams(Vec<(&'static str, String)>);
-
-impl PathParams {
-    pub fn get(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    }
-}
-
-pub type Handler = fn(&Ctx, &ApiRequest, &PathParams) -> ApiResult<ApiResponse>;
-
-pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    pub handler: Handler,
-}
-
-/// Shorthand for building route tables.
-pub const fn route(method: Method, path: &'static str, handler: Handler) -> Route {
-    Route {
-        method,
-        path,
-        handler,
-    }
-}
 
 pub struct Area {
     pub prefixes: &'static [&'static str],

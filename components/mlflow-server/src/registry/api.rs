@@ -4,7 +4,7 @@
 use super::validation as v;
 use super::{models, versions};
 use crate::error::{required, ApiResult};
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use mlflow_wire::registry::{
     CreateModelVersion, CreateRegisteredModel, DownloadUriResponse, ModelVersionRequest,

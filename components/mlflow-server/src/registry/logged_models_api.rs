@@ -3,7 +3,7 @@
 use super::logged_models::{self as store, NewLoggedModel};
 use crate::artifacts::{paths, store as artifact_store};
 use crate::error::{required, ApiResult, MlflowError};
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use mlflow_wire::logged_models::{
     CreateLoggedModel, LoggedModelResponse, SearchLoggedModels, SearchLoggedModelsResponse,

@@ -3,7 +3,7 @@
 //!
 //! Layout: `schema` (tables, area `registry`), `validation` (MLflow's rules), `search`
 //! (filters and orderings as SQL), one store module per entity (`models`, `versions`,
-//! `logged_models`: plain functions over [`crate::store::Db`], unit-tested natively) and
+//! `logged_models`: plain functions over [`crate::store::db::Db`], unit-tested natively) and
 //! the HTTP handlers (`api`, `logged_models_api`) that the router mounts under
 //! `/api/2.0/mlflow/`.
 
@@ -11,12 +11,9 @@ pub mod api;
 pub mod logged_models;
 pub mod logged_models_api;
 pub mod models;
-mod schema;
 pub mod search;
 pub mod validation;
 pub mod versions;
 
 #[cfg(test)]
 mod tests;
-
-pub use schema::REGISTRY_MIGRATIONS;

@@ -5,7 +5,7 @@ use super::validation::{self as v, STAGE_DELETED};
 use super::{search, versions};
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
-use crate::store::{transaction, Db, DbExt, Row, SqlValue};
+use crate::store::db::{transaction, Db, DbExt, Row, SqlValue};
 use crate::util::{page_token, time::now_ms};
 use mlflow_wire::registry::{ModelVersion, RegisteredModel, RegisteredModelAlias};
 use mlflow_wire::tracking::KeyValue;

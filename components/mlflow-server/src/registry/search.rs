@@ -408,7 +408,7 @@ mod tests {
         let f = logged_models_filter("status = 'READY'").unwrap();
         assert_eq!(
             f.params[0],
-            crate::store::SqlValue::Text("LOGGED_MODEL_READY".into())
+            crate::store::db::SqlValue::Text("LOGGED_MODEL_READY".into())
         );
         assert!(logged_models_filter("metrics.a = 'x'").is_err());
         assert!(logged_models_filter("datasets.name = 'x'").is_err());

@@ -2,7 +2,8 @@
 
 use super::logged_models::{self, NewLoggedModel};
 use super::{models, versions};
-use crate::http::router::{dispatch, Ctx};
+use crate::http::route::Ctx;
+use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::service::{experiments, runs};
 use crate::store::native::NativeDb;

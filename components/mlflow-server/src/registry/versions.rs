@@ -7,7 +7,7 @@ use super::{logged_models, search};
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
 use crate::service::runs;
-use crate::store::{transaction, Db, DbExt, Row};
+use crate::store::db::{transaction, Db, DbExt, Row};
 use crate::util::{page_token, time::now_ms};
 use mlflow_wire::registry::{CreateModelVersion, ModelVersion};
 use mlflow_wire::tracking::KeyValue;
@@ -378,7 +378,7 @@ pub fn search(
     let offset = page_token::decode(token)?;
     let filter = search::model_versions_filter(filter.unwrap_or(""))?;
     let order = search::model_versions_order(order_by)?;
-    let mut args = vec![crate::store::SqlValue::from(STAGE_DELETED)];
+    let mut args = vec![crate::store::db::SqlValue::from(STAGE_DELETED)];
     args.extend(filter.params);
     args.push((limit + 1).into());
     args.push(offset.into());

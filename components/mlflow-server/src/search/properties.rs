@@ -10,7 +10,8 @@ use super::limits::{MAX_FILTER_CLAUSES, MAX_FILTER_VALUES, MAX_ORDER_BY_ITEMS};
 use super::{experiments, parse_order_by, runs};
 use crate::error::{ApiResult, ErrorCode};
 use crate::registry::search as registry;
-use crate::store::{testing, DbExt};
+use crate::store::db::DbExt;
+use crate::store::testing;
 use proptest::prelude::*;
 
 /// SQLite's default bound on `?` parameters of one statement (the host's build).

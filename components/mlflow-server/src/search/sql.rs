@@ -2,7 +2,7 @@
 
 use super::parser::{Literal, Op};
 use crate::error::{ApiResult, MlflowError};
-use crate::store::SqlValue;
+use crate::store::db::SqlValue;
 
 /// SQL text plus the values of its `?` placeholders, in order.
 #[derive(Debug, Default, Clone)]

@@ -3,11 +3,11 @@
 use super::validation::{self as v, validate_experiment_name, validate_key};
 use super::{view_type_sql, ACTIVE, DELETED};
 use crate::error::{required, ApiResult, MlflowError};
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::params;
 use crate::search;
-use crate::store::{transaction, Db, DbExt, Row};
+use crate::store::db::{transaction, Db, DbExt, Row};
 use crate::util::{page_token, time::now_ms};
 use mlflow_wire::tracking::{self as wire, Experiment, KeyValue};
 

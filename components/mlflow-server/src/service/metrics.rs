@@ -5,10 +5,10 @@ use super::runs::{get_active_run, get_run_info};
 use super::validation::{self as v, clamp_metric_value, validate_key};
 use super::ACTIVE;
 use crate::error::{required, ApiResult, MlflowError};
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::params;
-use crate::store::{transaction, Db, DbExt, Row, SqlValue};
+use crate::store::db::{transaction, Db, DbExt, Row, SqlValue};
 use crate::util::page_token;
 use mlflow_wire::tracking::{self as wire, Metric};
 
@@ -348,7 +348,7 @@ const MAX_BULK_POINTS: i64 = 25_000;
 /// (timestamp, step, value) order), at most `max_results` points in all. As in MLflow, an
 /// unknown run has no points rather than being an error.
 fn get_history_bulk(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    crate::web_ui::ajax_only(req)?;
+    crate::http::ajax_only(req)?;
     let mut run_ids: Vec<String> = form_urlencoded::parse(req.query.as_bytes())
         .filter(|(k, _)| k == "run_id")
         .map(|(_, v)| v.into_owned())
@@ -633,7 +633,8 @@ mod tests {
 
     #[test]
     fn bulk_history_of_several_runs() {
-        use crate::http::router::{dispatch, Ctx};
+        use crate::http::route::Ctx;
+        use crate::http::router::dispatch;
         let db = testing::db();
         let (a, b) = (run(&db), run(&db));
         log(

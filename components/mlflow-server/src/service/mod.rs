@@ -7,10 +7,10 @@ pub mod runs;
 pub mod server_info;
 pub mod validation;
 
-mod schema;
+#[cfg(test)]
+mod scale_tests;
 #[cfg(test)]
 mod user_error_tests;
-pub use schema::TRACKING_MIGRATIONS;
 
 /// MLflow's lifecycle stages.
 pub const ACTIVE: &str = "active";

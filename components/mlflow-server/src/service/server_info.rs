@@ -1,7 +1,7 @@
 //! `/health`, `/version` and `/api/3.0/mlflow/server-info`.
 
 use crate::error::ApiResult;
-use crate::http::router::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 
 pub const ROOT_ROUTES: &[Route] = &[

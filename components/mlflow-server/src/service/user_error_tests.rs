@@ -1,10 +1,12 @@
 //! Issue 21's user errors, through the router as a client sends them: each is a 400
 //! with MLflow's error code and a message without SQL, and nothing is written.
 
-use crate::http::router::{dispatch, Ctx};
+use crate::http::route::Ctx;
+use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
+use crate::store::db::DbExt;
 use crate::store::native::NativeDb;
-use crate::store::{testing, DbExt};
+use crate::store::testing;
 use serde_json::{json, Value};
 
 fn call(db: &NativeDb, method: Method, path: &str, body: &str) -> (u16, Value) {

@@ -10,22 +10,16 @@
 //! missing does it take the write lock and migrate, re-checking under the lock so that
 //! concurrent first requests migrate once.
 
-use super::{transaction, Db, DbExt};
+use super::db::{transaction, Db, DbExt};
+use super::schema::{self, Migration};
 use crate::error::MlflowError;
 use crate::params;
 
-/// One schema step: single SQL statements run in order inside one transaction.
-pub struct Migration {
-    pub area: &'static str,
-    pub version: i64,
-    pub statements: &'static [&'static str],
-}
-
 /// Every area's steps. New areas plug in here.
 pub const AREAS: &[&[Migration]] = &[
-    crate::service::TRACKING_MIGRATIONS,
-    crate::artifacts::MIGRATIONS,
-    crate::registry::REGISTRY_MIGRATIONS,
+    schema::tracking::TRACKING_MIGRATIONS,
+    schema::artifacts::ARTIFACT_MIGRATIONS,
+    schema::registry::REGISTRY_MIGRATIONS,
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

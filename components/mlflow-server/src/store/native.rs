@@ -1,6 +1,7 @@
 //! [`Db`] over rusqlite, for native unit tests (never compiled into the wasm).
 
-use super::{Db, Row, SqlValue, StoreError};
+use super::db::{Db, Row, SqlValue};
+use crate::error::StoreError;
 use rusqlite::types::{Value, ValueRef};
 
 pub struct NativeDb {

@@ -1,6 +1,7 @@
 //! [`Db`] over Spin's SQLite interface (`spin:sqlite/sqlite@3.0.0`), used in the component.
 
-use super::{Db, Row, SqlValue, StoreError};
+use super::db::{Db, Row, SqlValue};
+use crate::error::StoreError;
 use spin_sdk::sqlite3::{Connection, Value};
 use std::time::{Duration, Instant};
 

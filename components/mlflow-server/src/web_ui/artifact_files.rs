@@ -9,16 +9,16 @@
 //! downloads stream chunk by chunk: the entry point asks [`download_target`] before
 //! buffering anything; the buffered handlers here answer the same routes natively.
 
-use super::ajax_only;
 use crate::artifacts::handlers::download_headers;
 use crate::artifacts::paths::{self, from_artifact_uri, join, safe_path};
 use crate::artifacts::store::{self, StoredFile};
 use crate::error::{ApiResult, MlflowError};
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::registry::{logged_models, validation as v, versions};
 use crate::service::runs::get_run_info;
-use crate::store::Db;
+use crate::store::db::Db;
 
 /// MLflow's limit for the UI's upload.
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;

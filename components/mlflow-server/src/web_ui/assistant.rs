@@ -3,9 +3,9 @@
 //! its own host; a client elsewhere gets 403 with MLflow's message. Here no client is on
 //! the server's host (it runs behind Spin), and no provider exists, so the UI offers none.
 
-use super::ajax_only;
 use crate::error::ApiResult;
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
 
 pub fn config(_: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {

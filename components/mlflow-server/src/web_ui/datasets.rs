@@ -1,11 +1,11 @@
 //! `POST /ajax-api/2.0/mlflow/experiments/search-datasets`: the datasets the runs of some
 //! experiments logged as inputs (the runs table's dataset column and filter).
 
-use super::ajax_only;
 use crate::error::{ApiResult, MlflowError};
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::store::{DbExt, SqlValue};
+use crate::store::db::{DbExt, SqlValue};
 use serde::{Deserialize, Serialize};
 
 /// MLflow's bounds: at most 20 experiments per request, 1,000 summaries per answer.

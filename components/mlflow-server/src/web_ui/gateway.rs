@@ -3,9 +3,9 @@
 //! anything, lists are the empty message, and a named entity is not found. Configuring
 //! one (every write) is refused as MLflow refuses it with the gateway disabled.
 
-use super::ajax_only;
 use crate::error::{ApiResult, ErrorCode, MlflowError};
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
 
 /// `/ajax-api/2.0/mlflow/gateway-proxy` (GET and POST): no deployments target is set.

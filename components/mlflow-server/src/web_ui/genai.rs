@@ -3,9 +3,9 @@
 //! answers empty searches and lists, not-found for a named trace or dataset, and trace
 //! metrics without data points; the UI then shows its "nothing yet" pages.
 
-use super::ajax_only;
 use crate::error::{ApiResult, MlflowError};
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
 use serde::Deserialize;
 

@@ -9,7 +9,7 @@
 //! servers).
 //!
 //! The tables below are mounted by `http::router::AREAS`. Paths MLflow serves only under
-//! `/ajax-api/` refuse the `/api/` alias with [`ajax_only`].
+//! `/ajax-api/` refuse the `/api/` alias with `http::ajax_only`.
 
 pub mod artifact_files;
 pub mod assistant;
@@ -18,9 +18,8 @@ pub mod gateway;
 pub mod genai;
 pub mod session;
 
-use crate::error::{ApiResult, ErrorCode, MlflowError};
-use crate::http::router::{route, Route};
-use crate::http::{ApiRequest, Method};
+use crate::http::route::{route, Route};
+use crate::http::Method;
 
 /// Under `/`.
 pub const ROOT_ROUTES: &[Route] = &[
@@ -86,24 +85,12 @@ pub const V3_ROUTES: &[Route] = &[
     route(Method::Get, "mcp-servers", genai::list_mcp_servers),
 ];
 
-/// MLflow registers some UI endpoints only under `/ajax-api/`: their `/api/` alias is not
-/// found there, and here too.
-pub fn ajax_only(req: &ApiRequest) -> ApiResult<()> {
-    if req.path.starts_with("/ajax-api/") {
-        Ok(())
-    } else {
-        Err(MlflowError::new(
-            ErrorCode::EndpointNotFound,
-            format!("{} is served under /ajax-api/ only", req.path),
-        ))
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::http::router::{dispatch, Ctx};
+    use crate::http::route::Ctx;
+    use crate::http::router::dispatch;
     use crate::http::{ApiRequest, ApiResponse, Method};
-    use crate::store::Db;
+    use crate::store::db::Db;
     use serde_json::Value;
 
     pub fn call(db: &dyn Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {

@@ -1,9 +1,9 @@
 //! The UI's session-wide calls: its telemetry (`/ajax-api/3.0/mlflow/ui-telemetry`) and
 //! the signed-in user (`/ajax-api/2.0/mlflow/users/current`).
 
-use super::ajax_only;
 use crate::error::ApiResult;
-use crate::http::router::{Ctx, PathParams};
+use crate::http::ajax_only;
+use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
 
 /// Telemetry is off: the configuration MLflow answers when telemetry is disabled, so the

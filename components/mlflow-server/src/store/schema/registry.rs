@@ -6,7 +6,7 @@
 //! Logged-model metrics are not stored here: they are the tracking `metrics` rows that
 //! carry the model's id.
 
-use crate::store::migrations::Migration;
+use super::Migration;
 
 pub const REGISTRY_MIGRATIONS: &[Migration] = &[
     Migration {

@@ -4,7 +4,7 @@
 //! value. `latest_metrics` keeps, per (run, key), the point with the greatest
 //! (step, timestamp, value) — what `runs/get` shows and what filters compare against.
 
-use crate::store::migrations::Migration;
+use super::Migration;
 
 pub const TRACKING_MIGRATIONS: &[Migration] = &[
     Migration {

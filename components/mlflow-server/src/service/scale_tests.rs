@@ -2,11 +2,11 @@
 //! queries (run search in an experiment, metric history, metric filters) are index
 //! searches, never table scans or sorts of a whole table.
 
-use super::testing;
-use super::{Db, DbExt, SqlValue};
 use crate::params;
 use crate::service::metrics::metric_history;
 use crate::service::runs::{search_runs, search_runs_sql};
+use crate::store::db::{Db, DbExt, SqlValue};
+use crate::store::testing;
 use mlflow_wire::tracking as wire;
 
 fn plan(db: &dyn Db, sql: &str, binds: &[SqlValue]) -> String {

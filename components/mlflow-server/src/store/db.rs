@@ -1,0 +1,154 @@
+//! The SQL-execution seam ([`Db`]) every store module speaks: values, rows, the
+//! convenience queries of [`DbExt`] and [`transaction`]. Its two implementations are
+//! `native` (rusqlite, unit tests) and `spin` (Spin SQLite, the component).
+//!
+//! Rules for SQL in this crate: one statement per `execute` call (Spin prepares a single
+//! statement), every value is a bound `?` parameter, and multi-statement writes go through
+//! [`transaction`].
+
+use crate::error::{MlflowError, StoreError};
+
+/// A SQLite value, as both backends know it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_string())
+    }
+}
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(s: &String) -> Self {
+        SqlValue::Text(s.clone())
+    }
+}
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Integer(v)
+    }
+}
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Integer(v as i64)
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(SqlValue::Null)
+    }
+}
+
+/// One result row. Accessors are lenient about SQLite's dynamic types.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row(pub Vec<SqlValue>);
+
+impl Row {
+    pub fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+    pub fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i)? {
+            SqlValue::Text(s) => Some(s.clone()),
+            SqlValue::Integer(v) => Some(v.to_string()),
+            SqlValue::Real(v) => Some(v.to_string()),
+            SqlValue::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            SqlValue::Null => None,
+        }
+    }
+    pub fn int(&self, i: usize) -> i64 {
+        self.opt_int(i).unwrap_or(0)
+    }
+    pub fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i)? {
+            SqlValue::Integer(v) => Some(*v),
+            SqlValue::Real(v) => Some(*v as i64),
+            SqlValue::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+    pub fn opt_real(&self, i: usize) -> Option<f64> {
+        match self.0.get(i)? {
+            SqlValue::Real(v) => Some(*v),
+            SqlValue::Integer(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+    pub fn take_blob(&mut self, i: usize) -> Vec<u8> {
+        match self
+            .0
+            .get_mut(i)
+            .map(|v| std::mem::replace(v, SqlValue::Null))
+        {
+            Some(SqlValue::Blob(b)) => b,
+            Some(SqlValue::Text(s)) => s.into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The SQL-execution seam.
+pub trait Db {
+    /// Runs one statement with bound parameters and returns its rows (empty for writes).
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError>;
+}
+
+/// Convenience queries on any [`Db`].
+pub trait DbExt: Db {
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<(), MlflowError> {
+        self.execute(sql, params).map(|_| ()).map_err(Into::into)
+    }
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, MlflowError> {
+        self.execute(sql, params).map_err(Into::into)
+    }
+    fn query_one(&self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, MlflowError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+impl<T: Db + ?Sized> DbExt for T {}
+
+/// Runs `f` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error, so a multi-statement
+/// write is all-or-nothing and concurrent writers queue on the write lock up front.
+pub fn transaction<T>(
+    db: &dyn Db,
+    f: impl FnOnce() -> Result<T, MlflowError>,
+) -> Result<T, MlflowError> {
+    db.exec("BEGIN IMMEDIATE", &[])?;
+    match f() {
+        Ok(v) => match db.exec("COMMIT", &[]) {
+            Ok(()) => Ok(v),
+            Err(e) => {
+                let _ = db.execute("ROLLBACK", &[]);
+                Err(e)
+            }
+        },
+        Err(e) => {
+            let _ = db.execute("ROLLBACK", &[]);
+            Err(e)
+        }
+    }
+}
+
+/// Builds a parameter array: `params![a, b, c]` (pass as `&params![..]`).
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),+ $(,)?) => { [$($crate::store::db::SqlValue::from($v)),+] };
+}
+
+#[cfg(test)]
+mod tests;
