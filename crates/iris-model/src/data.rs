@@ -1,8 +1,8 @@
 //! The Iris data set (Fisher, 1936; 150 rows as distributed with scikit-learn),
 //! loaded from `data/iris.csv`, and a deterministic stratified train/test split.
 
+use crate::names::{CLASS_NAMES, FEATURE_NAMES, N_CLASSES, N_FEATURES};
 use crate::rng::SplitMix64;
-use crate::{CLASS_NAMES, FEATURE_NAMES, N_CLASSES, N_FEATURES};
 use std::fmt;
 
 const IRIS_CSV: &str = include_str!("../data/iris.csv");

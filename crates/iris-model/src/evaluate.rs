@@ -1,6 +1,6 @@
 //! Classification metrics: accuracy, per-class precision/recall/F1, confusion matrix.
 
-use crate::{CLASS_NAMES, N_CLASSES};
+use crate::names::{CLASS_NAMES, N_CLASSES};
 
 /// Metrics of one class (one-vs-rest).
 #[derive(Debug, Clone, PartialEq)]

@@ -21,6 +21,7 @@
 mod data;
 #[cfg(feature = "train")]
 mod evaluate;
+mod names;
 #[cfg(feature = "train")]
 mod onnx;
 mod rng;
@@ -30,31 +31,12 @@ mod train;
 pub use data::{iris, DataError, Dataset, Sample};
 #[cfg(feature = "train")]
 pub use evaluate::{ClassReport, Evaluation};
+pub use names::{
+    CLASS_NAMES, FEATURE_NAMES, METADATA_CLASS_NAMES, METADATA_FEATURE_NAMES, N_CLASSES,
+    N_FEATURES, ONNX_INPUT, ONNX_LABEL, ONNX_PROBABILITIES,
+};
 #[cfg(feature = "train")]
 pub use train::{train, LogisticRegression, TrainConfig};
-
-/// Feature names in input column order (all in cm).
-pub const FEATURE_NAMES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
-
-/// Class names; a class index is a position in this array.
-pub const CLASS_NAMES: [&str; 3] = ["setosa", "versicolor", "virginica"];
-
-/// Number of input features.
-pub const N_FEATURES: usize = FEATURE_NAMES.len();
-
-/// Number of classes.
-pub const N_CLASSES: usize = CLASS_NAMES.len();
-
-/// Name of the ONNX graph input: a float tensor `[N, 4]`.
-pub const ONNX_INPUT: &str = "input";
-/// Name of the ONNX output holding class probabilities: float `[N, 3]`.
-pub const ONNX_PROBABILITIES: &str = "probabilities";
-/// Name of the ONNX output holding the predicted class index: int64 `[N]`.
-pub const ONNX_LABEL: &str = "label";
-/// ONNX metadata key whose value is the JSON array of class names.
-pub const METADATA_CLASS_NAMES: &str = "class_names";
-/// ONNX metadata key whose value is the JSON array of feature names.
-pub const METADATA_FEATURE_NAMES: &str = "feature_names";
 
 /// The ONNX model trained with [`TrainConfig::default`], as committed in
 /// `crates/iris-model/model/iris.onnx` (a test checks it equals a fresh training).

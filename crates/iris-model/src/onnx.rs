@@ -4,11 +4,11 @@
 //! and `ArgMax(probabilities, axis 1) -> label [N]` (int64). Class and feature names go
 //! into the model's metadata as JSON arrays.
 
-use crate::train::LogisticRegression;
-use crate::{
+use crate::names::{
     CLASS_NAMES, FEATURE_NAMES, METADATA_CLASS_NAMES, METADATA_FEATURE_NAMES, N_CLASSES,
     N_FEATURES, ONNX_INPUT, ONNX_LABEL, ONNX_PROBABILITIES,
 };
+use crate::train::LogisticRegression;
 use prost::Message;
 use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType};
 
@@ -16,7 +16,14 @@ use tract_onnx::pb::{self, attribute_proto::AttributeType, tensor_proto::DataTyp
 const IR_VERSION: i64 = 8;
 const OPSET: i64 = 13;
 
-pub(crate) fn encode(model: &LogisticRegression) -> Vec<u8> {
+impl LogisticRegression {
+    /// The model as an ONNX file (see [`crate::ONNX_INPUT`] and the output names).
+    pub fn to_onnx(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
+fn encode(model: &LogisticRegression) -> Vec<u8> {
     let weights: Vec<f32> = model.weights.iter().flatten().copied().collect();
     let graph = pb::GraphProto {
         name: "iris_logistic_regression".into(),

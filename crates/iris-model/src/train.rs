@@ -5,7 +5,7 @@
 
 use crate::data::Dataset;
 use crate::evaluate::Evaluation;
-use crate::{N_CLASSES, N_FEATURES};
+use crate::names::{N_CLASSES, N_FEATURES};
 
 /// Hyper-parameters of a training run.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,11 +157,6 @@ impl LogisticRegression {
             .map(|s| (s.label, self.predict(&s.features)))
             .collect();
         Evaluation::from_pairs(&pairs)
-    }
-
-    /// The model as an ONNX file (see [`crate::ONNX_INPUT`] and the output names).
-    pub fn to_onnx(&self) -> Vec<u8> {
-        crate::onnx::encode(self)
     }
 }
 
