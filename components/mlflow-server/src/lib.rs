@@ -10,10 +10,11 @@
 pub mod artifacts;
 pub mod error;
 pub mod graphql;
+pub mod handlers;
 pub mod http;
 pub mod registry;
 pub mod search;
-pub mod service;
+pub mod services;
 pub mod store;
 pub mod util;
 pub mod web_ui;

@@ -8,7 +8,7 @@ use super::store;
 use crate::error::{ApiResult, MlflowError};
 use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
-use crate::service::runs::get_run_info;
+use crate::services::runs::get_run_info;
 use mlflow_wire::tracking::{self as wire, ListArtifactsResponse};
 
 /// Under `/api/2.0/mlflow-artifacts/`.

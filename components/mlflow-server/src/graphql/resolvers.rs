@@ -14,7 +14,7 @@ use super::schema::{
 use crate::error::{required, ApiResult, MlflowError};
 use crate::registry::validation::{DEFAULT_SEARCH_VERSIONS, MAX_SEARCH_VERSIONS};
 use crate::registry::versions;
-use crate::service::{experiments, metrics, runs};
+use crate::services::{experiments, metrics, runs};
 use crate::store::db::Db;
 use async_graphql::{Context, Error, Lookahead, Result};
 use futures::channel::oneshot;

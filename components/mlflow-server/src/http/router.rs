@@ -32,15 +32,15 @@ pub const ROOT: &[&str] = &["/"];
 pub const AREAS: &[Area] = &[
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::service::experiments::ROUTES,
+        routes: crate::handlers::experiments::ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::service::runs::ROUTES,
+        routes: crate::handlers::runs::ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::service::metrics::ROUTES,
+        routes: crate::handlers::metrics::ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
@@ -60,11 +60,11 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: MLFLOW_V3,
-        routes: crate::service::server_info::V3_ROUTES,
+        routes: crate::handlers::server_info::V3_ROUTES,
     },
     Area {
         prefixes: ROOT,
-        routes: crate::service::server_info::ROOT_ROUTES,
+        routes: crate::handlers::server_info::ROOT_ROUTES,
     },
     Area {
         prefixes: ROOT,

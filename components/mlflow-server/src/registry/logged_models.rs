@@ -5,8 +5,8 @@
 use super::validation as v;
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
-use crate::service::experiments::get_active_experiment;
-use crate::service::validation::validate_key;
+use crate::services::experiments::get_active_experiment;
+use crate::services::validation::validate_key;
 use crate::store::db::{transaction, Db, DbExt, Row, SqlValue};
 use crate::util::{ids, names, page_token, time::now_ms};
 use mlflow_wire::logged_models::{

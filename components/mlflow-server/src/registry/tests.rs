@@ -5,7 +5,7 @@ use super::{models, versions};
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
-use crate::service::{experiments, runs};
+use crate::services::{experiments, runs};
 use crate::store::native::NativeDb;
 use crate::store::testing;
 use mlflow_wire::registry::CreateModelVersion;

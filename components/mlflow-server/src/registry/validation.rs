@@ -2,7 +2,7 @@
 //! logged-model names, versions, aliases, stages, tags and model-version sources.
 
 use crate::error::{ApiResult, MlflowError};
-use crate::service::validation::validate_key;
+use crate::services::validation::validate_key;
 
 pub const MAX_TAG_VALUE_LEN: usize = 100_000;
 pub const MAX_ALIAS_LEN: usize = 255;

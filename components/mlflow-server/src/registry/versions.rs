@@ -6,7 +6,7 @@ use super::validation::{self as v, STAGE_DELETED};
 use super::{logged_models, search};
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
-use crate::service::runs;
+use crate::services::runs;
 use crate::store::db::{transaction, Db, DbExt, Row};
 use crate::util::{page_token, time::now_ms};
 use mlflow_wire::registry::{CreateModelVersion, ModelVersion};

@@ -171,7 +171,7 @@ fn the_largest_accepted_filters_run_on_sqlite() {
             order_by: order_by.clone(),
             ..Default::default()
         };
-        let (sql, binds, _, _) = crate::service::runs::search_runs_sql(&request)
+        let (sql, binds, _, _) = crate::services::runs::search_runs_sql(&request)
             .unwrap()
             .unwrap();
         assert!(binds.len() <= SQLITE_MAX_VARIABLES, "{} binds", binds.len());
@@ -182,7 +182,7 @@ fn the_largest_accepted_filters_run_on_sqlite() {
             order_by: vec!["name".into(); MAX_ORDER_BY_ITEMS],
             ..Default::default()
         };
-        crate::service::experiments::search_experiments(&db, &request).unwrap();
+        crate::services::experiments::search_experiments(&db, &request).unwrap();
         let models =
             registry::registered_models_filter(&filter.replace("attributes.run_id", "name"));
         db.query(

@@ -7,11 +7,18 @@
 //! applied on first use) with the tables in `schema`, and one module per entity.
 
 pub mod db;
+pub mod experiments;
+pub mod inputs;
+pub mod lifecycle;
+pub mod metrics;
 pub mod migrations;
 #[cfg(test)]
 pub mod native;
+pub mod params;
+pub mod runs;
 pub mod schema;
 #[cfg(target_arch = "wasm32")]
 pub mod spin;
+pub mod tags;
 #[cfg(test)]
 pub mod testing;

@@ -17,7 +17,7 @@ use crate::http::ajax_only;
 use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::registry::{logged_models, validation as v, versions};
-use crate::service::runs::get_run_info;
+use crate::services::runs::get_run_info;
 use crate::store::db::Db;
 
 /// MLflow's limit for the UI's upload.
@@ -211,7 +211,7 @@ pub fn upload(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::runs::create_run;
+    use crate::services::runs::create_run;
     use crate::store::testing;
     use crate::web_ui::testing::{call, call_json};
 

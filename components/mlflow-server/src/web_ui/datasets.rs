@@ -1,16 +1,12 @@
 //! `POST /ajax-api/2.0/mlflow/experiments/search-datasets`: the datasets the runs of some
 //! experiments logged as inputs (the runs table's dataset column and filter).
 
-use crate::error::{ApiResult, MlflowError};
+use crate::error::ApiResult;
 use crate::http::ajax_only;
 use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse};
-use crate::store::db::{DbExt, SqlValue};
+use crate::services::datasets as service;
 use serde::{Deserialize, Serialize};
-
-/// MLflow's bounds: at most 20 experiments per request, 1,000 summaries per answer.
-const MAX_EXPERIMENTS: usize = 20;
-const MAX_SUMMARIES: i64 = 1000;
 
 #[derive(Deserialize)]
 struct SearchDatasets {
@@ -30,43 +26,13 @@ struct DatasetSummary {
 pub fn search_datasets(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     ajax_only(req)?;
     let m: SearchDatasets = req.message()?;
-    if m.experiment_ids.is_empty() {
-        return Err(MlflowError::invalid(
-            "SearchDatasets request must specify at least one experiment_id.",
-        ));
-    }
-    if m.experiment_ids.len() > MAX_EXPERIMENTS {
-        return Err(MlflowError::invalid(format!(
-            "SearchDatasets request cannot specify more than {MAX_EXPERIMENTS} experiment_ids. Received {} experiment_ids.",
-            m.experiment_ids.len()
-        )));
-    }
-    let mut binds = Vec::with_capacity(m.experiment_ids.len() + 1);
-    for id in &m.experiment_ids {
-        let id: i64 = id
-            .trim()
-            .parse()
-            .map_err(|_| MlflowError::invalid(format!("Invalid experiment ID: '{id}'")))?;
-        binds.push(SqlValue::Integer(id));
-    }
-    let marks = vec!["?"; binds.len()].join(", ");
-    binds.push(SqlValue::Integer(MAX_SUMMARIES));
-    let rows = ctx.db.query(
-        &format!(
-            "SELECT DISTINCT r.experiment_id, d.name, d.digest, d.context
-             FROM run_dataset_inputs d JOIN runs r ON r.run_uuid = d.run_uuid
-             WHERE r.experiment_id IN ({marks})
-             ORDER BY r.experiment_id, d.name, d.digest LIMIT ?"
-        ),
-        &binds,
-    )?;
-    let summaries: Vec<DatasetSummary> = rows
-        .iter()
-        .map(|r| DatasetSummary {
-            experiment_id: r.int(0).to_string(),
-            name: r.text(1),
-            digest: r.text(2),
-            context: r.opt_text(3),
+    let summaries: Vec<DatasetSummary> = service::search_datasets(ctx.db, &m.experiment_ids)?
+        .into_iter()
+        .map(|s| DatasetSummary {
+            experiment_id: s.experiment_id,
+            name: s.name,
+            digest: s.digest,
+            context: s.context,
         })
         .collect();
     // Without summaries MLflow answers the empty message.
@@ -79,7 +45,7 @@ pub fn search_datasets(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult
 #[cfg(test)]
 mod tests {
     use crate::http::Method;
-    use crate::service::runs::create_run;
+    use crate::services::runs::create_run;
     use crate::store::testing;
     use crate::web_ui::testing::call_json;
     use serde_json::json;

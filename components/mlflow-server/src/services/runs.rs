@@ -1,64 +1,26 @@
 //! Runs: create, get, update, delete, restore, search; params, tags, log-batch,
-//! log-inputs, outputs, log-model. Metric writes live in `metrics`.
+//! log-inputs, outputs, log-model — MLflow's rules for them (active runs only, params
+//! immutable, batch limits, the run-name tag) over the tracking store modules.
 
 use super::experiments::get_active_experiment;
-use super::metrics::{insert_metrics, validate_metric, NewMetric};
-use super::validation::{self as v, validate_key};
-use super::{view_type_sql, ACTIVE, DELETED};
+use super::validation::{self as v, checked_param, checked_tag, validate_key, validate_metric};
 use crate::error::{required, ApiResult, MlflowError};
-use crate::http::route::{route, Ctx, PathParams, Route};
-use crate::http::{ApiRequest, ApiResponse, Method};
-use crate::params;
-use crate::search;
-use crate::store::db::{transaction, Db, DbExt, Row, SqlValue};
+use crate::store::db::{transaction, Db};
+use crate::store::inputs::{self, NewDatasetInput};
+use crate::store::lifecycle::{ACTIVE, DELETED};
+use crate::store::metrics::{self as metric_store, NewMetric};
+use crate::store::runs::{self as store, SearchQuery};
+use crate::store::{params as param_store, tags as tag_store};
 use crate::util::{ids, names, page_token, time::now_ms};
 use mlflow_wire::tracking::{self as wire, KeyValue, Run, RunData, RunInfo};
 use std::collections::{BTreeMap, HashMap};
 
-pub const ROUTES: &[Route] = &[
-    route(Method::Post, "runs/create", create),
-    route(Method::Get, "runs/get", get),
-    route(Method::Post, "runs/update", update),
-    route(Method::Post, "runs/delete", delete),
-    route(Method::Post, "runs/restore", restore),
-    route(Method::Post, "runs/search", search),
-    route(Method::Get, "runs/search", search),
-    route(Method::Post, "runs/log-parameter", log_param),
-    route(Method::Post, "runs/set-tag", set_tag),
-    route(Method::Post, "runs/delete-tag", delete_tag),
-    route(Method::Post, "runs/log-batch", log_batch),
-    route(Method::Post, "runs/log-inputs", log_inputs),
-    route(Method::Post, "runs/outputs", log_outputs),
-    route(Method::Post, "runs/log-model", log_model),
-];
-
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
 const STATUSES: &[&str] = &["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED"];
-const COLUMNS: &str = "r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.artifact_uri, r.lifecycle_stage";
-
-fn info_from_row(r: &Row) -> RunInfo {
-    let id = r.text(0);
-    RunInfo {
-        run_uuid: id.clone(),
-        run_id: id,
-        run_name: r.text(1),
-        experiment_id: r.int(2).to_string(),
-        user_id: r.text(3),
-        status: r.text(4),
-        start_time: r.opt_int(5),
-        end_time: r.opt_int(6),
-        artifact_uri: r.text(7),
-        lifecycle_stage: r.text(8),
-    }
-}
 
 pub fn get_run_info(db: &dyn Db, run_id: &str) -> ApiResult<RunInfo> {
-    db.query_one(
-        &format!("SELECT {COLUMNS} FROM runs r WHERE r.run_uuid = ?"),
-        &params![run_id],
-    )?
-    .map(|r| info_from_row(&r))
-    .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")))
+    store::get_info(db, run_id)?
+        .ok_or_else(|| MlflowError::not_found(format!("Run with id={run_id} not found")))
 }
 
 /// The run, required to be active (MLflow refuses writes to deleted runs).
@@ -73,18 +35,16 @@ pub fn get_active_run(db: &dyn Db, run_id: &str) -> ApiResult<RunInfo> {
     Ok(info)
 }
 
-fn run_id_of(r: &wire::RunRef) -> ApiResult<&str> {
+/// The run id a request names (`run_id`, or the older `run_uuid`).
+pub fn run_id_of(r: &wire::RunRef) -> ApiResult<&str> {
     r.id().ok_or_else(|| MlflowError::missing("run_id"))
 }
 
 /// A whole run: info, latest metrics, params, tags, inputs, outputs.
 pub fn load_run(db: &dyn Db, info: RunInfo) -> ApiResult<Run> {
-    let mut runs = load_runs(db, vec![info])?;
+    let mut runs = store::load(db, vec![info])?;
     Ok(runs.pop().expect("one run in, one run out"))
 }
-
-/// Tag rows per INSERT in create-run.
-const TAG_ROWS: usize = 100;
 
 pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     let experiment_id = m
@@ -124,45 +84,22 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     // the host, and the write lock is held from BEGIN to COMMIT.
     let exp = get_active_experiment(db, &experiment_id)?;
     let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
-    let artifact_uri = format!("{}/{run_id}/artifacts", exp.artifact_location);
-    let info = transaction(db, || {
-        db.exec(
-            "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
-             VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, 'active', ?)",
-            &params![
-                run_id.as_str(),
-                run_name.as_str(),
-                experiment_number,
-                m.user_id.clone().unwrap_or_default(),
-                start_time,
-                artifact_uri.as_str()
-            ],
-        )?;
-        // The tags (at least the run name) in as few statements as SQLite's limit
-        // on bound values allows.
-        for chunk in tags.chunks(TAG_ROWS) {
-            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let binds: Vec<SqlValue> = chunk
-                .iter()
-                .flat_map(|(k, val)| params![run_id.as_str(), k.as_str(), val.as_str()])
-                .collect();
-            db.exec(
-                &format!("INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES {rows}"),
-                &binds,
-            )?;
-        }
-        Ok(RunInfo {
-            run_uuid: run_id.clone(),
-            run_id: run_id.clone(),
-            run_name: run_name.clone(),
-            experiment_id: experiment_number.to_string(),
-            user_id: m.user_id.clone().unwrap_or_default(),
-            status: "RUNNING".into(),
-            start_time: Some(start_time),
-            end_time: None,
-            artifact_uri: artifact_uri.clone(),
-            lifecycle_stage: ACTIVE.into(),
-        })
+    let info = RunInfo {
+        run_uuid: run_id.clone(),
+        run_id: run_id.clone(),
+        run_name,
+        experiment_id: experiment_number.to_string(),
+        user_id: m.user_id.clone().unwrap_or_default(),
+        status: "RUNNING".into(),
+        start_time: Some(start_time),
+        end_time: None,
+        artifact_uri: format!("{}/{run_id}/artifacts", exp.artifact_location),
+        lifecycle_stage: ACTIVE.into(),
+    };
+    transaction(db, || {
+        store::insert(db, &info, experiment_number)?;
+        // The tags (at least the run name) in as few statements as possible.
+        tag_store::insert_all(db, &run_id, &tags)
     })?;
     // A new run holds only its tags: answer from what was written instead of reading
     // it back (the answer equals get-run's; a test checks that).
@@ -181,23 +118,10 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     })
 }
 
-fn create(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::CreateRun = req.message()?;
-    let run = create_run(ctx.db, &m)?;
-    ApiResponse::json(&wire::RunResponse { run })
-}
-
 /// runs/get: the run a request names (by run_id or run_uuid), whole.
 pub fn get_run(db: &dyn Db, m: &wire::RunRef) -> ApiResult<Run> {
     let info = get_run_info(db, run_id_of(m)?)?;
     load_run(db, info)
-}
-
-fn get(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunRef = req.message()?;
-    ApiResponse::json(&wire::RunResponse {
-        run: get_run(ctx.db, &m)?,
-    })
 }
 
 pub fn update_run(db: &dyn Db, m: &wire::UpdateRun) -> ApiResult<RunInfo> {
@@ -213,161 +137,34 @@ pub fn update_run(db: &dyn Db, m: &wire::UpdateRun) -> ApiResult<RunInfo> {
     transaction(db, || {
         get_active_run(db, run_id)?;
         if let Some(s) = &m.status {
-            db.exec(
-                "UPDATE runs SET status = ? WHERE run_uuid = ?",
-                &params![s.as_str(), run_id],
-            )?;
+            store::set_status(db, run_id, s)?;
         }
         if let Some(t) = m.end_time {
-            db.exec(
-                "UPDATE runs SET end_time = ? WHERE run_uuid = ?",
-                &params![t, run_id],
-            )?;
+            store::set_end_time(db, run_id, t)?;
         }
         if let Some(name) = m.run_name.as_deref().filter(|n| !n.is_empty()) {
-            db.exec(
-                "UPDATE runs SET name = ? WHERE run_uuid = ?",
-                &params![name, run_id],
-            )?;
-            db.exec(
-                "INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
-                &params![run_id, RUN_NAME_TAG, name],
-            )?;
+            store::set_name(db, run_id, name)?;
+            tag_store::set(db, run_id, RUN_NAME_TAG, name)?;
         }
         Ok(())
     })?;
     get_run_info(db, run_id)
 }
 
-fn update(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::UpdateRun = req.message()?;
-    let run_info = update_run(ctx.db, &m)?;
-    ApiResponse::json(&wire::UpdateRunResponse { run_info })
-}
-
+/// Deletes (soft, stamped) or restores a run.
 pub fn set_lifecycle(db: &dyn Db, run_id: &str, stage: &str) -> ApiResult<()> {
     get_run_info(db, run_id)?;
     let deleted_time = (stage == DELETED).then(now_ms);
-    db.exec(
-        "UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid = ?",
-        &params![stage, deleted_time, run_id],
-    )
+    store::set_lifecycle(db, run_id, stage, deleted_time)
 }
 
-fn delete(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunRef = req.message()?;
-    set_lifecycle(ctx.db, run_id_of(&m)?, DELETED)?;
-    ApiResponse::empty()
+pub fn delete_run(db: &dyn Db, m: &wire::RunRef) -> ApiResult<()> {
+    set_lifecycle(db, run_id_of(m)?, DELETED)
 }
 
-fn restore(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunRef = req.message()?;
-    set_lifecycle(ctx.db, run_id_of(&m)?, ACTIVE)?;
-    ApiResponse::empty()
+pub fn restore_run(db: &dyn Db, m: &wire::RunRef) -> ApiResult<()> {
+    set_lifecycle(db, run_id_of(m)?, ACTIVE)
 }
-
-/// Loads params, tags, latest metrics, inputs and outputs of many runs with a few IN
-/// queries per 400 runs, not six per run.
-fn load_runs(db: &dyn Db, infos: Vec<RunInfo>) -> ApiResult<Vec<Run>> {
-    let mut runs: Vec<Run> = infos
-        .into_iter()
-        .map(|info| Run {
-            info,
-            ..Default::default()
-        })
-        .collect();
-    let index: HashMap<String, usize> = runs
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.info.run_id.clone(), i))
-        .collect();
-    let ids: Vec<String> = index.keys().cloned().collect();
-    for chunk in ids.chunks(400) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let binds: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
-        for (table, is_param) in [("params", true), ("tags", false)] {
-            for r in db.query(
-                &format!("SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({marks}) ORDER BY key"),
-                &binds,
-            )? {
-                let run = &mut runs[index[&r.text(0)]];
-                let kv = KeyValue::new(r.text(1), r.text(2));
-                if is_param {
-                    run.data.params.push(kv);
-                } else {
-                    run.data.tags.push(kv);
-                }
-            }
-        }
-        for r in db.query(
-            &format!(
-                "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ({marks}) ORDER BY key"
-            ),
-            &binds,
-        )? {
-            let run = &mut runs[index[&r.text(0)]];
-            run.data.metrics.push(super::metrics::metric_from_row(&r, 1));
-        }
-        load_inputs_outputs(db, &mut runs, &index, &marks, &binds)?;
-    }
-    Ok(runs)
-}
-
-/// Dataset and model inputs and model outputs of the runs bound in `binds`.
-fn load_inputs_outputs(
-    db: &dyn Db,
-    runs: &mut [Run],
-    index: &HashMap<String, usize>,
-    marks: &str,
-    binds: &[SqlValue],
-) -> ApiResult<()> {
-    for r in db.query(
-        &format!(
-            "SELECT run_uuid, name, digest, source_type, source, schema, profile, tags_json FROM run_dataset_inputs WHERE run_uuid IN ({marks}) ORDER BY rowid"
-        ),
-        binds,
-    )? {
-        let run = &mut runs[index[&r.text(0)]];
-        run.inputs.dataset_inputs.push(wire::DatasetInput {
-            tags: serde_json::from_str(&r.text(7)).unwrap_or_default(),
-            dataset: Some(wire::Dataset {
-                name: r.opt_text(1),
-                digest: r.opt_text(2),
-                source_type: r.opt_text(3),
-                source: r.opt_text(4),
-                schema: r.opt_text(5),
-                profile: r.opt_text(6),
-            }),
-        });
-    }
-    for r in db.query(
-        &format!("SELECT run_uuid, model_id FROM run_model_inputs WHERE run_uuid IN ({marks}) ORDER BY model_id"),
-        binds,
-    )? {
-        runs[index[&r.text(0)]]
-            .inputs
-            .model_inputs
-            .push(wire::ModelInput {
-                model_id: r.opt_text(1),
-            });
-    }
-    for r in db.query(
-        &format!("SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ({marks}) ORDER BY model_id"),
-        binds,
-    )? {
-        runs[index[&r.text(0)]]
-            .outputs
-            .model_outputs
-            .push(wire::ModelOutput {
-                model_id: r.opt_text(1),
-                step: r.opt_int(2),
-            });
-    }
-    Ok(())
-}
-
-/// A search statement with its parameters, page size and offset.
-pub(crate) type SearchQuery = (String, Vec<SqlValue>, i64, i64);
 
 /// The search statement for a request (`None` when it names no experiment).
 pub(crate) fn search_runs_sql(m: &wire::SearchRuns) -> ApiResult<Option<SearchQuery>> {
@@ -377,132 +174,69 @@ pub(crate) fn search_runs_sql(m: &wire::SearchRuns) -> ApiResult<Option<SearchQu
         v::MAX_SEARCH_RUNS_RESULTS,
     )?;
     let offset = page_token::decode(m.page_token.as_deref())?;
-    let view = view_type_sql(m.run_view_type.as_deref(), "r.lifecycle_stage")?;
-    let filter = search::runs::filter_sql(m.filter.as_deref().unwrap_or(""))?;
-    let order = search::runs::order_sql(&m.order_by)?;
-    if m.experiment_ids.is_empty() {
-        return Ok(None);
-    }
-    search::limits::check_experiment_ids(&m.experiment_ids)?;
-    let mut exp_ids = Vec::new();
-    for id in &m.experiment_ids {
-        match id.trim().parse::<i64>() {
-            Ok(n) => exp_ids.push(SqlValue::Integer(n)),
-            Err(_) => {
-                return Err(MlflowError::invalid(format!(
-                    "Invalid experiment id '{id}'"
-                )))
-            }
-        }
-    }
-    let marks = vec!["?"; exp_ids.len()].join(", ");
-    let sql = format!(
-        "SELECT {COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {view}{}{} LIMIT ? OFFSET ?",
-        filter.sql, order.sql
-    );
-    let mut binds = exp_ids;
-    binds.extend(filter.params);
-    binds.extend(order.params);
-    binds.extend(params![limit + 1, offset]);
-    Ok(Some((sql, binds, limit, offset)))
+    let view = v::view_type(m.run_view_type.as_deref())?;
+    store::search_sql(
+        &m.experiment_ids,
+        view,
+        m.filter.as_deref().unwrap_or(""),
+        &m.order_by,
+        limit,
+        offset,
+    )
 }
 
 pub fn search_runs(db: &dyn Db, m: &wire::SearchRuns) -> ApiResult<wire::SearchRunsResponse> {
-    let Some((sql, binds, limit, offset)) = search_runs_sql(m)? else {
+    let Some(query) = search_runs_sql(m)? else {
         return Ok(wire::SearchRunsResponse::default());
     };
-    let rows = db.query(&sql, &binds)?;
-    let has_more = rows.len() as i64 > limit;
-    let infos: Vec<RunInfo> = rows
-        .iter()
-        .take(limit as usize)
-        .map(info_from_row)
-        .collect();
-    let count = infos.len();
+    let (runs, has_more) = store::search(db, &query)?;
+    let next_page_token = page_token::next(query.3, runs.len(), has_more);
     Ok(wire::SearchRunsResponse {
-        runs: load_runs(db, infos)?,
-        next_page_token: page_token::next(offset, count, has_more),
+        runs,
+        next_page_token,
     })
-}
-
-fn search(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::SearchRuns = req.message()?;
-    ApiResponse::json(&search_runs(ctx.db, &m)?)
 }
 
 /// Writes params; a key already logged with a different value is refused.
 fn write_params(db: &dyn Db, run_id: &str, params: &[(String, String)]) -> ApiResult<()> {
     for (key, value) in params {
-        let existing = db.query_one(
-            "SELECT value FROM params WHERE run_uuid = ? AND key = ?",
-            &params![run_id, key.as_str()],
-        )?;
-        match existing {
-            Some(r) if r.text(0) != *value => {
+        match param_store::value(db, run_id, key)? {
+            Some(existing) if existing != *value => {
                 return Err(MlflowError::invalid(format!(
-                    "Changing param values is not allowed. Param with key='{key}' was already logged with value='{}' for run ID='{run_id}'. Attempted logging new value '{value}'.",
-                    r.text(0)
+                    "Changing param values is not allowed. Param with key='{key}' was already logged with value='{existing}' for run ID='{run_id}'. Attempted logging new value '{value}'."
                 )))
             }
             Some(_) => {}
-            None => db.exec(
-                "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)",
-                &params![run_id, key.as_str(), value.as_str()],
-            )?,
+            None => param_store::insert(db, run_id, key, value)?,
         }
     }
     Ok(())
 }
 
+/// Writes tags; the run-name tag renames the run too.
 fn write_tags(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
     for (key, value) in tags {
-        db.exec(
-            "INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
-            &params![run_id, key.as_str(), value.as_str()],
-        )?;
+        tag_store::set(db, run_id, key, value)?;
         if key == RUN_NAME_TAG {
-            db.exec(
-                "UPDATE runs SET name = ? WHERE run_uuid = ?",
-                &params![value.as_str(), run_id],
-            )?;
+            store::set_name(db, run_id, value)?;
         }
     }
     Ok(())
 }
 
-fn checked_param(kv: &KeyValue) -> ApiResult<(String, String)> {
-    let key = validate_key("param", kv.key.as_deref())?;
-    let value = kv
-        .value
-        .as_deref()
-        .ok_or_else(|| MlflowError::missing("value"))?;
-    Ok((key, v::truncate(value, v::MAX_PARAM_VALUE_LEN)))
-}
-
-fn checked_tag(kv: &KeyValue) -> ApiResult<(String, String)> {
-    let key = validate_key("tag", kv.key.as_deref())?;
-    Ok((
-        key,
-        v::truncate(kv.value.as_deref().unwrap_or(""), v::MAX_TAG_VALUE_LEN),
-    ))
-}
-
-fn log_param(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunKeyValue = req.message()?;
+pub fn log_param(db: &dyn Db, m: &wire::RunKeyValue) -> ApiResult<()> {
     let run_id = run_id_of(&m.run)?;
     let p = checked_param(&KeyValue {
         key: m.key.clone(),
         value: m.value.clone(),
     })?;
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
-        write_params(ctx.db, run_id, &[p])
-    })?;
-    ApiResponse::empty()
+    transaction(db, || {
+        get_active_run(db, run_id)?;
+        write_params(db, run_id, &[p])
+    })
 }
 
-fn set_tag(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunKeyValue = req.message()?;
+pub fn set_tag(db: &dyn Db, m: &wire::RunKeyValue) -> ApiResult<()> {
     let run_id = run_id_of(&m.run)?;
     if m.value.is_none() {
         return Err(MlflowError::missing("value"));
@@ -511,37 +245,24 @@ fn set_tag(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse
         key: m.key.clone(),
         value: m.value.clone(),
     })?;
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
-        write_tags(ctx.db, run_id, &[t])
-    })?;
-    ApiResponse::empty()
+    transaction(db, || {
+        get_active_run(db, run_id)?;
+        write_tags(db, run_id, &[t])
+    })
 }
 
-fn delete_tag(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::RunKeyValue = req.message()?;
+pub fn delete_tag(db: &dyn Db, m: &wire::RunKeyValue) -> ApiResult<()> {
     let run_id = run_id_of(&m.run)?;
     let key = required(&m.key, "key")?;
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
-        if ctx
-            .db
-            .query_one(
-                "SELECT 1 FROM tags WHERE run_uuid = ? AND key = ?",
-                &params![run_id, key],
-            )?
-            .is_none()
-        {
+    transaction(db, || {
+        get_active_run(db, run_id)?;
+        if !tag_store::exists(db, run_id, key)? {
             return Err(MlflowError::not_found(format!(
                 "No tag with name: {key} in run with id {run_id}"
             )));
         }
-        ctx.db.exec(
-            "DELETE FROM tags WHERE run_uuid = ? AND key = ?",
-            &params![run_id, key],
-        )
-    })?;
-    ApiResponse::empty()
+        tag_store::delete(db, run_id, key)
+    })
 }
 
 /// log-batch: every limit and every entity is checked before anything is written, and
@@ -583,29 +304,14 @@ pub fn log_batch_checked(db: &dyn Db, m: &wire::LogBatch) -> ApiResult<()> {
     let tags: Vec<(String, String)> = m.tags.iter().map(checked_tag).collect::<ApiResult<_>>()?;
     transaction(db, || {
         get_active_run(db, run_id)?;
-        insert_metrics(db, run_id, &metrics)?;
+        metric_store::insert(db, run_id, &metrics)?;
         write_params(db, run_id, &params)?;
         write_tags(db, run_id, &tags)
     })
 }
 
-fn log_batch(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    if req.body.len() > v::MAX_BATCH_BODY_BYTES {
-        return Err(MlflowError::invalid(format!(
-            "Batched logging API requests must be at most {} bytes, got a request of {} bytes.",
-            v::MAX_BATCH_BODY_BYTES,
-            req.body.len()
-        )));
-    }
-    let m: wire::LogBatch = req.message()?;
-    log_batch_checked(ctx.db, &m)?;
-    ApiResponse::empty()
-}
-
-fn log_inputs(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::LogInputs = req.message()?;
+pub fn log_inputs(db: &dyn Db, m: &wire::LogInputs) -> ApiResult<()> {
     let run_id = run_id_of(&m.run)?;
-    let db = ctx.db;
     transaction(db, || {
         get_active_run(db, run_id)?;
         for input in &m.datasets {
@@ -623,46 +329,45 @@ fn log_inputs(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
                 .find(|t| t.key.as_deref() == Some("mlflow.data.context"))
                 .and_then(|t| t.value.clone());
             let tags_json = serde_json::to_string(&input.tags).unwrap_or_else(|_| "[]".into());
-            db.exec(
-                "INSERT OR IGNORE INTO run_dataset_inputs (run_uuid, name, digest, source_type, source, schema, profile, context, tags_json)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                &params![run_id, name, digest, source_type, source, d.schema.clone(), d.profile.clone(), context, tags_json],
+            inputs::insert_dataset(
+                db,
+                run_id,
+                &NewDatasetInput {
+                    name,
+                    digest,
+                    source_type,
+                    source,
+                    schema: d.schema.clone(),
+                    profile: d.profile.clone(),
+                    context,
+                    tags_json,
+                },
             )?;
         }
         for model in &m.models {
             let id = required(&model.model_id, "model_id")?;
-            db.exec(
-                "INSERT OR IGNORE INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?)",
-                &params![run_id, id],
-            )?;
+            inputs::insert_model_input(db, run_id, id)?;
         }
         Ok(())
-    })?;
-    ApiResponse::empty()
+    })
 }
 
-fn log_outputs(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    let m: wire::LogOutputs = req.message()?;
+pub fn log_outputs(db: &dyn Db, m: &wire::LogOutputs) -> ApiResult<()> {
     let run_id = run_id_of(&m.run)?;
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
+    transaction(db, || {
+        get_active_run(db, run_id)?;
         for model in &m.models {
             let id = required(&model.model_id, "model_id")?;
             let step = model.step.ok_or_else(|| MlflowError::missing("step"))?;
-            ctx.db.exec(
-                "INSERT OR REPLACE INTO run_model_outputs (run_uuid, model_id, step) VALUES (?, ?, ?)",
-                &params![run_id, id, step],
-            )?;
+            inputs::set_model_output(db, run_id, id, step)?;
         }
         Ok(())
-    })?;
-    ApiResponse::empty()
+    })
 }
 
 /// 2.x clients record each logged model's MLmodel JSON in a run tag (a JSON list).
-fn log_model(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+pub fn log_model(db: &dyn Db, m: &wire::LogModel) -> ApiResult<()> {
     const HISTORY_TAG: &str = "mlflow.log-model.history";
-    let m: wire::LogModel = req.message()?;
     let run_id = run_id_of(&m.run)?;
     let model_json = required(&m.model_json, "model_json")?;
     let model: serde_json::Value = serde_json::from_str(model_json)
@@ -674,27 +379,21 @@ fn log_model(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespon
             )));
         }
     }
-    transaction(ctx.db, || {
-        get_active_run(ctx.db, run_id)?;
-        let mut history: Vec<serde_json::Value> = ctx
-            .db
-            .query_one(
-                "SELECT value FROM tags WHERE run_uuid = ? AND key = ?",
-                &params![run_id, HISTORY_TAG],
-            )?
-            .and_then(|r| serde_json::from_str(&r.text(0)).ok())
+    transaction(db, || {
+        get_active_run(db, run_id)?;
+        let mut history: Vec<serde_json::Value> = tag_store::value(db, run_id, HISTORY_TAG)?
+            .and_then(|value| serde_json::from_str(&value).ok())
             .unwrap_or_default();
         history.push(model);
         let value = serde_json::to_string(&history).unwrap_or_default();
-        write_tags(ctx.db, run_id, &[(HISTORY_TAG.to_string(), value)])
-    })?;
-    ApiResponse::empty()
+        write_tags(db, run_id, &[(HISTORY_TAG.to_string(), value)])
+    })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+    use crate::store::db::DbExt;
     use crate::store::testing;
 
     fn new_run(db: &dyn Db, name: Option<&str>) -> Run {

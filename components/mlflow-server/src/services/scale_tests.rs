@@ -3,8 +3,8 @@
 //! searches, never table scans or sorts of a whole table.
 
 use crate::params;
-use crate::service::metrics::metric_history;
-use crate::service::runs::{search_runs, search_runs_sql};
+use crate::services::metrics::metric_history;
+use crate::services::runs::{search_runs, search_runs_sql};
 use crate::store::db::{Db, DbExt, SqlValue};
 use crate::store::testing;
 use mlflow_wire::tracking as wire;

@@ -1,6 +1,10 @@
-//! MLflow's validation rules and limits (reference §2), in one place.
+//! MLflow's tracking validation rules and limits (reference §2), in one place: keys,
+//! values, names, metric points, view types and page sizes.
 
 use crate::error::{ApiResult, MlflowError};
+use crate::store::lifecycle::ViewType;
+use crate::store::metrics::NewMetric;
+use mlflow_wire::tracking::{BatchMetric, KeyValue};
 
 pub const MAX_KEY_LEN: usize = 250;
 pub const MAX_PARAM_VALUE_LEN: usize = 6000;
@@ -78,6 +82,64 @@ pub fn validate_experiment_name(name: Option<&str>) -> ApiResult<String> {
         )));
     }
     Ok(name.to_string())
+}
+
+/// A param as stored: a valid key and a value (truncated to the limit).
+pub fn checked_param(kv: &KeyValue) -> ApiResult<(String, String)> {
+    let key = validate_key("param", kv.key.as_deref())?;
+    let value = kv
+        .value
+        .as_deref()
+        .ok_or_else(|| MlflowError::missing("value"))?;
+    Ok((key, truncate(value, MAX_PARAM_VALUE_LEN)))
+}
+
+/// A run tag as stored: a valid key and a value (missing is empty, truncated).
+pub fn checked_tag(kv: &KeyValue) -> ApiResult<(String, String)> {
+    let key = validate_key("tag", kv.key.as_deref())?;
+    Ok((
+        key,
+        truncate(kv.value.as_deref().unwrap_or(""), MAX_TAG_VALUE_LEN),
+    ))
+}
+
+/// A metric point as stored: valid key, a value (±infinity clamped), a timestamp ≥ 0.
+pub fn validate_metric(m: &BatchMetric) -> ApiResult<NewMetric> {
+    let key = validate_key("metric", m.key.as_deref())?;
+    let value = m.value.ok_or_else(|| MlflowError::missing("value"))?;
+    let timestamp = m
+        .timestamp
+        .ok_or_else(|| MlflowError::missing("timestamp"))?;
+    if timestamp < 0 {
+        return Err(MlflowError::invalid(format!(
+            "Got invalid timestamp {timestamp} for metric '{key}'. Timestamp must be a nonnegative integer."
+        )));
+    }
+    Ok(NewMetric {
+        key,
+        value: clamp_metric_value(value),
+        timestamp,
+        step: m.step.unwrap_or(0),
+        model_id: m.model_id.clone(),
+        dataset_name: m.dataset_name.clone(),
+        dataset_digest: m.dataset_digest.clone(),
+    })
+}
+
+/// `ACTIVE_ONLY` (default), `DELETED_ONLY` or `ALL` (or their numbers).
+pub fn view_type(view: Option<&str>) -> ApiResult<ViewType> {
+    Ok(
+        match view.unwrap_or("ACTIVE_ONLY").to_ascii_uppercase().as_str() {
+            "" | "ACTIVE_ONLY" | "1" => ViewType::ActiveOnly,
+            "DELETED_ONLY" | "2" => ViewType::DeletedOnly,
+            "ALL" | "3" => ViewType::All,
+            other => {
+                return Err(MlflowError::invalid(format!(
+                    "Invalid view type '{other}'; expected ACTIVE_ONLY, DELETED_ONLY or ALL"
+                )))
+            }
+        },
+    )
 }
 
 /// `max_results` within 1..=max, defaulting to `default`.

@@ -1,0 +1,11 @@
+//! Handlers: HTTP in and out. Each module decodes requests into wire types
+//! (`mlflow_wire`), calls a service and encodes the answer, and exports the route table
+//! that `http::router` mounts. No handler holds SQL.
+
+pub mod experiments;
+pub mod metrics;
+pub mod runs;
+pub mod server_info;
+
+#[cfg(test)]
+mod tests;

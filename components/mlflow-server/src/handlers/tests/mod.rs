@@ -1,0 +1,5 @@
+//! Tests that go through the router (`http::router::dispatch`) as a client's requests do.
+//! They live apart from the handlers they exercise, since the router imports those.
+
+mod metrics;
+mod user_errors;

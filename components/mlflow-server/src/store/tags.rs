@@ -1,0 +1,72 @@
+//! Run tags (`tags`).
+
+use super::db::{Db, DbExt, SqlValue};
+use crate::error::ApiResult;
+use crate::params;
+use mlflow_wire::tracking::KeyValue;
+
+/// Tag rows per INSERT in [`insert_all`].
+const TAG_ROWS: usize = 100;
+
+/// Sets a tag (replacing its value).
+pub fn set(db: &dyn Db, run_id: &str, key: &str, value: &str) -> ApiResult<()> {
+    db.exec(
+        "INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
+        &params![run_id, key, value],
+    )
+}
+
+/// Sets many tags in as few statements as SQLite's limit on bound values allows.
+pub fn insert_all(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
+    for chunk in tags.chunks(TAG_ROWS) {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let binds: Vec<SqlValue> = chunk
+            .iter()
+            .flat_map(|(k, val)| params![run_id, k.as_str(), val.as_str()])
+            .collect();
+        db.exec(
+            &format!("INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES {rows}"),
+            &binds,
+        )?;
+    }
+    Ok(())
+}
+
+pub fn value(db: &dyn Db, run_id: &str, key: &str) -> ApiResult<Option<String>> {
+    Ok(db
+        .query_one(
+            "SELECT value FROM tags WHERE run_uuid = ? AND key = ?",
+            &params![run_id, key],
+        )?
+        .map(|r| r.text(0)))
+}
+
+pub fn exists(db: &dyn Db, run_id: &str, key: &str) -> ApiResult<bool> {
+    Ok(db
+        .query_one(
+            "SELECT 1 FROM tags WHERE run_uuid = ? AND key = ?",
+            &params![run_id, key],
+        )?
+        .is_some())
+}
+
+pub fn delete(db: &dyn Db, run_id: &str, key: &str) -> ApiResult<()> {
+    db.exec(
+        "DELETE FROM tags WHERE run_uuid = ? AND key = ?",
+        &params![run_id, key],
+    )
+}
+
+/// (run id, tag) of the runs bound in `binds` (`marks` holds their placeholders), by key.
+pub fn of_runs(db: &dyn Db, marks: &str, binds: &[SqlValue]) -> ApiResult<Vec<(String, KeyValue)>> {
+    Ok(db
+        .query(
+            &format!(
+                "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks}) ORDER BY key"
+            ),
+            binds,
+        )?
+        .iter()
+        .map(|r| (r.text(0), KeyValue::new(r.text(1), r.text(2))))
+        .collect())
+}
