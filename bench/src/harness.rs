@@ -16,7 +16,20 @@ use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
 use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
 use crate::tracking::{self, Plan};
-use crate::{hostfig, largest, sizes, stalled, web_ui};
+use crate::{hostfig, largest, sizes, stalled, storage, web_ui};
+
+/// The workloads `--workloads` selects from, in the order `bench all` runs them:
+/// the host figures (trivial component, cold start), the storage round trips,
+/// prediction, tracking, stalled clients, largest requests, and the web UI.
+pub const WORKLOADS: &[&str] = &[
+    "host",
+    storage::SELECTOR,
+    "prediction",
+    "tracking",
+    "stalled",
+    "largest",
+    "web-ui",
+];
 
 /// What `bench all` was asked to do.
 #[derive(Clone, Debug)]
@@ -24,6 +37,8 @@ pub struct Options {
     pub quick: bool,
     /// Only these systems (`spinflow` alone still brings the native floor).
     pub only: Option<Vec<String>>,
+    /// Only these workloads (names of [`WORKLOADS`]); all of them when `None`.
+    pub workloads: Option<Vec<String>>,
     /// Where the report and plots go.
     pub out: PathBuf,
     pub reps: usize,
@@ -46,6 +61,14 @@ impl Options {
                     || (system == "floor" && list.iter().any(|s| s == "spinflow"))
             }
         }
+    }
+
+    /// Whether the run includes `workload` (one of [`WORKLOADS`]).
+    pub fn runs(&self, workload: &str) -> bool {
+        debug_assert!(WORKLOADS.contains(&workload), "unknown workload {workload}");
+        self.workloads
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|w| w == workload))
     }
 
     pub fn predict_load(&self) -> LoadOptions {
@@ -127,9 +150,9 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let work = scratch.join(stamp.format(RUN_STAMP).to_string());
     fs::create_dir_all(&work)?;
     check_spin_bin(&opts)?;
+    check_workloads(&opts)?;
     let paths = Paths::new(work.clone(), opts.quick, opts.spin_bin.clone())?;
-    let needs_peers = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
-        .concat()
+    let needs_peers = peer_systems(&opts)
         .iter()
         .any(|s| !systems::is_native(s) && opts.wants(s));
 
@@ -146,10 +169,17 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let mut info = RunInfo::new(&opts, &paths, stamp, needs_peers);
     let mut results = Results::default();
 
-    if opts.wants("spinflow") || opts.wants("spin") {
+    if opts.runs("host") && (opts.wants("spinflow") || opts.wants("spin")) {
         hostfig::run(&paths, &opts, &mut info, &mut results).await;
     }
-    if opts.wants("spinflow") {
+    if opts.runs(storage::SELECTOR) {
+        storage::run(&paths, &opts, &mut info, &mut results).await;
+    }
+    // The whole app's compiled code, for the workloads that serve it.
+    let whole_app = ["prediction", "tracking", "stalled", "largest", "web-ui"]
+        .iter()
+        .any(|w| opts.runs(w));
+    if whole_app && opts.wants("spinflow") {
         if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow).await {
             results.note(format!("priming the compiled-code cache: {e:#}"));
         }
@@ -158,7 +188,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         .concat()
         .iter()
         .any(|s| systems::needs_spin_cli(s) && opts.wants(s));
-    if any_spin {
+    if whole_app && any_spin {
         if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spin).await {
             results.note(format!("priming Spin's compiled-code cache: {e:#}"));
         }
@@ -167,7 +197,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let mut predict: Vec<&str> = PREDICT_SYSTEMS
         .iter()
         .copied()
-        .filter(|s| opts.wants(s))
+        .filter(|s| opts.runs("prediction") && opts.wants(s))
         .collect();
     for system in predict
         .iter()
@@ -218,7 +248,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let tracking: Vec<&str> = TRACKING_SYSTEMS
         .iter()
         .copied()
-        .filter(|s| opts.wants(s))
+        .filter(|s| opts.runs("tracking") && opts.wants(s))
         .collect();
     let plan = opts.tracking_plan();
     for rep in 0..opts.reps {
@@ -235,9 +265,15 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         }
     }
 
-    stalled::run(&paths, &opts, &mut results).await;
-    largest::run(&paths, &opts, &mut results).await;
-    web_ui::run(&paths, &opts, &mut results).await;
+    if opts.runs("stalled") {
+        stalled::run(&paths, &opts, &mut results).await;
+    }
+    if opts.runs("largest") {
+        largest::run(&paths, &opts, &mut results).await;
+    }
+    if opts.runs("web-ui") {
+        web_ui::run(&paths, &opts, &mut results).await;
+    }
     sizes::record(&paths, needs_peers, &mut results);
     info.finish(started.elapsed());
     let report = report::write(&opts, &paths, &info, &results)?;
@@ -272,6 +308,36 @@ fn check_spin_bin(opts: &Options) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--workloads` names only known workloads.
+fn check_workloads(opts: &Options) -> Result<()> {
+    let unknown: Vec<&String> = opts
+        .workloads
+        .iter()
+        .flatten()
+        .filter(|w| !WORKLOADS.contains(&w.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "unknown workload(s) {unknown:?}: choose from {}",
+            WORKLOADS.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The systems of the selected workloads that may need the peers' venv: prediction
+/// (and its trained model) and tracking; the web UI compares with `mlflow`.
+fn peer_systems(opts: &Options) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if opts.runs("prediction") {
+        v.extend(PREDICT_SYSTEMS);
+    }
+    if opts.runs("tracking") || opts.runs("web-ui") {
+        v.extend(TRACKING_SYSTEMS);
+    }
+    v
 }
 
 fn has_model(system: &str, model: Model) -> bool {
@@ -554,6 +620,7 @@ mod tests {
         Options {
             quick: true,
             only: only.map(|o| o.split(',').map(str::to_string).collect()),
+            workloads: None,
             out: PathBuf::from("/tmp"),
             reps: 1,
             build: false,
@@ -596,6 +663,30 @@ mod tests {
         assert!(!options(Some("spin"), false).wants("spin"));
         assert!(check_spin_bin(&options(Some("spin"), false)).is_err());
         assert!(check_spin_bin(&options(Some("spinflow"), false)).is_ok());
+    }
+
+    #[test]
+    fn workloads_select_what_runs() {
+        let all = options(None, true);
+        assert!(WORKLOADS.iter().all(|w| all.runs(w)));
+        assert!(check_workloads(&all).is_ok());
+        let storage_only = Options {
+            workloads: Some(vec!["storage".into()]),
+            ..options(Some("spinflow,spin"), true)
+        };
+        assert!(storage_only.runs("storage") && !storage_only.runs("host"));
+        assert!(peer_systems(&storage_only).is_empty());
+        assert!(check_workloads(&storage_only).is_ok());
+        let typo = Options {
+            workloads: Some(vec!["storge".into()]),
+            ..options(None, false)
+        };
+        assert!(check_workloads(&typo).is_err());
+        let ui = Options {
+            workloads: Some(vec!["web-ui".into()]),
+            ..options(None, false)
+        };
+        assert!(peer_systems(&ui).contains(&"mlflow"));
     }
 
     #[test]

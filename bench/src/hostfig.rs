@@ -137,7 +137,7 @@ async fn measure(
     info: &mut RunInfo,
     results: &mut Results,
 ) -> Result<()> {
-    let wasm = setup::ensure_hello(paths)?;
+    let wasm = setup::ensure_component(paths, "hello")?;
     let manifest = trivial_manifest(paths, &wasm)?;
     let app_manifest = paths.repo.join("spin.toml");
     let load = opts.predict_load();

@@ -21,6 +21,10 @@ use tokio::net::TcpStream;
 /// requests must differ, such as logging a metric at a new step each time).
 pub type BodyFn = Arc<dyn Fn(usize, u64) -> Bytes + Send + Sync>;
 
+/// Makes the path of request number `seq` on connection `conn` (for workloads that
+/// address a different key or row from one request to the next).
+pub type PathFn = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
+
 /// One request shape, sent over and over.
 #[derive(Clone)]
 pub struct RequestSpec {
@@ -32,7 +36,10 @@ pub struct RequestSpec {
     pub body: Bytes,
     /// When set, every answer's body must contain this text to count as a success.
     pub expect_body: Option<String>,
+    /// When set, every answer's body must be exactly the request's body.
+    pub expect_echo: bool,
     pub body_fn: Option<BodyFn>,
+    pub path_fn: Option<PathFn>,
 }
 
 impl RequestSpec {
@@ -44,7 +51,9 @@ impl RequestSpec {
             headers: Vec::new(),
             body: Bytes::new(),
             expect_body: None,
+            expect_echo: false,
             body_fn: None,
+            path_fn: None,
         }
     }
 
@@ -56,7 +65,9 @@ impl RequestSpec {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.into(),
             expect_body: None,
+            expect_echo: false,
             body_fn: None,
+            path_fn: None,
         }
     }
 
@@ -70,6 +81,12 @@ impl RequestSpec {
         self
     }
 
+    /// Every answer must echo its request's body (see [`RequestSpec::answers`]).
+    pub fn expect_echo(mut self) -> Self {
+        self.expect_echo = true;
+        self
+    }
+
     /// A 2xx whose body holds the expected text, if any.
     pub fn accepts(&self, status: u16, body: &[u8]) -> bool {
         let body_ok = self
@@ -79,8 +96,19 @@ impl RequestSpec {
         (200..300).contains(&status) && body_ok
     }
 
+    /// [`RequestSpec::accepts`], and with `expect_echo` the answer's body is exactly
+    /// `sent`, the body of the request it answers.
+    pub fn answers(&self, sent: &[u8], status: u16, body: &[u8]) -> bool {
+        self.accepts(status, body) && (!self.expect_echo || body == sent)
+    }
+
     pub fn vary(mut self, body_fn: BodyFn) -> Self {
         self.body_fn = Some(body_fn);
+        self
+    }
+
+    pub fn vary_path(mut self, path_fn: PathFn) -> Self {
+        self.path_fn = Some(path_fn);
         self
     }
 
@@ -90,17 +118,35 @@ impl RequestSpec {
 
     /// The request number `seq` of connection `conn`.
     pub fn build_nth(&self, conn: usize, seq: u64) -> Result<hyper::Request<Full<Bytes>>> {
+        self.build_with(conn, seq, self.body_nth(conn, seq))
+    }
+
+    /// The body of request number `seq` of connection `conn`.
+    pub fn body_nth(&self, conn: usize, seq: u64) -> Bytes {
+        match &self.body_fn {
+            Some(f) => f(conn, seq),
+            None => self.body.clone(),
+        }
+    }
+
+    /// The request number `seq` of connection `conn`, with `body`.
+    fn build_with(
+        &self,
+        conn: usize,
+        seq: u64,
+        body: Bytes,
+    ) -> Result<hyper::Request<Full<Bytes>>> {
+        let path = match &self.path_fn {
+            Some(f) => f(conn, seq),
+            None => self.path.clone(),
+        };
         let mut req = hyper::Request::builder()
             .method(self.method.clone())
-            .uri(&self.path)
+            .uri(path)
             .header(hyper::header::HOST, &self.authority);
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let body = match &self.body_fn {
-            Some(f) => f(conn, seq),
-            None => self.body.clone(),
-        };
         Ok(req.body(Full::new(body))?)
     }
 }
@@ -242,15 +288,17 @@ async fn connection_loop(
             }
         }
         let conn = sender.as_mut().expect("connected above");
+        let sent = spec.body_nth(conn_index, seq);
+        let req = spec.build_with(conn_index, seq, sent.clone())?;
         let t0 = Instant::now();
-        let outcome = send(conn, spec.build_nth(conn_index, seq)?).await;
+        let outcome = send(conn, req).await;
         seq += 1;
         let micros = t0.elapsed().as_micros().max(1) as u64;
         // Requests that finish after the end are not counted: the window is fixed.
         let done_in_window = measuring && Instant::now() <= end;
         match outcome {
             Ok((status, body)) => {
-                if spec.accepts(status, &body) {
+                if spec.answers(&sent, status, &body) {
                     if done_in_window {
                         stats.ok += 1;
                         stats.hist.saturating_record(micros);
@@ -258,10 +306,15 @@ async fn connection_loop(
                 } else {
                     let snippet =
                         String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                    let unexpected = if (200..300).contains(&status) {
+                        " (unexpected body)"
+                    } else {
+                        ""
+                    };
                     note_error(
                         &mut stats,
                         done_in_window,
-                        format!("status {status}: {snippet}"),
+                        format!("status {status}{unexpected}: {snippet}"),
                     );
                 }
             }
@@ -295,9 +348,11 @@ pub async fn sequential(spec: &RequestSpec, count: usize) -> Result<LoadResult> 
     let mut first_error = None;
     let start = Instant::now();
     for seq in 0..count as u64 {
+        let sent = spec.body_nth(0, seq);
+        let req = spec.build_with(0, seq, sent.clone())?;
         let t0 = Instant::now();
-        let (status, body) = send(&mut sender, spec.build_nth(0, seq)?).await?;
-        if spec.accepts(status, &body) {
+        let (status, body) = send(&mut sender, req).await?;
+        if spec.answers(&sent, status, &body) {
             hist.saturating_record(t0.elapsed().as_micros().max(1) as u64);
         } else {
             errors += 1;

@@ -1,7 +1,8 @@
 //! `bench`: measures spinflow against the systems it replaces, side by side in one run.
 //!
-//! - `bench all [--quick] [--only spinflow] [--spin-bin PATH]`: the whole benchmark
-//!   and its report (with a Spin CLI, every figure under real Spin too).
+//! - `bench all [--quick] [--only spinflow] [--workloads storage] [--spin-bin PATH]`:
+//!   the whole benchmark (or some workloads of it) and its report (with a Spin CLI,
+//!   every figure under real Spin too).
 //! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
 //! - `bench floor --listen ADDR`: the native HTTP floor server.
 //! - `bench timing URL ...`: medians of a route's `Server-Timing` parts.
@@ -20,6 +21,7 @@ mod results;
 mod setup;
 mod sizes;
 mod stalled;
+mod storage;
 mod systems;
 mod timing;
 mod tracking;
@@ -50,6 +52,10 @@ enum Cmd {
         /// Only these systems, comma-separated (`spinflow` also runs the native floor).
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
+        /// Only these workloads, comma-separated: host, storage, prediction, tracking,
+        /// stalled, largest, web-ui (default: all of them).
+        #[arg(long, value_delimiter = ',')]
+        workloads: Option<Vec<String>>,
         /// Directory of the report and plots.
         #[arg(long, default_value_os_t = default_out())]
         out: PathBuf,
@@ -121,6 +127,7 @@ fn main() -> Result<()> {
         Cmd::All {
             quick,
             only,
+            workloads,
             out,
             reps,
             no_build,
@@ -130,6 +137,7 @@ fn main() -> Result<()> {
             let opts = harness::Options {
                 quick,
                 only,
+                workloads,
                 out,
                 reps: reps.unwrap_or(if quick { 1 } else { 2 }).max(1),
                 build: !no_build,

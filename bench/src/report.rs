@@ -16,7 +16,7 @@ use crate::harness::Options;
 use crate::machine::{self, Machine};
 use crate::results::{Better, Figure, Results};
 use crate::setup::{self, Paths};
-use crate::{systems, tracking};
+use crate::{storage, systems, tracking};
 
 /// Everything about a run that is not a figure.
 #[derive(Debug, Serialize)]
@@ -152,12 +152,22 @@ pub fn fmt(v: f64) -> String {
     }
 }
 
+/// `value` as [`fmt`] shows it, or as a whole number for counts.
+fn fmt_unit(v: f64, unit: &str) -> String {
+    if unit == "count" && v.is_finite() {
+        format!("{v:.0}")
+    } else {
+        fmt(v)
+    }
+}
+
 /// Median with its spread over the repetitions: `123 (118–130)`.
 fn cell(f: &Figure) -> String {
+    let show = |v: f64| fmt_unit(v, &f.unit);
     if f.values.len() > 1 {
-        format!("{} ({}–{})", fmt(f.median()), fmt(f.min()), fmt(f.max()))
+        format!("{} ({}–{})", show(f.median()), show(f.min()), show(f.max()))
     } else {
-        fmt(f.median())
+        show(f.median())
     }
 }
 
@@ -407,7 +417,204 @@ fn headline(results: &Results) -> Vec<String> {
         ));
     }
     lines.extend(spin_headline(results));
+    lines.extend(storage_headline(results));
     lines
+}
+
+/// The storage round trips in words: spinflow's throughput against Spin's for each
+/// route on the default stores, beside the same ratio for the trivial component.
+fn storage_headline(results: &Results) -> Vec<String> {
+    let h16 = "host: trivial component, 16 connections";
+    let mut parts = Vec::new();
+    for (what, workload) in [
+        ("key-value", storage::KV_16),
+        ("SQLite", storage::SQLITE_16),
+    ] {
+        let ours = med(results, workload, "req/s", storage::SPINFLOW_DISK);
+        let spin = med(results, workload, "req/s", storage::SPIN_DISK);
+        match (ours, spin) {
+            (Some(o), Some(s)) => parts.push(format!(
+                "{what} spinflow {} req/s, Spin {} req/s, spinflow / Spin {}x",
+                fmt(o),
+                fmt(s),
+                fmt(o / s)
+            )),
+            (Some(o), None) => parts.push(format!("{what} spinflow {} req/s", fmt(o))),
+            _ => {}
+        }
+    }
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    let trivial = times(
+        med(results, h16, "req/s", "spinflow (trivial component)"),
+        med(results, h16, "req/s", "spin (trivial component)"),
+    )
+    .map(|t| {
+        format!(
+            "; the trivial component in the same run: spinflow / Spin {t} (target: at least 3x)"
+        )
+    })
+    .unwrap_or_default();
+    vec![format!(
+        "Storage round trips (a write, then a read of it), default stores on disk, 16 connections: \
+         {}{trivial}. Durability differs per runtime (see Storage round trips).",
+        parts.join("; ")
+    )]
+}
+
+/// One row of the storage table: (what, connections, workload, spinflow's system,
+/// Spin's system).
+type StorageRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const STORAGE_ROWS: &[StorageRow] = &[
+    (
+        "trivial component (no storage)",
+        "16",
+        "host: trivial component, 16 connections",
+        "spinflow (trivial component)",
+        "spin (trivial component)",
+    ),
+    (
+        "trivial component (no storage)",
+        "1",
+        "host: trivial component, 1 connection",
+        "spinflow (trivial component)",
+        "spin (trivial component)",
+    ),
+    (
+        "key-value, files",
+        "16",
+        storage::KV_16,
+        storage::SPINFLOW_DISK,
+        storage::SPIN_DISK,
+    ),
+    (
+        "key-value, files",
+        "1",
+        storage::KV_1,
+        storage::SPINFLOW_DISK,
+        storage::SPIN_DISK,
+    ),
+    (
+        "SQLite, file",
+        "16",
+        storage::SQLITE_16,
+        storage::SPINFLOW_DISK,
+        storage::SPIN_DISK,
+    ),
+    (
+        "SQLite, file",
+        "1",
+        storage::SQLITE_1,
+        storage::SPINFLOW_DISK,
+        storage::SPIN_DISK,
+    ),
+    (
+        "key-value, in memory",
+        "16",
+        storage::KV_16,
+        storage::SPINFLOW_MEMORY,
+        storage::SPIN_MEMORY,
+    ),
+    (
+        "key-value, in memory",
+        "1",
+        storage::KV_1,
+        storage::SPINFLOW_MEMORY,
+        storage::SPIN_MEMORY,
+    ),
+];
+
+/// The storage round trips side by side, spinflow against real Spin, with the
+/// trivial component (no storage) for reference, and how each runtime keeps the
+/// stores. Nothing without storage figures.
+fn storage_section(out: &mut String, results: &Results) -> bool {
+    let measured = results
+        .figures
+        .iter()
+        .any(|f| f.workload.starts_with("storage:"));
+    if !measured {
+        return false;
+    }
+    let _ = writeln!(out, "## Storage round trips (spinflow / Spin)\n");
+    let _ = writeln!(
+        out,
+        "Each request writes a new {bytes}-byte value and reads it back (`bench/apps/roundtrip`, the same .wasm \
+         and manifest in both runtimes): `POST /kv/<key>` sets and gets a key of the `default` key-value store, \
+         `POST /sqlite/<id>` upserts a row of the `default` SQLite database and selects it. An answer counts only \
+         if it is a 200 echoing the value sent. Ratios above 1 favour spinflow.\n",
+        bytes = storage::VALUE_BYTES
+    );
+    let _ = writeln!(
+        out,
+        "| round trip | connections | spinflow req/s | Spin req/s | spinflow / Spin | p50 ms (spinflow / Spin) | \
+         p99 ms (spinflow / Spin) | errors (spinflow / Spin) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (what, conns, workload, ours, spin) in STORAGE_ROWS {
+        let get = |metric: &str, system: &str| med(results, workload, metric, system);
+        let (o, s) = (get("req/s", ours), get("req/s", spin));
+        if o.is_none() && s.is_none() {
+            continue;
+        }
+        let show = |v: Option<f64>| v.map(fmt).unwrap_or_else(|| "-".into());
+        let pair =
+            |metric: &str| format!("{} / {}", show(get(metric, ours)), show(get(metric, spin)));
+        // Errors over every repetition, as whole numbers.
+        let count = |system: &str| {
+            results
+                .find(workload, "errors", system)
+                .map(|f| fmt_unit(f.values.iter().sum(), "count"))
+                .unwrap_or_else(|| "-".into())
+        };
+        let ratio = times(o, s)
+            .map(|t| format!("**{t}**"))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "| {what} | {conns} | {} | {} | {ratio} | {} | {} | {} / {} |",
+            show(o),
+            show(s),
+            pair("p50"),
+            pair("p99"),
+            count(ours),
+            count(spin)
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "**Storage setup.** No runtime config, as `spin up` runs an app without one: each runtime keeps the \
+         `default` key-value store in `sqlite_key_value.db` and the `default` SQLite database in `sqlite_db.db` \
+         in its state dir (`.spin/` beside the manifest by default; here a new `--state-dir` per server). The \
+         in-memory rows add a runtime config with the `default` key-value store of type `spin` and no path \
+         (kept in memory by both runtimes; nothing survives a restart).\n"
+    );
+    let _ = writeln!(
+        out,
+        "**Durability differs.** spinflow opens both files in WAL mode with `synchronous = NORMAL` and answers a \
+         write once an `fdatasync` of the log that began after its commit has finished (group commit: writers \
+         that commit meanwhile share one sync; readers run beside the writer). Spin 3.6.3 opens each file with \
+         SQLite's defaults, a rollback journal and `synchronous = FULL`, on one connection behind a lock: every \
+         commit syncs the journal and the database on its own, one request at a time.\n"
+    );
+    let _ = writeln!(
+        out,
+        "**Spin at 1 connection.** Spin's HTTP server does not set `TCP_NODELAY`. When it writes an answer in \
+         pieces (headers, then the chunked body, then its last chunk), Nagle's algorithm holds the last piece \
+         until the client acknowledges the earlier ones, and a client with nothing more to send delays that \
+         acknowledgement (about 40 ms on Linux). Whether an answer goes out in pieces depends on timing, so at 1 \
+         connection Spin's p50 can be near 40 ms when the round trip itself takes far less. Our load generator, \
+         like most clients, keeps its connections alive.\n"
+    );
+    true
 }
 
 /// The headline figures under real Spin (the `spin…` systems), when there are any.
@@ -520,12 +727,20 @@ fn metrics_of<'a>(results: &'a Results, workload: &str) -> BTreeSet<&'a str> {
         .collect()
 }
 
+/// The metrics of `workload` that ratios are shown for: not error counts (their
+/// table says how many there were; a ratio of two zeros says nothing).
+fn ratio_metrics<'a>(results: &'a Results, workload: &str) -> BTreeSet<&'a str> {
+    let mut m = metrics_of(results, workload);
+    m.remove("errors");
+    m
+}
+
 /// For every workload and metric: spinflow / each peer.
 fn ratio_table(out: &mut String, results: &Results) {
     let _ = writeln!(out, "| workload | metric | spinflow / peer |");
     let _ = writeln!(out, "|---|---|---|");
     for workload in workloads(results) {
-        for metric in metrics_of(results, &workload) {
+        for metric in ratio_metrics(results, &workload) {
             let mut parts = Vec::new();
             for peer in results
                 .figures
@@ -580,6 +795,8 @@ const SPIN_PAIRS: &[(&str, &str)] = &[
     ("spin (trivial component)", "floor (same bytes)"),
     ("spin (trivial component)", "spinflow (trivial component)"),
     ("spin (whole app)", "spinflow (whole app)"),
+    (storage::SPIN_DISK, storage::SPINFLOW_DISK),
+    (storage::SPIN_MEMORY, storage::SPINFLOW_MEMORY),
 ];
 
 /// The same prediction against its runtime's trivial component (requests/s): what
@@ -597,7 +814,7 @@ const TRIVIAL_PAIRS: &[(&str, &str)] = &[
 fn spin_ratio_table(out: &mut String, results: &Results) -> bool {
     let mut rows = Vec::new();
     for workload in workloads(results) {
-        for metric in metrics_of(results, &workload) {
+        for metric in ratio_metrics(results, &workload) {
             let mut parts = Vec::new();
             for (a, b) in SPIN_PAIRS {
                 if *b == "floor" && workload.starts_with("resources") {
@@ -686,10 +903,17 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
         "- Machine load (1/5/15-min load average): {} before, {} after; the run took {:.0} s",
         info.load_before, info.load_after, info.elapsed_s
     );
+    let list = |flag: &str, v: &Option<Vec<String>>| {
+        v.as_ref()
+            .map(|l| format!(" {flag} {}", l.join(",")))
+            .unwrap_or_default()
+    };
     let _ = writeln!(
         out,
-        "- Command: `cargo run -p bench --release -- all{}{}`",
+        "- Command: `cargo run -p bench --release -- all{}{}{}{}`",
         if opts.quick { " --quick" } else { "" },
+        list("--only", &opts.only),
+        list("--workloads", &opts.workloads),
         opts.spin_bin
             .as_ref()
             .map(|p| format!(" --spin-bin {}", p.display()))
@@ -740,6 +964,8 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
         );
         out.push_str(&spin_table);
     }
+
+    storage_section(&mut out, results);
 
     if !plots.is_empty() {
         let _ = writeln!(out, "## Plots\n");
@@ -813,6 +1039,15 @@ fn workloads_text(opts: &Options) -> String {
 - **search-runs**: `runs/search` over the {runs} runs with `metrics.loss < 0.5` and `order_by metrics.loss DESC` \
   (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
 - **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.
+- **storage round trips**: `bench/apps/roundtrip` (the same .wasm and manifest in `spinflow up` and in \
+  `spin up`, each on a new state dir), loaded as the trivial component is ({conns} connections, then 1): \
+  `POST /kv/<key>` sets a key of the `default` key-value store and gets it back, `POST /sqlite/<id>` upserts a \
+  row of the `default` SQLite database (`INSERT ... ON CONFLICT (id) DO UPDATE`) and selects it; the table is \
+  created once, by the first request that finds it missing (before the load). Each connection cycles through \
+  {keys} keys (rows) of its own, each request writing a new {value_bytes}-byte value; an answer counts only if it \
+  is a 200 whose body is exactly the value sent (the component answers with what it read back), else it is an \
+  error. Stores: each runtime's defaults without a runtime config (SQLite files in the state dir), and the \
+  key-value route again with the `default` store in memory; how each runtime syncs is under Storage round trips.
 - **stalled clients**: the whole app (as `make up` serves it) on a new state dir: one-row `/predict` and \
   `log-metric` (one run, {conns} connections, as above) without, then with {stalled} stalled connections held open \
   (half stop inside their headers, half after 5 bytes of a 100-byte `runs/create` body; each one the server \
@@ -853,6 +1088,8 @@ fn workloads_text(opts: &Options) -> String {
         hp = plan.history_points,
         hq = plan.history_queries,
         stalled = crate::stalled::STALLED,
+        keys = storage::KEYS_PER_CONNECTION,
+        value_bytes = storage::VALUE_BYTES,
         hist = crate::largest::HISTORY_POINTS,
         at_once = crate::largest::AT_ONCE,
         art = crate::largest::ARTIFACT_MIB,
@@ -905,6 +1142,66 @@ pub fn plot(paths: &Paths, report: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn storage_section_sets_spinflow_against_spin() {
+        let mut r = results(&[
+            (
+                "host: trivial component, 16 connections",
+                "req/s",
+                "spinflow (trivial component)",
+                9000.0,
+            ),
+            (
+                "host: trivial component, 16 connections",
+                "req/s",
+                "spin (trivial component)",
+                3000.0,
+            ),
+            (storage::KV_16, "req/s", storage::SPINFLOW_DISK, 4000.0),
+            (storage::KV_16, "req/s", storage::SPIN_DISK, 100.0),
+            (storage::SQLITE_16, "req/s", storage::SPINFLOW_DISK, 2000.0),
+        ]);
+        r.record(
+            storage::KV_16,
+            "errors",
+            "count",
+            Better::Lower,
+            storage::SPIN_DISK,
+            3.0,
+        );
+        let mut out = String::new();
+        assert!(storage_section(&mut out, &r));
+        for want in [
+            "| trivial component (no storage) | 16 | 9000 | 3000 | **3.00x** |",
+            "| key-value, files | 16 | 4000 | 100.0 | **40.00x** |",
+            "| - / 3 |",
+            "| SQLite, file | 16 | 2000 | - | - |",
+            "`synchronous = NORMAL`",
+            "rollback journal and `synchronous = FULL`",
+            "`sqlite_key_value.db`",
+        ] {
+            assert!(out.contains(want), "lacks {want}:\n{out}");
+        }
+        // No in-memory figures, no in-memory rows.
+        assert!(!out.contains("| key-value, in memory |"), "{out}");
+        let lines = storage_headline(&r).join("\n");
+        assert!(
+            lines.contains(
+                "key-value spinflow 4000 req/s, Spin 100.0 req/s, spinflow / Spin 40.00x"
+            ),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("spinflow / Spin 3.00x (target: at least 3x)"),
+            "{lines}"
+        );
+
+        // Without storage figures, no section and no headline.
+        let r = results(&[("predict 1 row", "req/s", "spinflow", 1.0)]);
+        assert!(!storage_section(&mut String::new(), &r));
+        assert!(storage_headline(&r).is_empty());
+    }
 
     fn results(figures: &[(&str, &str, &str, f64)]) -> Results {
         let mut r = Results::default();
@@ -960,6 +1257,35 @@ mod tests {
             lines.contains("0.600x what Spin serves from a trivial component"),
             "{lines}"
         );
+
+        // Error counts get no ratio (their tables say how many there were).
+        let mut r = results(&[
+            (storage::KV_16, "req/s", storage::SPINFLOW_DISK, 3000.0),
+            (storage::KV_16, "req/s", storage::SPIN_DISK, 100.0),
+        ]);
+        r.record(
+            storage::KV_16,
+            "errors",
+            "count",
+            Better::Lower,
+            storage::SPINFLOW_DISK,
+            0.0,
+        );
+        r.record(
+            storage::KV_16,
+            "errors",
+            "count",
+            Better::Lower,
+            storage::SPIN_DISK,
+            2.0,
+        );
+        let mut spin = String::new();
+        assert!(spin_ratio_table(&mut spin, &r));
+        assert!(
+            spin.contains("spin (storage app) / spinflow (storage app): **0.033x** (worse)"),
+            "{spin}"
+        );
+        assert!(!spin.contains("| errors |"), "{spin}");
 
         // Without Spin figures there is no Spin table.
         let r = results(&[("predict 1 row", "req/s", "spinflow", 1.0)]);

@@ -179,26 +179,20 @@ pub fn output(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The bench's own components, built beside the app's: the host's trivial test
+/// component (`hello`) and the storage round-trip app (`roundtrip`).
+pub const BENCH_COMPONENTS: &[&str] = &["hello", crate::storage::PACKAGE];
+
 /// Builds the host, every component of spin.toml and iris-api for WASIp3
-/// (`make build components-p3`), and the host's
-/// trivial test component and its in-process cost example.
+/// (`make build components-p3`), the bench's own components ([`BENCH_COMPONENTS`])
+/// and the host's in-process cost example.
 pub fn build_spinflow(paths: &Paths) -> Result<()> {
     run(Command::new("make")
         .args(["build", "components-p3"])
         .current_dir(&paths.repo))?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(&cargo)
-        .args([
-            "build",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "wasm-release",
-            "-p",
-            "hello",
-        ])
-        .current_dir(&paths.repo))?;
+    build_components(paths, BENCH_COMPONENTS)?;
     // The host's in-process cost example: built here so the measuring phase does not wait on it.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run(Command::new(&cargo)
         .args([
             "build",
@@ -211,22 +205,29 @@ pub fn build_spinflow(paths: &Paths) -> Result<()> {
         .current_dir(&paths.repo))
 }
 
-/// Builds the host's trivial test component (`hello`) when it is missing.
-pub fn ensure_hello(paths: &Paths) -> Result<PathBuf> {
-    let wasm = paths.wasm("hello.wasm");
+/// `cargo build --target wasm32-wasip2 --profile wasm-release -p <each package>`.
+fn build_components(paths: &Paths, packages: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--target",
+        "wasm32-wasip2",
+        "--profile",
+        "wasm-release",
+    ]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    run(cmd.current_dir(&paths.repo))
+}
+
+/// The .wasm of one of the bench's components (a crate of the workspace), built
+/// when it is missing.
+pub fn ensure_component(paths: &Paths, package: &str) -> Result<PathBuf> {
+    let wasm = paths.wasm(&format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run(Command::new(cargo)
-            .args([
-                "build",
-                "--target",
-                "wasm32-wasip2",
-                "--profile",
-                "wasm-release",
-                "-p",
-                "hello",
-            ])
-            .current_dir(&paths.repo))?;
+        build_components(paths, &[package])?;
     }
     Ok(wasm)
 }

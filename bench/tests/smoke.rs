@@ -69,6 +69,9 @@ fn quick_run_against_spinflow_alone_writes_a_report() {
         "## Ratios (spinflow / peer)",
         "### log-batch",
         "### host: trivial component, 16 connections",
+        "### storage: key-value round trip, 16 connections",
+        "### storage: SQLite round trip, 16 connections",
+        "## Storage round trips (spinflow / Spin)",
     ] {
         assert!(
             report.contains(section),
@@ -116,6 +119,26 @@ fn quick_run_against_spinflow_alone_writes_a_report() {
         "no compiled-code cache",
         trivial,
     );
+
+    // The storage round trips (every answer checked against the value sent; a failed
+    // request leaves a note, checked below).
+    for (workload, system) in [
+        (
+            "storage: key-value round trip, 16 connections",
+            "spinflow (storage app)",
+        ),
+        (
+            "storage: SQLite round trip, 16 connections",
+            "spinflow (storage app)",
+        ),
+        (
+            "storage: key-value round trip, 16 connections",
+            "spinflow (storage app, key-value in memory)",
+        ),
+    ] {
+        assert_positive(&figures, workload, "req/s", system);
+        assert!(figure(&figures, workload, "errors", system).is_some());
+    }
 
     // Predictions through iris-api, on both protocols, every answer checked.
     for system in ["spinflow", "spinflow /invocations"] {
