@@ -3,7 +3,7 @@
 //! One module per job: the manifest and runtime config, the router, the
 //! engine, the server and the app it serves, and one module per host
 //! capability, as Spin's factors are: `variables`, `key_value`, `sqlite`,
-//! `outbound_http` (and `wasi:sockets` permissions), `outbound_redis`, `outbound_mqtt`, and WASI (from wasmtime-wasi, with guest output through
+//! `outbound_http` (and `wasi:sockets` permissions), `outbound_redis`, `outbound_mqtt`, `outbound_pg`, and WASI (from wasmtime-wasi, with guest output through
 //! `stdio` and the components' `files` mounts through `files`). Each capability owns the bindings of every interface version it
 //! serves, generated from spin-sdk's WIT files (`spin_wit`), and reaches its
 //! storage through a backend trait. `sqlite_pool` holds the SQLite files that
@@ -22,6 +22,7 @@ pub mod key_value;
 pub mod manifest;
 pub mod outbound_http;
 pub mod outbound_mqtt;
+pub mod outbound_pg;
 pub mod outbound_redis;
 pub mod preinit;
 mod request_body;

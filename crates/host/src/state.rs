@@ -6,6 +6,7 @@ use crate::instance_id::InstanceId;
 use crate::key_value::{self, KeyValueState, KeyValueView};
 use crate::outbound_http::OutboundHooks;
 use crate::outbound_mqtt::{self, MqttView};
+use crate::outbound_pg::{self, PgView};
 use crate::outbound_redis::{self, RedisView};
 use crate::sqlite::{self, SqliteState, SqliteView};
 use crate::variables::{self, ComponentVariables};
@@ -66,6 +67,13 @@ fn mqtt_view(s: &mut HostState) -> MqttView<'_> {
     }
 }
 
+fn pg_view(s: &mut HostState) -> PgView<'_> {
+    PgView {
+        outbound: &s.outbound,
+        table: &mut s.table,
+    }
+}
+
 fn sqlite_view(s: &mut HostState) -> SqliteView<'_> {
     SqliteView {
         state: &s.sqlite,
@@ -103,5 +111,6 @@ pub fn linker(engine: &Engine, world: HttpWorld) -> Result<Linker<HostState>> {
     key_value::add_to_linker(&mut linker, key_value_view)?;
     outbound_redis::add_to_linker(&mut linker, redis_view)?;
     outbound_mqtt::add_to_linker(&mut linker, mqtt_view)?;
+    outbound_pg::add_to_linker(&mut linker, pg_view)?;
     Ok(linker)
 }
