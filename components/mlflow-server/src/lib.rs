@@ -12,7 +12,6 @@ pub mod error;
 pub mod graphql;
 pub mod handlers;
 pub mod http;
-pub mod registry;
 pub mod search;
 pub mod services;
 pub mod store;

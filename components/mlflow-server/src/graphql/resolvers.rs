@@ -12,8 +12,8 @@ use super::schema::{
     MlflowSearchRunsResponse,
 };
 use crate::error::{required, ApiResult, MlflowError};
-use crate::registry::validation::{DEFAULT_SEARCH_VERSIONS, MAX_SEARCH_VERSIONS};
-use crate::registry::versions;
+use crate::services::model_versions as versions;
+use crate::services::registry_validation::{DEFAULT_SEARCH_VERSIONS, MAX_SEARCH_VERSIONS};
 use crate::services::{experiments, metrics, runs};
 use crate::store::db::Db;
 use async_graphql::{Context, Error, Lookahead, Result};

@@ -3,7 +3,10 @@
 //! that `http::router` mounts. No handler holds SQL.
 
 pub mod experiments;
+pub mod logged_models;
 pub mod metrics;
+pub mod model_versions;
+pub mod registered_models;
 pub mod runs;
 pub mod server_info;
 

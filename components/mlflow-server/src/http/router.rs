@@ -48,11 +48,15 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::registry::api::ROUTES,
+        routes: crate::handlers::registered_models::ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::registry::logged_models_api::ROUTES,
+        routes: crate::handlers::model_versions::ROUTES,
+    },
+    Area {
+        prefixes: MLFLOW_V2,
+        routes: crate::handlers::logged_models::ROUTES,
     },
     Area {
         prefixes: ARTIFACTS_V2,

@@ -1,5 +1,7 @@
 //! MLflow's search filter language: a tokenizer ([`lexer`]), a parser into typed clauses
-//! ([`parser`]), bounds on their size ([`limits`]), and per-entity validation + SQL generation ([`runs`], [`experiments`]).
+//! ([`parser`]), bounds on their size ([`limits`]), and per-entity validation + SQL generation
+//! ([`runs`], [`experiments`], and [`registry`] for registered models, model versions and
+//! logged models), which the store modules use.
 //! Values only ever reach SQL as bound parameters.
 
 pub mod experiments;
@@ -8,6 +10,7 @@ pub mod limits;
 pub mod parser;
 #[cfg(test)]
 mod properties;
+pub mod registry;
 pub mod runs;
 pub mod sql;
 

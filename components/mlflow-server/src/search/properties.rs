@@ -7,9 +7,9 @@
 //! searches longer.
 
 use super::limits::{MAX_FILTER_CLAUSES, MAX_FILTER_VALUES, MAX_ORDER_BY_ITEMS};
+use super::registry;
 use super::{experiments, parse_order_by, runs};
 use crate::error::{ApiResult, ErrorCode};
-use crate::registry::search as registry;
 use crate::store::db::DbExt;
 use crate::store::testing;
 use proptest::prelude::*;

@@ -2,12 +2,19 @@
 //! calls and transactions — one module per area, over `crate::store`. Services take and
 //! return wire types (`mlflow_wire`) and never hold SQL.
 //!
-//! Dependencies between services run one way: `validation` ← `experiments` ← `runs` ←
-//! `metrics`; `datasets` stands alone.
+//! Dependencies between services run one way: `validation` ← `registry_validation`;
+//! `experiments` ← `runs` ← `metrics`; `experiments` ← `logged_models`;
+//! `registered_models` ← `model_versions` (which also uses `runs` and `logged_models`) ←
+//! `aliases`; `datasets` stands alone. Tracking services never use registry ones.
 
+pub mod aliases;
 pub mod datasets;
 pub mod experiments;
+pub mod logged_models;
 pub mod metrics;
+pub mod model_versions;
+pub mod registered_models;
+pub mod registry_validation;
 pub mod runs;
 pub mod validation;
 

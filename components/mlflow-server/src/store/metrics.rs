@@ -62,7 +62,7 @@ pub fn insert(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()>
     for m in metrics {
         if let Some(model_id) = &m.model_id {
             let dataset = (m.dataset_name.as_deref(), m.dataset_digest.as_deref());
-            crate::registry::logged_models::record_metric(
+            super::logged_models::record_metric(
                 db,
                 model_id,
                 run_id,

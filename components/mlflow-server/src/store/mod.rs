@@ -6,15 +6,19 @@
 //! Layout: `db` (the seam, values, rows, transactions), `migrations` (versioned steps,
 //! applied on first use) with the tables in `schema`, and one module per entity.
 
+pub mod aliases;
 pub mod db;
 pub mod experiments;
 pub mod inputs;
 pub mod lifecycle;
+pub mod logged_models;
 pub mod metrics;
 pub mod migrations;
+pub mod model_versions;
 #[cfg(test)]
 pub mod native;
 pub mod params;
+pub mod registered_models;
 pub mod runs;
 pub mod schema;
 #[cfg(target_arch = "wasm32")]

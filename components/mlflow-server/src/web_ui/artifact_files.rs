@@ -16,8 +16,9 @@ use crate::error::{ApiResult, MlflowError};
 use crate::http::ajax_only;
 use crate::http::route::{Ctx, PathParams};
 use crate::http::{ApiRequest, ApiResponse, Method};
-use crate::registry::{logged_models, validation as v, versions};
+use crate::services::model_versions as versions;
 use crate::services::runs::get_run_info;
+use crate::services::{logged_models, registry_validation as v};
 use crate::store::db::Db;
 
 /// MLflow's limit for the UI's upload.
@@ -320,7 +321,7 @@ mod tests {
 
     #[test]
     fn model_version_and_logged_model_files() {
-        use crate::registry::{logged_models::NewLoggedModel, models};
+        use crate::services::{logged_models::NewLoggedModel, registered_models as models};
         use mlflow_wire::registry::CreateModelVersion;
         let db = testing::db();
         let model = logged_models::create(

@@ -2,4 +2,5 @@
 //! They live apart from the handlers they exercise, since the router imports those.
 
 mod metrics;
+mod registry;
 mod user_errors;

@@ -1,10 +1,11 @@
-//! HTTP handlers of MLflow 3 logged models (`/api/2.0/mlflow/logged-models/...`).
+//! HTTP handlers of MLflow 3 logged models (`/api/2.0/mlflow/logged-models/...`):
+//! decode the request, call `services::logged_models`, encode the answer.
 
-use super::logged_models::{self as store, NewLoggedModel};
 use crate::artifacts::{paths, store as artifact_store};
 use crate::error::{required, ApiResult, MlflowError};
 use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::services::logged_models::{self as store, NewLoggedModel};
 use mlflow_wire::logged_models::{
     CreateLoggedModel, LoggedModelResponse, SearchLoggedModels, SearchLoggedModelsResponse,
     UpdateLoggedModel,

@@ -1,8 +1,8 @@
 //! The registry's validation rules (MLflow's `utils/validation.py` semantics): model and
 //! logged-model names, versions, aliases, stages, tags and model-version sources.
 
+use super::validation::validate_key;
 use crate::error::{ApiResult, MlflowError};
-use crate::services::validation::validate_key;
 
 pub const MAX_TAG_VALUE_LEN: usize = 100_000;
 pub const MAX_ALIAS_LEN: usize = 255;
@@ -13,8 +13,6 @@ pub const MAX_SEARCH_VERSIONS: i64 = 200_000;
 pub const DEFAULT_SEARCH_LOGGED_MODELS: i64 = 50;
 pub const MAX_SEARCH_LOGGED_MODELS: i64 = 1000;
 
-/// The stage of deleted versions: they are kept so that numbers are not reused.
-pub const STAGE_DELETED: &str = "Deleted_Internal";
 /// The stages a version can be in, canonically spelled.
 pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
@@ -130,6 +128,17 @@ pub fn tag(key: Option<&str>, value: Option<&str>) -> ApiResult<(String, String)
         )));
     }
     Ok((key, value.to_string()))
+}
+
+/// `max_results` within 1..=max (MLflow's wording for the registry).
+pub fn max_results(value: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
+    match value {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(MlflowError::invalid(format!(
+            "Invalid value for request parameter max_results. It must be at most {max} and at least 1, but got value {n}"
+        ))),
+    }
 }
 
 /// Logged-model names: non-empty, none of `/ : . % " '` (they are used in paths and filters).

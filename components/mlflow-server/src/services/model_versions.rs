@@ -1,57 +1,17 @@
-//! Model versions: create (READY at once), get, update, delete, transition-stage,
-//! search, download URI and tags. Versions of a name are numbered 1, 2, … and numbers are
-//! never reused (deleted versions stay as `Deleted_Internal` rows).
+//! Model versions: create (READY at once, from a source checked against the run or
+//! logged model it names), get, update, delete, transition-stage, search, download URI
+//! and tags — MLflow's rules for them over `store::model_versions`. Versions of a name
+//! are numbered 1, 2, … and numbers are never reused.
 
-use super::validation::{self as v, STAGE_DELETED};
-use super::{logged_models, search};
-use crate::error::{ApiResult, MlflowError};
-use crate::params;
-use crate::services::runs;
-use crate::store::db::{transaction, Db, DbExt, Row};
+use super::registry_validation as v;
+use super::{logged_models, registered_models, runs};
+use crate::error::{required, ApiResult, MlflowError};
+use crate::store::db::{transaction, Db};
+use crate::store::logged_models as logged_model_store;
+use crate::store::model_versions::{self as store, NewVersion};
+use crate::store::registered_models as model_store;
 use crate::util::{page_token, time::now_ms};
 use mlflow_wire::registry::{CreateModelVersion, ModelVersion};
-use mlflow_wire::tracking::KeyValue;
-
-pub const COLUMNS: &str = "mv.name, mv.version, mv.creation_time, mv.last_updated_time, mv.description, \
-     mv.user_id, mv.current_stage, mv.source, mv.run_id, mv.run_link, mv.status, mv.status_message, mv.model_id";
-
-/// A version row with its tags and aliases.
-pub fn from_row(db: &dyn Db, r: &Row) -> ApiResult<ModelVersion> {
-    let (name, version) = (r.text(0), r.int(1));
-    let tags = db
-        .query(
-            "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ? ORDER BY key",
-            &params![name.as_str(), version],
-        )?
-        .iter()
-        .map(|t| KeyValue::new(t.text(0), t.text(1)))
-        .collect();
-    let aliases = db
-        .query(
-            "SELECT alias FROM registered_model_aliases WHERE name = ? AND version = ? ORDER BY alias",
-            &params![name.as_str(), version],
-        )?
-        .iter()
-        .map(|a| a.text(0))
-        .collect();
-    Ok(ModelVersion {
-        name,
-        version: version.to_string(),
-        creation_timestamp: r.opt_int(2),
-        last_updated_timestamp: r.opt_int(3),
-        description: r.opt_text(4),
-        user_id: r.opt_text(5),
-        current_stage: r.opt_text(6),
-        source: r.opt_text(7),
-        run_id: r.opt_text(8),
-        run_link: r.opt_text(9),
-        status: r.opt_text(10),
-        status_message: r.opt_text(11),
-        tags,
-        aliases,
-        model_id: r.opt_text(12),
-    })
-}
 
 fn not_found(name: &str, version: i64) -> MlflowError {
     MlflowError::not_found(format!(
@@ -59,17 +19,9 @@ fn not_found(name: &str, version: i64) -> MlflowError {
     ))
 }
 
-/// The live (not deleted) version row, or RESOURCE_DOES_NOT_EXIST.
+/// The live (not deleted) version, or RESOURCE_DOES_NOT_EXIST.
 pub fn get(db: &dyn Db, name: &str, version: i64) -> ApiResult<ModelVersion> {
-    let row = db
-        .query_one(
-            &format!(
-                "SELECT {COLUMNS} FROM model_versions mv WHERE mv.name = ? AND mv.version = ? AND mv.current_stage != ?"
-            ),
-            &params![name, version, STAGE_DELETED],
-        )?
-        .ok_or_else(|| not_found(name, version))?;
-    from_row(db, &row)
+    store::get(db, name, version)?.ok_or_else(|| not_found(name, version))
 }
 
 /// Where a source's files are: a `models:/<model_id>` source lives at the logged
@@ -212,49 +164,36 @@ fn within(source: &str, root: &str) -> bool {
 /// Creates the next version of `m.name` from `m.source`, status READY.
 pub fn create(db: &dyn Db, m: &CreateModelVersion) -> ApiResult<ModelVersion> {
     let name = v::model_name(m.name.as_deref())?;
-    let source = crate::error::required(&m.source, "source")?;
+    let source = required(&m.source, "source")?;
     let mut tags = Vec::new();
     for t in &m.tags {
         tags.push(v::tag(t.key.as_deref(), t.value.as_deref())?);
     }
     let resolved = resolve_source(db, m, source)?;
     let version = transaction(db, || {
-        super::models::require(db, name)?;
+        registered_models::require(db, name)?;
         let now = now_ms();
-        let next = db
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
-                &params![name],
-            )?
-            .map_or(1, |r| r.int(0));
-        db.exec(
-            "INSERT INTO model_versions (name, version, creation_time, last_updated_time, description, current_stage, source, storage_location, run_id, run_link, status, model_id)
-             VALUES (?, ?, ?, ?, ?, 'None', ?, ?, ?, ?, 'READY', ?)",
-            &params![
+        let next = store::next_number(db, name)?;
+        store::insert(
+            db,
+            &NewVersion {
                 name,
-                next,
+                version: next,
                 now,
-                now,
-                m.description.clone(),
-                resolved.source.as_str(),
-                resolved.storage_location.as_str(),
-                resolved.run_id.clone(),
-                m.run_link.clone(),
-                resolved.model_id.clone()
-            ],
+                description: m.description.clone(),
+                source: &resolved.source,
+                storage_location: &resolved.storage_location,
+                run_id: resolved.run_id.clone(),
+                run_link: m.run_link.clone(),
+                model_id: resolved.model_id.clone(),
+            },
         )?;
         for (key, value) in &tags {
-            db.exec(
-                "INSERT OR REPLACE INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
-                &params![name, next, key.as_str(), value.as_str()],
-            )?;
+            store::set_tag(db, name, next, key, value)?;
         }
-        db.exec(
-            "UPDATE registered_models SET last_updated_time = ? WHERE name = ?",
-            &params![now, name],
-        )?;
+        model_store::touch(db, name, now)?;
         if let Some(model_id) = &resolved.model_id {
-            logged_models::record_registration(db, model_id, name, next)?;
+            logged_model_store::record_registration(db, model_id, name, next)?;
         }
         Ok(next)
     })?;
@@ -268,10 +207,7 @@ pub fn update(
     description: Option<&str>,
 ) -> ApiResult<ModelVersion> {
     get(db, name, version)?;
-    db.exec(
-        "UPDATE model_versions SET description = ?, last_updated_time = ? WHERE name = ? AND version = ?",
-        &params![description, now_ms(), name, version],
-    )?;
+    store::set_description(db, name, version, description, now_ms())?;
     get(db, name, version)
 }
 
@@ -280,21 +216,9 @@ pub fn delete(db: &dyn Db, name: &str, version: i64) -> ApiResult<()> {
     get(db, name, version)?;
     transaction(db, || {
         let now = now_ms();
-        db.exec(
-            "DELETE FROM registered_model_aliases WHERE name = ? AND version = ?",
-            &params![name, version],
-        )?;
-        db.exec(
-            "UPDATE model_versions SET current_stage = ?, last_updated_time = ?, description = NULL, user_id = NULL,
-                 source = 'REDACTED-SOURCE-PATH', storage_location = NULL, run_id = 'REDACTED-RUN-ID',
-                 run_link = 'REDACTED-RUN-LINK', status_message = NULL
-             WHERE name = ? AND version = ?",
-            &params![STAGE_DELETED, now, name, version],
-        )?;
-        db.exec(
-            "UPDATE registered_models SET last_updated_time = ? WHERE name = ?",
-            &params![now, name],
-        )
+        crate::store::aliases::delete_of_version(db, name, version)?;
+        store::mark_deleted(db, name, version, now)?;
+        model_store::touch(db, name, now)
     })
 }
 
@@ -316,20 +240,10 @@ pub fn transition_stage(
     transaction(db, || {
         let now = now_ms();
         if archive_existing {
-            db.exec(
-                "UPDATE model_versions SET current_stage = 'Archived', last_updated_time = ?
-                 WHERE name = ? AND version != ? AND current_stage = ?",
-                &params![now, name, version, stage],
-            )?;
+            store::archive_others(db, name, version, stage, now)?;
         }
-        db.exec(
-            "UPDATE model_versions SET current_stage = ?, last_updated_time = ? WHERE name = ? AND version = ?",
-            &params![stage, now, name, version],
-        )?;
-        db.exec(
-            "UPDATE registered_models SET last_updated_time = ? WHERE name = ?",
-            &params![now, name],
-        )
+        store::set_stage(db, name, version, stage, now)?;
+        model_store::touch(db, name, now)
     })?;
     get(db, name, version)
 }
@@ -337,29 +251,17 @@ pub fn transition_stage(
 /// Where a client downloads the version's files from.
 pub fn download_uri(db: &dyn Db, name: &str, version: i64) -> ApiResult<String> {
     get(db, name, version)?;
-    let row = db
-        .query_one(
-            "SELECT COALESCE(NULLIF(storage_location, ''), source) FROM model_versions WHERE name = ? AND version = ?",
-            &params![name, version],
-        )?
-        .ok_or_else(|| not_found(name, version))?;
-    Ok(row.text(0))
+    store::download_location(db, name, version)?.ok_or_else(|| not_found(name, version))
 }
 
 pub fn set_tag(db: &dyn Db, name: &str, version: i64, key: &str, value: &str) -> ApiResult<()> {
     get(db, name, version)?;
-    db.exec(
-        "INSERT OR REPLACE INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
-        &params![name, version, key, value],
-    )
+    store::set_tag(db, name, version, key, value)
 }
 
 pub fn delete_tag(db: &dyn Db, name: &str, version: i64, key: &str) -> ApiResult<()> {
     get(db, name, version)?;
-    db.exec(
-        "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?",
-        &params![name, version, key],
-    )
+    store::delete_tag(db, name, version, key)
 }
 
 /// One page of search_model_versions and the token of the next page.
@@ -370,37 +272,15 @@ pub fn search(
     order_by: &[String],
     token: Option<&str>,
 ) -> ApiResult<(Vec<ModelVersion>, Option<String>)> {
-    let limit = v_max(
+    let limit = v::max_results(
         max_results,
         v::DEFAULT_SEARCH_VERSIONS,
         v::MAX_SEARCH_VERSIONS,
     )?;
     let offset = page_token::decode(token)?;
-    let filter = search::model_versions_filter(filter.unwrap_or(""))?;
-    let order = search::model_versions_order(order_by)?;
-    let mut args = vec![crate::store::db::SqlValue::from(STAGE_DELETED)];
-    args.extend(filter.params);
-    args.push((limit + 1).into());
-    args.push(offset.into());
-    let rows = db.query(
-        &format!(
-            "SELECT {COLUMNS} FROM model_versions mv WHERE mv.current_stage != ?{} ORDER BY {order} LIMIT ? OFFSET ?",
-            filter.sql
-        ),
-        &args,
-    )?;
-    page_token::page(&rows, limit, offset, |r| from_row(db, r))
-}
-
-/// `max_results` within 1..=max (MLflow's wording for the registry).
-pub fn v_max(value: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {
-    match value {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(n) => Err(MlflowError::invalid(format!(
-            "Invalid value for request parameter max_results. It must be at most {max} and at least 1, but got value {n}"
-        ))),
-    }
+    let (versions, has_more) = store::search(db, filter.unwrap_or(""), order_by, limit, offset)?;
+    let next = page_token::next(offset, versions.len(), has_more);
+    Ok((versions, next))
 }
 
 #[cfg(test)]

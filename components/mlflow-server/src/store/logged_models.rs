@@ -1,14 +1,11 @@
-//! MLflow 3 logged models: create (PENDING), get, finalize, delete (soft), search,
-//! params, tags. Artifacts live at `<experiment location>/models/<model_id>/artifacts`
-//! in the proxied artifact store; metrics are the tracking metrics logged with the id.
+//! MLflow 3 logged models (`logged_models`) with their params, tags and the metric
+//! points logged with their id (`logged_model_params`, `logged_model_tags`,
+//! `logged_model_metrics`). Registrations are recorded in a tag of the model.
 
-use super::validation as v;
-use crate::error::{ApiResult, MlflowError};
+use super::db::{Db, DbExt, Row, SqlValue};
+use crate::error::ApiResult;
 use crate::params;
-use crate::services::experiments::get_active_experiment;
-use crate::services::validation::validate_key;
-use crate::store::db::{transaction, Db, DbExt, Row, SqlValue};
-use crate::util::{ids, names, page_token, time::now_ms};
+use crate::search;
 use mlflow_wire::logged_models::{
     LoggedModel, LoggedModelData, LoggedModelInfo, LoggedModelRegistration,
 };
@@ -17,16 +14,9 @@ use mlflow_wire::tracking::{KeyValue, Metric};
 /// The tag listing a logged model's registrations (a JSON list of `{name, version}`).
 pub const MODEL_VERSIONS_TAG: &str = "mlflow.modelVersions";
 
-pub const PENDING: &str = "LOGGED_MODEL_PENDING";
-const STATUSES: [&str; 3] = [PENDING, "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"];
-
 const COLUMNS: &str =
     "lm.model_id, lm.experiment_id, lm.name, lm.artifact_location, lm.creation_timestamp_ms, \
      lm.last_updated_timestamp_ms, lm.status, lm.status_message, lm.model_type, lm.source_run_id";
-
-fn not_found(model_id: &str) -> MlflowError {
-    MlflowError::not_found(format!("Logged model with ID '{model_id}' not found."))
-}
 
 fn from_row(db: &dyn Db, r: &Row) -> ApiResult<LoggedModel> {
     let model_id = r.text(0);
@@ -110,82 +100,49 @@ fn registrations_of(tags: &[KeyValue]) -> Vec<LoggedModelRegistration> {
 }
 
 /// A logged model; deleted ones only with `allow_deleted`.
-pub fn get(db: &dyn Db, model_id: &str, allow_deleted: bool) -> ApiResult<LoggedModel> {
+pub fn get(db: &dyn Db, model_id: &str, allow_deleted: bool) -> ApiResult<Option<LoggedModel>> {
     let live = if allow_deleted {
         ""
     } else {
         " AND lm.lifecycle_stage = 'active'"
     };
-    let row = db
-        .query_one(
-            &format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ?{live}"),
-            &params![model_id],
-        )?
-        .ok_or_else(|| not_found(model_id))?;
-    from_row(db, &row)
+    db.query_one(
+        &format!("SELECT {COLUMNS} FROM logged_models lm WHERE lm.model_id = ?{live}"),
+        &params![model_id],
+    )?
+    .map(|row| from_row(db, &row))
+    .transpose()
 }
 
-fn require(db: &dyn Db, model_id: &str) -> ApiResult<()> {
-    get(db, model_id, false).map(drop)
-}
-
-/// What a client may give when creating a logged model.
-pub struct NewLoggedModel<'a> {
-    pub experiment_id: &'a str,
-    pub name: Option<&'a str>,
+/// A new logged model as stored.
+pub struct NewRow<'a> {
+    pub model_id: &'a str,
+    pub experiment_id: i64,
+    pub name: &'a str,
+    pub artifact_location: &'a str,
+    pub now: i64,
+    pub status: &'a str,
     pub model_type: Option<&'a str>,
     pub source_run_id: Option<&'a str>,
-    pub params: &'a [KeyValue],
-    pub tags: &'a [KeyValue],
 }
 
-pub fn create(db: &dyn Db, new: &NewLoggedModel<'_>) -> ApiResult<LoggedModel> {
-    if let Some(name) = new.name {
-        v::logged_model_name(name)?;
-    }
-    let params = checked_pairs("param", new.params)?;
-    let tags = checked_pairs("tag", new.tags)?;
-    let experiment = get_active_experiment(db, new.experiment_id)?;
-    let model_id = ids::new_logged_model_id();
-    let location = format!(
-        "{}/models/{model_id}/artifacts",
-        experiment.artifact_location.trim_end_matches('/')
-    );
-    let name = new.name.map_or_else(names::random_run_name, str::to_string);
-    transaction(db, || {
-        let now = now_ms();
-        db.exec(
-            "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms,
+pub fn insert(db: &dyn Db, m: &NewRow<'_>) -> ApiResult<()> {
+    db.exec(
+        "INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms,
                  last_updated_timestamp_ms, status, model_type, source_run_id)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &params![
-                model_id.as_str(),
-                experiment.experiment_id.parse::<i64>().unwrap_or(0),
-                name.as_str(),
-                location.as_str(),
-                now,
-                now,
-                PENDING,
-                new.model_type.filter(|t| !t.is_empty()),
-                new.source_run_id.filter(|r| !r.is_empty())
-            ],
-        )?;
-        write_pairs(db, "logged_model_params", &model_id, &params)?;
-        write_pairs(db, "logged_model_tags", &model_id, &tags)
-    })?;
-    get(db, &model_id, false)
-}
-
-fn checked_pairs(kind: &str, pairs: &[KeyValue]) -> ApiResult<Vec<(String, String)>> {
-    pairs
-        .iter()
-        .map(|p| {
-            Ok((
-                validate_key(kind, p.key.as_deref())?,
-                p.value.clone().unwrap_or_default(),
-            ))
-        })
-        .collect()
+        &params![
+            m.model_id,
+            m.experiment_id,
+            m.name,
+            m.artifact_location,
+            m.now,
+            m.now,
+            m.status,
+            m.model_type,
+            m.source_run_id
+        ],
+    )
 }
 
 fn write_pairs(
@@ -203,73 +160,44 @@ fn write_pairs(
     Ok(())
 }
 
-/// The stored status name of a status given by name or by its proto number.
-pub fn status_name(status: &str) -> ApiResult<&'static str> {
-    let s = status.trim();
-    let by_number = match s {
-        "1" => Some(STATUSES[0]),
-        "2" => Some(STATUSES[1]),
-        "3" => Some(STATUSES[2]),
-        _ => None,
-    };
-    by_number
-        .or_else(|| STATUSES.iter().copied().find(|k| k.eq_ignore_ascii_case(s)))
-        .ok_or_else(|| {
-            MlflowError::invalid(format!(
-                "Invalid logged model status '{status}'; expected one of {}",
-                STATUSES.join(", ")
-            ))
-        })
+/// Sets params (replacing values of existing keys).
+pub fn set_params(db: &dyn Db, model_id: &str, params: &[(String, String)]) -> ApiResult<()> {
+    write_pairs(db, "logged_model_params", model_id, params)
 }
 
-/// Sets the status (PATCH `logged-models/{id}`), typically READY after the upload.
-pub fn finalize(db: &dyn Db, model_id: &str, status: &str) -> ApiResult<LoggedModel> {
-    let status = status_name(status)?;
-    require(db, model_id)?;
+/// Sets tags (replacing values of existing keys).
+pub fn set_tags(db: &dyn Db, model_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
+    write_pairs(db, "logged_model_tags", model_id, tags)
+}
+
+pub fn set_status(db: &dyn Db, model_id: &str, status: &str, now: i64) -> ApiResult<()> {
     db.exec(
         "UPDATE logged_models SET status = ?, last_updated_timestamp_ms = ? WHERE model_id = ?",
-        &params![status, now_ms(), model_id],
-    )?;
-    get(db, model_id, false)
-}
-
-pub fn delete(db: &dyn Db, model_id: &str) -> ApiResult<()> {
-    require(db, model_id)?;
-    db.exec(
-        "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ? WHERE model_id = ?",
-        &params![now_ms(), model_id],
+        &params![status, now, model_id],
     )
 }
 
-pub fn set_tags(db: &dyn Db, model_id: &str, tags: &[KeyValue]) -> ApiResult<()> {
-    let tags = checked_pairs("tag", tags)?;
-    require(db, model_id)?;
-    transaction(db, || write_pairs(db, "logged_model_tags", model_id, &tags))
+pub fn mark_deleted(db: &dyn Db, model_id: &str, now: i64) -> ApiResult<()> {
+    db.exec(
+        "UPDATE logged_models SET lifecycle_stage = 'deleted', last_updated_timestamp_ms = ? WHERE model_id = ?",
+        &params![now, model_id],
+    )
+}
+
+pub fn tag_exists(db: &dyn Db, model_id: &str, key: &str) -> ApiResult<bool> {
+    Ok(db
+        .query_one(
+            "SELECT 1 FROM logged_model_tags WHERE model_id = ? AND key = ?",
+            &params![model_id, key],
+        )?
+        .is_some())
 }
 
 pub fn delete_tag(db: &dyn Db, model_id: &str, key: &str) -> ApiResult<()> {
-    require(db, model_id)?;
-    let existing = db.query_one(
-        "SELECT 1 FROM logged_model_tags WHERE model_id = ? AND key = ?",
-        &params![model_id, key],
-    )?;
-    if existing.is_none() {
-        return Err(MlflowError::not_found(format!(
-            "No tag with key '{key}' found for model with ID '{model_id}'."
-        )));
-    }
     db.exec(
         "DELETE FROM logged_model_tags WHERE model_id = ? AND key = ?",
         &params![model_id, key],
     )
-}
-
-pub fn log_params(db: &dyn Db, model_id: &str, params: &[KeyValue]) -> ApiResult<()> {
-    let params = checked_pairs("param", params)?;
-    require(db, model_id)?;
-    transaction(db, || {
-        write_pairs(db, "logged_model_params", model_id, &params)
-    })
 }
 
 /// Records a metric point logged with a model's id (log-metric / log-batch call this).
@@ -322,27 +250,18 @@ pub fn record_registration(db: &dyn Db, model_id: &str, name: &str, version: i64
     )
 }
 
-/// One page of search_logged_models over `experiment_ids` and the next page token.
+/// Up to `limit` active models of `experiment_ids` in a search from `offset`, and
+/// whether more exist.
 pub fn search(
     db: &dyn Db,
     experiment_ids: &[String],
-    filter: Option<&str>,
+    filter: &str,
     order_by: &[(String, bool)],
-    max_results: Option<i64>,
-    token: Option<&str>,
-) -> ApiResult<(Vec<LoggedModel>, Option<String>)> {
-    if experiment_ids.is_empty() {
-        return Err(MlflowError::missing("experiment_ids"));
-    }
-    crate::search::limits::check_experiment_ids(experiment_ids)?;
-    let limit = super::versions::v_max(
-        max_results,
-        v::DEFAULT_SEARCH_LOGGED_MODELS,
-        v::MAX_SEARCH_LOGGED_MODELS,
-    )?;
-    let offset = page_token::decode(token)?;
-    let filter = super::search::logged_models_filter(filter.unwrap_or(""))?;
-    let order = super::search::logged_models_order(order_by)?;
+    limit: i64,
+    offset: i64,
+) -> ApiResult<(Vec<LoggedModel>, bool)> {
+    let filter = search::registry::logged_models_filter(filter)?;
+    let order = search::registry::logged_models_order(order_by)?;
     let ids: Vec<i64> = experiment_ids
         .iter()
         .filter_map(|id| id.trim().parse().ok())
@@ -366,5 +285,11 @@ pub fn search(
         ),
         &args,
     )?;
-    page_token::page(&rows, limit, offset, |r| from_row(db, r))
+    let has_more = rows.len() as i64 > limit;
+    let models = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| from_row(db, r))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok((models, has_more))
 }

@@ -1,10 +1,10 @@
-//! Registry store and endpoint tests over an in-memory database with every migration.
+//! Registry service and endpoint tests over an in-memory database with every migration.
 
-use super::logged_models::{self, NewLoggedModel};
-use super::{models, versions};
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::services::logged_models::{self, NewLoggedModel};
+use crate::services::{aliases, model_versions as versions, registered_models as models};
 use crate::services::{experiments, runs};
 use crate::store::native::NativeDb;
 use crate::store::testing;
@@ -156,26 +156,26 @@ fn aliases_move_and_vanish_with_their_version() {
     let source = format!("{}/model", f.run_artifacts);
     version_from(&f, "iris", &source);
     version_from(&f, "iris", &source);
-    models::set_alias(&f.db, "iris", "champion", 1).unwrap();
-    models::set_alias(&f.db, "iris", "champion", 2).unwrap();
-    let v = models::version_by_alias(&f.db, "iris", "champion").unwrap();
+    aliases::set_alias(&f.db, "iris", "champion", 1).unwrap();
+    aliases::set_alias(&f.db, "iris", "champion", 2).unwrap();
+    let v = aliases::version_by_alias(&f.db, "iris", "champion").unwrap();
     assert_eq!(v.version, "2");
     assert_eq!(v.aliases, ["champion"]);
     assert!(versions::get(&f.db, "iris", 1).unwrap().aliases.is_empty());
     assert_eq!(
-        models::version_by_alias(&f.db, "iris", "latest")
+        aliases::version_by_alias(&f.db, "iris", "latest")
             .unwrap()
             .version,
         "2"
     );
     versions::delete(&f.db, "iris", 2).unwrap();
-    let err = models::version_by_alias(&f.db, "iris", "champion").unwrap_err();
+    let err = aliases::version_by_alias(&f.db, "iris", "champion").unwrap_err();
     assert_eq!(
         (err.code.name(), err.status()),
         ("INVALID_PARAMETER_VALUE", 400)
     );
     assert_eq!(
-        models::set_alias(&f.db, "iris", "x", 9)
+        aliases::set_alias(&f.db, "iris", "x", 9)
             .unwrap_err()
             .status(),
         404
@@ -188,7 +188,7 @@ fn rename_carries_versions_tags_and_aliases() {
     models::create(&f.db, "iris", &[], None).unwrap();
     models::create(&f.db, "taken", &[], None).unwrap();
     version_from(&f, "iris", &format!("{}/model", f.run_artifacts));
-    models::set_alias(&f.db, "iris", "champion", 1).unwrap();
+    aliases::set_alias(&f.db, "iris", "champion", 1).unwrap();
     versions::set_tag(&f.db, "iris", 1, "validated", "yes").unwrap();
     assert_eq!(
         models::rename(&f.db, "iris", "taken").unwrap_err().status(),
@@ -196,7 +196,7 @@ fn rename_carries_versions_tags_and_aliases() {
     );
     let renamed = models::rename(&f.db, "iris", "flowers").unwrap();
     assert_eq!(renamed.aliases[0].alias, "champion");
-    let v = models::version_by_alias(&f.db, "flowers", "champion").unwrap();
+    let v = aliases::version_by_alias(&f.db, "flowers", "champion").unwrap();
     assert_eq!(v.name, "flowers");
     assert_eq!(v.tags, vec![KeyValue::new("validated", "yes")]);
     assert_eq!(models::get(&f.db, "iris").unwrap_err().status(), 404);

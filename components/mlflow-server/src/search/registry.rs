@@ -2,10 +2,10 @@
 //! `registered_models rm`, `model_versions mv` and `logged_models lm`.
 //! Values only reach SQL as bound parameters.
 
+use super::limits;
+use super::parser::{parse_filter, parse_order_by, Clause, Entity, Literal, Op};
+use super::sql::{number_comparison, string_comparison, Fragment};
 use crate::error::{ApiResult, MlflowError};
-use crate::search::limits;
-use crate::search::sql::{number_comparison, string_comparison, Fragment};
-use crate::search::{parse_filter, parse_order_by, Clause, Entity, Literal, Op};
 
 fn unsupported(what: &str, hint: &str) -> MlflowError {
     MlflowError::invalid(format!(
