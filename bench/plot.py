@@ -86,6 +86,9 @@ def main(json_path):
         else:
             metrics = []
             for f in figures:
+                # Error counts are in the report's tables; a bar of zeros says nothing.
+                if f["metric"] == "errors":
+                    continue
                 if f["workload"] == workload and f["metric"] not in metrics:
                     metrics.append(f["metric"])
             units = {f["metric"]: f["unit"] for f in figures if f["workload"] == workload}
