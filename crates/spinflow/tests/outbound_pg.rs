@@ -1012,6 +1012,99 @@ fn connection_cases(pg: &Postgres, closed_port: u16) -> Vec<Case> {
     ]
 }
 
+/// Spin 1's unversioned interface: an address per call, 2.0.0's values.
+fn unversioned_cases(pg: &Postgres, closed_port: u16) -> Vec<Case> {
+    let url = pg.url();
+    let r =
+        |t: &str, v: Value, cast: &str, expect: &[&str]| round_trip(1, &url, t, v, cast, expect);
+    let mut denied = case(
+        "v1 denied",
+        1,
+        &pg.url(),
+        json!([query("SELECT 1", json!([]))]),
+        &[&format!(
+            r#"PgError::ConnectionFailed(\"address postgres://127.0.0.1:{} is not permitted\")"#,
+            pg.port
+        )],
+    );
+    denied.component = "denied";
+    vec![
+        r(
+            "int32",
+            json!(-5),
+            "int4",
+            &["v: DbDataType::Int32", "DbValue::Int32(-5)"],
+        ),
+        r(
+            "int64",
+            json!(1),
+            "int8",
+            &["v: DbDataType::Int64", "DbValue::Int64(1)"],
+        ),
+        r(
+            "str",
+            json!("z"),
+            "text",
+            &["v: DbDataType::Str", r#"DbValue::Str(\"z\")"#],
+        ),
+        r(
+            "binary",
+            json!("beef"),
+            "bytea",
+            &["v: DbDataType::Binary", "DbValue::Binary(beef)"],
+        ),
+        r(
+            "floating32",
+            json!(0.5),
+            "float4",
+            &["v: DbDataType::Floating32", "DbValue::Floating32(0.5)"],
+        ),
+        r(
+            "db-null",
+            Value::Null,
+            "bool",
+            &["v: DbDataType::Boolean", "DbValue::DbNull"],
+        ),
+        r(
+            "uint32",
+            json!(1),
+            "int4",
+            &[r#"PgError::ValueConversionFailed(\"Postgres does not support unsigned integers\")"#],
+        ),
+        case(
+            "v1 date column",
+            1,
+            &url,
+            json!([query("SELECT DATE '2020-01-02' AS v", json!([]))]),
+            &["v: DbDataType::Other", "DbValue::Unsupported"],
+        ),
+        case(
+            "v1 execute",
+            1,
+            &pg.key_value(),
+            json!([execute("SELECT * FROM generate_series(1, 4)", json!([]))]),
+            &[r#"{"ok":4}"#],
+        ),
+        case(
+            "v1 missing table",
+            1,
+            &url,
+            json!([execute("DELETE FROM no_such_table", json!([]))]),
+            &[r#"PgError::QueryFailed(\"Error { kind: Db"#, "E42P01"],
+        ),
+        case(
+            "v1 nothing listening",
+            1,
+            &format!("postgres://postgres:x@127.0.0.1:{closed_port}/postgres"),
+            json!([query("SELECT 1", json!([]))]),
+            &[
+                r#"PgError::ConnectionFailed(\"Error occurred while creating a new object: error connecting to server: Connection refused"#,
+            ],
+        ),
+        denied,
+    ]
+}
+
 /// Starts `spinflow up` on the app; `env` for the host process.
 fn spinflow(manifest: &Path, env: &[(&str, String)]) -> Host {
     let mut builder = host(manifest);
@@ -1029,6 +1122,15 @@ fn values_round_trip_through_every_interface_version() {
     let mut cases = value_cases_v4(&pg.url());
     cases.extend(value_cases_older(&pg.key_value()));
     check(&app, &cases);
+}
+
+#[test]
+fn the_unversioned_interface_opens_a_connection_per_call() {
+    let pg = postgres(false);
+    let closed = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let app = spinflow(&manifest(dir.path(), &pg, closed), &[]);
+    check(&app, &unversioned_cases(&pg, closed));
 }
 
 #[test]
@@ -1200,6 +1302,7 @@ fn spin_3_6_3_answers_the_same() {
             cases.extend(execute_cases(&pg.url(), 2));
             cases.extend(error_cases(&pg.url()));
             cases.extend(connection_cases(&pg, closed));
+            cases.extend(unversioned_cases(&pg, closed));
             (cases, vec![])
         };
         let ours = spinflow(&manifest, &env);

@@ -10,8 +10,10 @@
 //!
 //! opens one connection to `address` through interface version `V` (`4`:
 //! `spin:postgres/postgres@4.0.0`, `3`: `spin:postgres/postgres@3.0.0`, `2`:
-//! `fermyon:spin/postgres@2.0.0`), runs the steps on it in order, and answers
-//! 200 with JSON:
+//! `fermyon:spin/postgres@2.0.0`; `1`: Spin 1's unversioned
+//! `fermyon:spin/postgres`, which has no connections: each step names the
+//! address, and `open` always answers `ok`), runs the steps on it in order,
+//! and answers 200 with JSON:
 //!
 //! ```json
 //! {"open": "ok", "steps": [{"ok": 1}, {"ok": {"columns": ["n: DbDataType::Int32"], "rows": [["DbValue::Int32(5)"]]}}]}
@@ -36,6 +38,12 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 use spin_sdk::wit::{pg3, pg4, v2};
 use std::fmt::Debug;
+
+/// Spin 1's unversioned interfaces, bound from spin-sdk's WIT by build.rs.
+mod v1 {
+    include!(concat!(env!("OUT_DIR"), "/v1_bindings.rs"));
+}
+use v1::fermyon::spin::{postgres as pg1, rdbms_types as v1_types};
 
 #[http_component]
 fn handle(req: Request) -> Response {
@@ -94,6 +102,16 @@ fn run_version(version: &str, body: &Value) -> Result<Value, String> {
             |c, sql, params| c.query(sql, params),
             |c, sql, params| c.execute(sql, params),
             rows_v2,
+            |_| None,
+        )),
+        "1" => Ok(run(
+            address,
+            &steps,
+            |a| Ok::<String, pg1::PgError>(a.to_string()),
+            to_v1,
+            |a, sql, params| pg1::query(a, sql, params),
+            |a, sql, params| pg1::execute(a, sql, params),
+            rows_v1,
             |_| None,
         )),
         other => Err(format!("unknown interface version {other}")),
@@ -356,6 +374,38 @@ fn to_v2(p: Param) -> Result<v2::rdbms_types::ParameterValue, String> {
         Param::Binary(v) => P::Binary(v),
         Param::DbNull => P::DbNull,
         _ => return Err(not_in("2.0.0")),
+    })
+}
+
+fn to_v1(p: Param) -> Result<v1_types::ParameterValue, String> {
+    use v1_types::ParameterValue as P;
+    Ok(match p {
+        Param::Boolean(v) => P::Boolean(v),
+        Param::Int8(v) => P::Int8(v),
+        Param::Int16(v) => P::Int16(v),
+        Param::Int32(v) => P::Int32(v),
+        Param::Int64(v) => P::Int64(v),
+        Param::Uint8(v) => P::Uint8(v),
+        Param::Uint16(v) => P::Uint16(v),
+        Param::Uint32(v) => P::Uint32(v),
+        Param::Uint64(v) => P::Uint64(v),
+        Param::Floating32(v) => P::Floating32(v),
+        Param::Floating64(v) => P::Floating64(v),
+        Param::Str(v) => P::Str(v),
+        Param::Binary(v) => P::Binary(v),
+        Param::DbNull => P::DbNull,
+        _ => return Err(not_in("the unversioned interface")),
+    })
+}
+
+fn rows_v1(set: &v1_types::RowSet) -> Value {
+    let value = |v: &v1_types::DbValue| match v {
+        v1_types::DbValue::Binary(b) => format!("DbValue::Binary({})", hex(b)),
+        v => format!("{v:?}"),
+    };
+    json!({
+        "columns": set.columns.iter().map(|c| format!("{}: {:?}", c.name, c.data_type)).collect::<Vec<_>>(),
+        "rows": set.rows.iter().map(|r| r.iter().map(value).collect::<Vec<_>>()).collect::<Vec<_>>(),
     })
 }
 
