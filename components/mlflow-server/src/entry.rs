@@ -2,12 +2,14 @@
 //! uploads/downloads (the proxy's and the web UI's) chunk by chunk, and hands every other
 //! request to the router with its body buffered (bounded).
 
-use crate::artifacts::store::StoredFile;
-use crate::artifacts::{handlers as artifact_http, paths, store as artifact_store};
 use crate::error::{ApiResult, MlflowError};
+use crate::handlers::artifacts as artifact_http;
+use crate::handlers::web_ui::artifact_files;
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::services::artifacts as artifact_service;
+use crate::store::artifacts::StoredFile;
 use crate::store::migrations::ensure_schema;
 use crate::store::spin::SpinDb;
 use futures::{SinkExt, StreamExt};
@@ -43,7 +45,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     }
     // The UI's file previews (runs, model versions, logged models) stream as well.
     let head = ApiRequest::new(method, &path_and_query, Vec::new());
-    if let Some(target) = crate::web_ui::artifact_files::download_target(&db, &head) {
+    if let Some(target) = artifact_files::download_target(&db, &head) {
         return match target {
             Ok((path, file)) => stream_file(&db, &path, file, out).await,
             Err(e) => send(out, ApiResponse::error(&e)),
@@ -89,40 +91,39 @@ async fn read_body(req: IncomingRequest) -> ApiResult<Vec<u8>> {
 /// Streams the request body into the store in CHUNK_SIZE pieces: memory stays at about
 /// one chunk whatever the file size.
 async fn upload(db: &SpinDb, target: &str, req: IncomingRequest) -> ApiResult<ApiResponse> {
-    let path = paths::safe_path(target)?;
-    let blob = artifact_store::begin_upload(db)?;
+    let (path, blob) = artifact_service::begin_upload(db, target)?;
     let result = async {
         let mut stream = req.into_body_stream();
-        let mut pending: Vec<u8> = Vec::with_capacity(artifact_store::CHUNK_SIZE);
+        let mut pending: Vec<u8> = Vec::with_capacity(artifact_service::CHUNK_SIZE);
         let (mut seq, mut size) = (0i64, 0i64);
         while let Some(piece) = stream.next().await {
             let mut piece = &piece
                 .map_err(|e| MlflowError::invalid(format!("cannot read request body: {e:?}")))?[..];
             size += piece.len() as i64;
             while !piece.is_empty() {
-                let take = (artifact_store::CHUNK_SIZE - pending.len()).min(piece.len());
+                let take = (artifact_service::CHUNK_SIZE - pending.len()).min(piece.len());
                 pending.extend_from_slice(&piece[..take]);
                 piece = &piece[take..];
-                if pending.len() == artifact_store::CHUNK_SIZE {
+                if pending.len() == artifact_service::CHUNK_SIZE {
                     let full = std::mem::replace(
                         &mut pending,
-                        Vec::with_capacity(artifact_store::CHUNK_SIZE),
+                        Vec::with_capacity(artifact_service::CHUNK_SIZE),
                     );
-                    artifact_store::write_chunk(db, blob, seq, full)?;
+                    artifact_service::write_chunk(db, blob, seq, full)?;
                     seq += 1;
                 }
             }
         }
         if !pending.is_empty() {
-            artifact_store::write_chunk(db, blob, seq, pending)?;
+            artifact_service::write_chunk(db, blob, seq, pending)?;
         }
-        artifact_store::commit_upload(db, &path, blob, size)
+        artifact_service::commit_upload(db, &path, blob, size)
     }
     .await;
     match result {
         Ok(()) => ApiResponse::empty(),
         Err(e) => {
-            let _ = artifact_store::abort_upload(db, blob);
+            let _ = artifact_service::abort_upload(db, blob);
             Err(e)
         }
     }
@@ -130,12 +131,7 @@ async fn upload(db: &SpinDb, target: &str, req: IncomingRequest) -> ApiResult<Ap
 
 /// Streams a stored file out chunk by chunk.
 async fn download(db: &SpinDb, target: &str, out: ResponseOutparam) {
-    let opened = paths::safe_path(target).and_then(|path| {
-        let file = artifact_store::open(db, &path)?
-            .ok_or_else(|| MlflowError::not_found(format!("File not found: {path}")))?;
-        Ok((path, file))
-    });
-    match opened {
+    match artifact_service::open_proxied(db, target) {
         Ok((path, file)) => stream_file(db, &path, file, out).await,
         Err(e) => send(out, ApiResponse::error(&e)),
     }
@@ -151,7 +147,7 @@ async fn stream_file(db: &SpinDb, path: &str, file: StoredFile, out: ResponseOut
     for seq in 0..file.chunks {
         // Headers are gone already: on a failure the best we can do is cut the body short,
         // which the client sees as a truncated download (Content-Length mismatch).
-        let Ok(chunk) = artifact_store::read_chunk(db, file.blob, seq) else {
+        let Ok(chunk) = artifact_service::read_chunk(db, file.blob, seq) else {
             return;
         };
         if body.send(chunk).await.is_err() {

@@ -7,16 +7,13 @@
 //! SQLite or rusqlite, versioned migrations), `util` (ids, time, names, page tokens).
 //! Only `entry` touches Spin's HTTP types; everything else runs natively in unit tests.
 
-pub mod artifacts;
 pub mod error;
-pub mod graphql;
 pub mod handlers;
 pub mod http;
 pub mod search;
 pub mod services;
 pub mod store;
 pub mod util;
-pub mod web_ui;
 
 #[cfg(target_arch = "wasm32")]
 mod entry;

@@ -1,16 +1,15 @@
 //! HTTP handlers of MLflow 3 logged models (`/api/2.0/mlflow/logged-models/...`):
 //! decode the request, call `services::logged_models`, encode the answer.
 
-use crate::artifacts::{paths, store as artifact_store};
-use crate::error::{required, ApiResult, MlflowError};
+use crate::error::{required, ApiResult};
 use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::services::artifacts;
 use crate::services::logged_models::{self as store, NewLoggedModel};
 use mlflow_wire::logged_models::{
     CreateLoggedModel, LoggedModelResponse, SearchLoggedModels, SearchLoggedModelsResponse,
     UpdateLoggedModel,
 };
-use mlflow_wire::tracking::ListArtifactsResponse;
 
 pub const ROUTES: &[Route] = &[
     route(Method::Post, "logged-models", create),
@@ -111,21 +110,12 @@ fn search(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse>
 
 /// Lists a directory of the model's artifacts (paths relative to the model root).
 fn list_artifacts(ctx: &Ctx, req: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    let model = store::get(ctx.db, p.get("model_id"), false)?;
-    let relative = paths::safe_path(
-        &req.query_value("artifact_directory_path")
-            .unwrap_or_default(),
-    )?;
-    let root = paths::from_artifact_uri(&model.info.artifact_uri).ok_or_else(|| {
-        MlflowError::invalid(format!(
-            "The artifacts of model {} are not served by this server ({})",
-            model.info.model_id, model.info.artifact_uri
-        ))
-    })?;
-    let files = artifact_store::list(ctx.db, &paths::join(&root, &relative), &relative)?;
-    ApiResponse::json(&ListArtifactsResponse {
-        root_uri: Some(model.info.artifact_uri),
-        files,
-        next_page_token: None,
-    })
+    let directory = req
+        .query_value("artifact_directory_path")
+        .unwrap_or_default();
+    ApiResponse::json(&artifacts::list_logged_model_artifacts(
+        ctx.db,
+        p.get("model_id"),
+        &directory,
+    )?)
 }

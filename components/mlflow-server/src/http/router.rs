@@ -44,7 +44,7 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::artifacts::handlers::TRACKING_ROUTES,
+        routes: crate::handlers::artifacts::TRACKING_ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
@@ -60,7 +60,7 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: ARTIFACTS_V2,
-        routes: crate::artifacts::handlers::PROXY_ROUTES,
+        routes: crate::handlers::artifacts::PROXY_ROUTES,
     },
     Area {
         prefixes: MLFLOW_V3,
@@ -72,19 +72,19 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: ROOT,
-        routes: crate::graphql::ROUTES,
+        routes: crate::handlers::graphql::ROUTES,
     },
     Area {
         prefixes: ROOT,
-        routes: crate::web_ui::ROOT_ROUTES,
+        routes: crate::handlers::web_ui::ROOT_ROUTES,
     },
     Area {
         prefixes: MLFLOW_V2,
-        routes: crate::web_ui::V2_ROUTES,
+        routes: crate::handlers::web_ui::V2_ROUTES,
     },
     Area {
         prefixes: MLFLOW_V3,
-        routes: crate::web_ui::V3_ROUTES,
+        routes: crate::handlers::web_ui::V3_ROUTES,
     },
 ];
 

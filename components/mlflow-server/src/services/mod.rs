@@ -8,6 +8,8 @@
 //! `aliases`; `datasets` stands alone. Tracking services never use registry ones.
 
 pub mod aliases;
+pub mod artifact_paths;
+pub mod artifacts;
 pub mod datasets;
 pub mod experiments;
 pub mod logged_models;

@@ -7,6 +7,8 @@
 //! applied on first use) with the tables in `schema`, and one module per entity.
 
 pub mod aliases;
+pub mod artifact_uploads;
+pub mod artifacts;
 pub mod db;
 pub mod experiments;
 pub mod inputs;

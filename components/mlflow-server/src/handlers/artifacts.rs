@@ -1,14 +1,13 @@
-//! Artifact endpoints. Upload (PUT) and download (GET of a file) also exist in streaming
-//! form in the Spin entry point, which intercepts them before buffering a body (see
-//! [`streaming_target`]); the buffered handlers here serve the same routes elsewhere and
-//! share the same store calls.
+//! HTTP handlers of artifacts: the proxy (`/api/2.0/mlflow-artifacts/artifacts`) and the
+//! tracking listing (`artifacts/list`), over `services::artifacts`. Upload (PUT) and
+//! download (GET of a file) also exist in streaming form in the Spin entry point, which
+//! intercepts them before buffering a body (see [`streaming_target`]); the buffered
+//! handlers here serve the same routes elsewhere and share the same service calls.
 
-use super::paths::{from_artifact_uri, join, safe_path};
-use super::store;
 use crate::error::{ApiResult, MlflowError};
 use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
-use crate::services::runs::get_run_info;
+use crate::services::artifacts as service;
 use mlflow_wire::tracking::{self as wire, ListArtifactsResponse};
 
 /// Under `/api/2.0/mlflow-artifacts/`.
@@ -100,10 +99,8 @@ fn guess_mime(name: &str) -> &'static str {
 
 fn list_proxied(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: wire::ListProxiedArtifacts = req.message()?;
-    // The query value is already decoded; check it as a literal path.
-    let raw = m.path.unwrap_or_default();
-    let dir = safe_path(&raw.replace('%', "%25"))?;
-    let files = store::list(ctx.db, &dir, "")?;
+    // The query value is already decoded: it is checked as a literal path.
+    let files = service::list_proxied(ctx.db, &m.path.unwrap_or_default())?;
     ApiResponse::json(&ListArtifactsResponse {
         files,
         ..Default::default()
@@ -111,9 +108,7 @@ fn list_proxied(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRes
 }
 
 fn download(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    let path = safe_path(p.get("path"))?;
-    let bytes = store::get(ctx.db, &path)?
-        .ok_or_else(|| MlflowError::not_found(format!("File not found: {path}")))?;
+    let (path, bytes) = service::download(ctx.db, p.get("path"))?;
     let mut resp = ApiResponse::raw(200, "application/octet-stream", Vec::new());
     resp.headers = download_headers(&path, bytes.len() as i64);
     resp.body = bytes;
@@ -121,14 +116,12 @@ fn download(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse>
 }
 
 fn upload(ctx: &Ctx, req: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    let path = safe_path(p.get("path"))?;
-    store::put(ctx.db, &path, &req.body)?;
+    service::upload(ctx.db, p.get("path"), &req.body)?;
     ApiResponse::empty()
 }
 
 fn delete(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    let path = safe_path(p.get("path"))?;
-    store::delete(ctx.db, &path)?;
+    service::delete(ctx.db, p.get("path"))?;
     ApiResponse::empty()
 }
 
@@ -136,31 +129,13 @@ fn delete(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
 fn list_run_artifacts(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: wire::ListArtifacts = req.message()?;
     let run_id = m.run.id().ok_or_else(|| MlflowError::missing("run_id"))?;
-    let info = get_run_info(ctx.db, run_id)?;
-    let rel = safe_path(&m.path.unwrap_or_default().replace('%', "%25"))?;
-    let root = from_artifact_uri(&info.artifact_uri).ok_or_else(|| {
-        MlflowError::invalid(format!(
-            "The artifacts of run {run_id} are not served by this server ({})",
-            info.artifact_uri
-        ))
-    })?;
-    let files = store::list(ctx.db, &join(&root, &rel), &rel)?;
-    ApiResponse::json(&ListArtifactsResponse {
-        root_uri: Some(info.artifact_uri),
-        files,
-        next_page_token: None,
-    })
+    let path = m.path.clone().unwrap_or_default();
+    ApiResponse::json(&service::list_run_artifacts(ctx.db, run_id, &path)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::router::dispatch;
-    use crate::store::testing;
-
-    fn call(db: &dyn crate::store::db::Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
-        dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
-    }
 
     #[test]
     fn content_types_follow_mlflow() {
@@ -178,74 +153,5 @@ mod tests {
         ] {
             assert_eq!(guess_mime(name), want, "{name}");
         }
-    }
-
-    #[test]
-    fn proxy_round_trip_over_http_model() {
-        let db = testing::db();
-        let base = "/api/2.0/mlflow-artifacts/artifacts";
-        assert_eq!(
-            call(
-                &db,
-                Method::Put,
-                &format!("{base}/0/r/artifacts/d/a%20b.txt"),
-                b"hi"
-            )
-            .status,
-            200
-        );
-        let got = call(
-            &db,
-            Method::Get,
-            &format!("{base}/0/r/artifacts/d/a%20b.txt"),
-            b"",
-        );
-        assert_eq!((got.status, got.body.as_slice()), (200, &b"hi"[..]));
-        let listing = call(&db, Method::Get, &format!("{base}?path=0/r/artifacts"), b"");
-        assert_eq!(
-            String::from_utf8(listing.body).unwrap(),
-            r#"{"files":[{"path":"d","is_dir":true}]}"#
-        );
-        let file_listing = call(
-            &db,
-            Method::Get,
-            &format!("{base}?path=0/r/artifacts/d/a%20b.txt"),
-            b"",
-        );
-        assert_eq!(file_listing.body, b"{}");
-        assert_eq!(
-            call(&db, Method::Get, &format!("{base}?path=../x"), b"").status,
-            400
-        );
-        assert_eq!(
-            call(&db, Method::Put, &format!("{base}/0/%2e%2e/x"), b"x").status,
-            400
-        );
-        assert_eq!(
-            call(&db, Method::Get, &format!("{base}/0/missing"), b"").status,
-            404
-        );
-        assert_eq!(
-            call(&db, Method::Delete, &format!("{base}/0/r/artifacts/d"), b"").status,
-            200
-        );
-        assert_eq!(
-            call(
-                &db,
-                Method::Get,
-                &format!("{base}/0/r/artifacts/d/a%20b.txt"),
-                b""
-            )
-            .status,
-            404
-        );
-        assert_eq!(
-            streaming_target(Method::Put, &format!("{base}/0/x")),
-            Some("0/x")
-        );
-        assert_eq!(
-            streaming_target(Method::Delete, &format!("{base}/0/x")),
-            None
-        );
     }
 }

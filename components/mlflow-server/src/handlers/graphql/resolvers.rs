@@ -1,4 +1,5 @@
-//! Resolvers: each calls the service or registry function its REST endpoint calls.
+//! Resolvers: each calls the service function its REST endpoint calls, with the request
+//! message `super::schema` made of the GraphQL input.
 //!
 //! async-graphql wants `Send + Sync + 'static` context data, while the database is a
 //! `&dyn Db` borrowed for one request (and rusqlite's connection is not `Sync`). So a
@@ -6,11 +7,6 @@
 //! answer; the endpoint runs the queued jobs with the database whenever execution
 //! waits (see `endpoint::drive`). Everything stays on the request's one thread.
 
-use super::schema::{
-    strings, MlflowGetExperimentInput, MlflowGetMetricHistoryBulkIntervalInput, MlflowGetRunInput,
-    MlflowSearchModelVersionsInput, MlflowSearchModelVersionsResponse, MlflowSearchRunsInput,
-    MlflowSearchRunsResponse,
-};
 use crate::error::{required, ApiResult, MlflowError};
 use crate::services::model_versions as versions;
 use crate::services::registry_validation::{DEFAULT_SEARCH_VERSIONS, MAX_SEARCH_VERSIONS};
@@ -161,12 +157,8 @@ fn versions_by_run(db: &dyn Db, ids: &[&str]) -> ApiResult<HashMap<String, Vec<M
     Ok(by_run)
 }
 
-pub async fn get_run(ctx: &Context<'_>, input: MlflowGetRunInput) -> Result<RunNode> {
+pub async fn get_run(ctx: &Context<'_>, m: wire::RunRef) -> Result<RunNode> {
     let wants = Wants::of(ctx.look_ahead().field("run"));
-    let m = wire::RunRef {
-        run_id: input.run_id,
-        run_uuid: input.run_uuid,
-    };
     with_db(ctx, move |db| {
         let run = runs::get_run(db, &m)?;
         run_nodes(db, vec![run], wants)
@@ -176,35 +168,25 @@ pub async fn get_run(ctx: &Context<'_>, input: MlflowGetRunInput) -> Result<RunN
     .await
 }
 
+/// A page of runs (as nodes) and the token of the next page.
 pub async fn search_runs(
     ctx: &Context<'_>,
-    input: MlflowSearchRunsInput,
-) -> Result<MlflowSearchRunsResponse> {
+    m: wire::SearchRuns,
+) -> Result<(Vec<RunNode>, Option<String>)> {
     let wants = Wants::of(ctx.look_ahead().field("runs"));
-    let m = wire::SearchRuns {
-        experiment_ids: strings(input.experiment_ids),
-        filter: input.filter,
-        run_view_type: input.run_view_type.map(|v| v.as_str().to_string()),
-        max_results: input.max_results.map(i64::from),
-        order_by: strings(input.order_by),
-        page_token: input.page_token,
-    };
     with_db(ctx, move |db| {
         let found = runs::search_runs(db, &m)?;
-        Ok(MlflowSearchRunsResponse {
-            runs: run_nodes(db, found.runs, wants),
-            next_page_token: found.next_page_token,
-        })
+        Ok((run_nodes(db, found.runs, wants), found.next_page_token))
     })
     .await
 }
 
 pub async fn get_experiment(
     ctx: &Context<'_>,
-    input: MlflowGetExperimentInput,
+    experiment_id: Option<String>,
 ) -> Result<Arc<Experiment>> {
     with_db(ctx, move |db| {
-        let id = required(&input.experiment_id, "experiment_id")?;
+        let id = required(&experiment_id, "experiment_id")?;
         experiments::get_experiment(db, id).map(Arc::new)
     })
     .await
@@ -212,35 +194,28 @@ pub async fn get_experiment(
 
 pub async fn metric_history_bulk_interval(
     ctx: &Context<'_>,
-    input: MlflowGetMetricHistoryBulkIntervalInput,
+    m: wire::GetMetricHistoryBulkInterval,
 ) -> Result<wire::MetricsResponse> {
-    let m = wire::GetMetricHistoryBulkInterval {
-        run_ids: strings(input.run_ids),
-        metric_key: input.metric_key,
-        start_step: input.start_step.map(i64::from),
-        end_step: input.end_step.map(i64::from),
-        max_results: input.max_results.map(i64::from),
-    };
     with_db(ctx, move |db| metrics::history_bulk_interval(db, &m)).await
 }
 
+/// A page of model versions (`filter`, page size, `order_by` and token as in the REST
+/// search) and the token of the next page.
 pub async fn search_model_versions(
     ctx: &Context<'_>,
-    input: MlflowSearchModelVersionsInput,
-) -> Result<MlflowSearchModelVersionsResponse> {
-    let order_by = strings(input.order_by);
+    filter: Option<String>,
+    max_results: Option<i64>,
+    order_by: Vec<String>,
+    page_token: Option<String>,
+) -> Result<(Vec<ModelVersion>, Option<String>)> {
     with_db(ctx, move |db| {
-        let (model_versions, next_page_token) = versions::search(
+        versions::search(
             db,
-            input.filter.as_deref(),
-            input.max_results.map(|n| n.0),
+            filter.as_deref(),
+            max_results,
             &order_by,
-            input.page_token.as_deref(),
-        )?;
-        Ok(MlflowSearchModelVersionsResponse {
-            model_versions,
-            next_page_token,
-        })
+            page_token.as_deref(),
+        )
     })
     .await
 }

@@ -1,4 +1,4 @@
-//! Artifact path safety, as MLflow's `validate_path_is_safe`: decode first, then refuse
+//! Artifact path safety, as MLflow's `validate_path_is_safe`, and where paths lead: decode first, then refuse
 //! `..` segments, absolute and drive-letter paths, backslashes, `#` and NUL.
 
 use crate::error::{ApiResult, MlflowError};
@@ -39,6 +39,11 @@ fn invalid(raw: &str) -> MlflowError {
     MlflowError::invalid(format!("Invalid path: {raw}"))
 }
 
+/// A query value taken as a literal path (already decoded: a `%` in it is a `%`).
+pub fn literal_path(raw: &str) -> ApiResult<String> {
+    safe_path(&raw.replace('%', "%25"))
+}
+
 /// `base/rel`, either side possibly empty.
 pub fn join(base: &str, rel: &str) -> String {
     match (base.is_empty(), rel.is_empty()) {
@@ -58,6 +63,9 @@ pub fn from_artifact_uri(uri: &str) -> Option<String> {
     };
     safe_path(rest).ok()
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {

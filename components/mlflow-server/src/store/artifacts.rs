@@ -1,16 +1,16 @@
-//! Chunked artifact storage over [`Db`]. An upload is: [`begin_upload`], then
+//! Artifact files (`artifact_files`), stored as chunks (`artifact_chunks`) of a blob
+//! (`artifact_blobs`). An upload is: [`begin_upload`], then
 //! [`write_chunk`] per chunk (each its own short write, so other writers are not blocked
 //! for the length of a large upload), then [`commit_upload`] which atomically points the
 //! path at the new blob and frees the old one (or [`abort_upload`] on failure). An upload
-//! that never reaches either is reclaimed once idle (see [`super::reclaim`]).
+//! that never reaches either is reclaimed once idle (see [`super::artifact_uploads`]).
+//! Paths are store paths, already checked by the caller (`services::artifact_paths`).
 
-use super::paths::join;
-use super::reclaim;
+use super::artifact_uploads as reclaim;
+use super::db::{transaction, Db, DbExt, SqlValue};
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
-use crate::store::db::{transaction, Db, DbExt, SqlValue};
 use crate::util::time::now_ms;
-use mlflow_wire::tracking::FileInfo;
 use std::collections::BTreeMap;
 
 /// Bytes per stored chunk (and per streamed piece of a download).
@@ -58,26 +58,15 @@ fn drop_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
         "DELETE FROM artifact_chunks WHERE blob_id = ?",
         &params![blob],
     )?;
-    forget_blob(db, blob)
-}
-
-/// Deletes a blob whose chunks are gone, then its pending-upload row.
-pub(super) fn forget_blob(db: &dyn Db, blob: i64) -> ApiResult<()> {
-    db.exec(
-        "DELETE FROM artifact_blobs WHERE blob_id = ?",
-        &params![blob],
-    )?;
-    db.exec(
-        "DELETE FROM artifact_uploads WHERE blob_id = ?",
-        &params![blob],
-    )
+    reclaim::forget_blob(db, blob)
 }
 
 pub fn abort_upload(db: &dyn Db, blob: i64) -> ApiResult<()> {
     drop_blob(db, blob)
 }
 
-/// Makes `path` (already checked by `paths::safe_path`) name the uploaded blob.
+/// Makes `path` (already checked by `services::artifact_paths::safe_path`) name the
+/// uploaded blob.
 pub fn commit_upload(db: &dyn Db, path: &str, blob: i64, size: i64) -> ApiResult<()> {
     if path.is_empty() {
         return Err(MlflowError::invalid(
@@ -198,9 +187,9 @@ pub fn is_dir(db: &dyn Db, path: &str) -> ApiResult<bool> {
         .is_some())
 }
 
-/// Immediate children of `dir`, each named `prefix/<basename>` (or just the basename when
-/// `prefix` is empty). A file path or a missing directory lists as empty.
-pub fn list(db: &dyn Db, dir: &str, prefix: &str) -> ApiResult<Vec<FileInfo>> {
+/// Immediate children of `dir` by name: `None` for a directory, else the file's size.
+/// A file path or a missing directory has none.
+pub fn children(db: &dyn Db, dir: &str) -> ApiResult<BTreeMap<String, Option<i64>>> {
     let (lo, hi) = subtree_bounds(dir);
     let rows = db.query(
         "SELECT path, size FROM artifact_files WHERE path >= ? AND path < ? ORDER BY path",
@@ -219,15 +208,7 @@ pub fn list(db: &dyn Db, dir: &str, prefix: &str) -> ApiResult<Vec<FileInfo>> {
             }
         }
     }
-    Ok(children
-        .into_iter()
-        .map(|(name, size)| FileInfo {
-            path: join(prefix, &name),
-            is_dir: size.is_none(),
-            // MLflow lists an empty file without a size.
-            file_size: size.filter(|s| *s > 0),
-        })
-        .collect())
+    Ok(children)
 }
 
 /// Deletes a file, or a directory with everything under it.
@@ -275,36 +256,5 @@ mod tests {
             .unwrap()
             .int(0);
         assert_eq!(n, 1);
-    }
-
-    #[test]
-    fn listing_and_delete() {
-        let db = testing::db();
-        put(&db, "1/r/artifacts/a.txt", b"a").unwrap();
-        put(&db, "1/r/artifacts/empty", b"").unwrap();
-        put(&db, "1/r/artifacts/dir/b.txt", b"bb").unwrap();
-        put(&db, "1/r/artifacts/dir/sub/c.txt", b"ccc").unwrap();
-        put(&db, "1/r/artifacts0/other", b"x").unwrap();
-        let root = list(&db, "1/r/artifacts", "").unwrap();
-        let names: Vec<_> = root
-            .iter()
-            .map(|f| (f.path.as_str(), f.is_dir, f.file_size))
-            .collect();
-        assert_eq!(
-            names,
-            vec![
-                ("a.txt", false, Some(1)),
-                ("dir", true, None),
-                ("empty", false, None)
-            ]
-        );
-        let sub = list(&db, "1/r/artifacts/dir", "dir").unwrap();
-        assert_eq!(sub[0].path, "dir/b.txt");
-        assert_eq!(sub[1].path, "dir/sub");
-        assert!(list(&db, "1/r/artifacts/a.txt", "").unwrap().is_empty());
-        assert!(commit_upload(&db, "1/r/artifacts/dir", begin_upload(&db).unwrap(), 0).is_err());
-        delete(&db, "1/r/artifacts/dir").unwrap();
-        assert_eq!(list(&db, "1/r/artifacts", "").unwrap().len(), 2);
-        assert!(get(&db, "1/r/artifacts0/other").unwrap().is_some());
     }
 }

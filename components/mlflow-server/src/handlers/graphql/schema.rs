@@ -624,6 +624,27 @@ pub struct TestMutation {
 
 // ---------------------------------------------------------------- roots
 
+/// `mlflowSearchRuns` (a query and a mutation alike).
+async fn search_runs(
+    ctx: &Context<'_>,
+    input: Option<MlflowSearchRunsInput>,
+) -> Option<MlflowSearchRunsResponse> {
+    let input = input.unwrap_or_default();
+    let m = wire::SearchRuns {
+        experiment_ids: strings(input.experiment_ids),
+        filter: input.filter,
+        run_view_type: input.run_view_type.map(|v| v.as_str().to_string()),
+        max_results: input.max_results.map(i64::from),
+        order_by: strings(input.order_by),
+        page_token: input.page_token,
+    };
+    let answer = resolvers::search_runs(ctx, m).await;
+    or_null(ctx, answer).map(|(runs, next_page_token)| MlflowSearchRunsResponse {
+        runs,
+        next_page_token,
+    })
+}
+
 pub struct Query;
 
 #[Object]
@@ -633,7 +654,8 @@ impl Query {
         ctx: &Context<'_>,
         input: Option<MlflowGetExperimentInput>,
     ) -> Option<MlflowGetExperimentResponse> {
-        let answer = resolvers::get_experiment(ctx, input.unwrap_or_default()).await;
+        let input = input.unwrap_or_default();
+        let answer = resolvers::get_experiment(ctx, input.experiment_id).await;
         or_null(ctx, answer).map(MlflowGetExperimentResponse)
     }
 
@@ -642,7 +664,15 @@ impl Query {
         ctx: &Context<'_>,
         input: Option<MlflowGetMetricHistoryBulkIntervalInput>,
     ) -> Option<MlflowGetMetricHistoryBulkIntervalResponse> {
-        let answer = resolvers::metric_history_bulk_interval(ctx, input.unwrap_or_default()).await;
+        let input = input.unwrap_or_default();
+        let m = wire::GetMetricHistoryBulkInterval {
+            run_ids: strings(input.run_ids),
+            metric_key: input.metric_key,
+            start_step: input.start_step.map(i64::from),
+            end_step: input.end_step.map(i64::from),
+            max_results: input.max_results.map(i64::from),
+        };
+        let answer = resolvers::metric_history_bulk_interval(ctx, m).await;
         or_null(ctx, answer).map(MlflowGetMetricHistoryBulkIntervalResponse)
     }
 
@@ -651,7 +681,12 @@ impl Query {
         ctx: &Context<'_>,
         input: Option<MlflowGetRunInput>,
     ) -> Option<MlflowGetRunResponse> {
-        let answer = resolvers::get_run(ctx, input.unwrap_or_default()).await;
+        let input = input.unwrap_or_default();
+        let m = wire::RunRef {
+            run_id: input.run_id,
+            run_uuid: input.run_uuid,
+        };
+        let answer = resolvers::get_run(ctx, m).await;
         or_null(ctx, answer).map(MlflowGetRunResponse)
     }
 
@@ -660,8 +695,21 @@ impl Query {
         ctx: &Context<'_>,
         input: Option<MlflowSearchModelVersionsInput>,
     ) -> Option<MlflowSearchModelVersionsResponse> {
-        let answer = resolvers::search_model_versions(ctx, input.unwrap_or_default()).await;
-        or_null(ctx, answer)
+        let input = input.unwrap_or_default();
+        let answer = resolvers::search_model_versions(
+            ctx,
+            input.filter,
+            input.max_results.map(|n| n.0),
+            strings(input.order_by),
+            input.page_token,
+        )
+        .await;
+        or_null(ctx, answer).map(|(model_versions, next_page_token)| {
+            MlflowSearchModelVersionsResponse {
+                model_versions,
+                next_page_token,
+            }
+        })
     }
 
     async fn mlflow_search_runs(
@@ -669,8 +717,7 @@ impl Query {
         ctx: &Context<'_>,
         input: Option<MlflowSearchRunsInput>,
     ) -> Option<MlflowSearchRunsResponse> {
-        let answer = resolvers::search_runs(ctx, input.unwrap_or_default()).await;
-        or_null(ctx, answer)
+        search_runs(ctx, input).await
     }
 
     /// Simple echoing field
@@ -691,8 +738,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: Option<MlflowSearchRunsInput>,
     ) -> Option<MlflowSearchRunsResponse> {
-        let answer = resolvers::search_runs(ctx, input.unwrap_or_default()).await;
-        or_null(ctx, answer)
+        search_runs(ctx, input).await
     }
 
     /// Simple echoing field

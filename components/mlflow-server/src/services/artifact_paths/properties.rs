@@ -6,7 +6,7 @@
 //! 256 cases per property by default; run longer with e.g. `PROPTEST_CASES=100000 cargo
 //! test --release -p mlflow-server paths_properties`.
 
-use super::paths::{from_artifact_uri, safe_path};
+use super::{from_artifact_uri, safe_path};
 use proptest::prelude::*;
 use proptest::sample::select;
 use std::path::{Component, Path};
