@@ -197,15 +197,6 @@ fn postgres(tls: bool) -> Postgres {
             .arg(format!("--pwfile={}", password_file.display()))
             .args(["--no-sync", "--no-instructions"]),
     );
-    let port = free_port();
-    let mut cmd = as_server_user(&bin.join("postgres"));
-    cmd.arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string()])
-        .args(["-c", "listen_addresses=127.0.0.1"])
-        .arg("-c")
-        .arg(format!("unix_socket_directories={}", dir.path().display()))
-        .args(["-c", "fsync=off", "-c", "timezone=UTC"]);
     if tls {
         make_certificates(dir.path());
         if root {
@@ -222,50 +213,72 @@ fn postgres(tls: bool) -> Postgres {
                 .arg("600")
                 .arg(dir.path().join("server.key")),
         );
-        cmd.args(["-c", "ssl=on"])
-            .arg("-c")
-            .arg(format!(
-                "ssl_cert_file={}",
-                dir.path().join("server.crt").display()
-            ))
-            .arg("-c")
-            .arg(format!(
-                "ssl_key_file={}",
-                dir.path().join("server.key").display()
-            ));
     }
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("postgres").display()));
-    let mut server = Postgres { child, dir, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = Command::new(bin.join("pg_isready"))
-            .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ready {
-            return server;
+    // A port found free may be taken by another test's server before ours
+    // binds it: then ours exits, and another port is tried.
+    let log_path = dir.path().join("server.log");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    for _ in 0..5 {
+        let port = free_port();
+        let mut cmd = as_server_user(&bin.join("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", dir.path().display()))
+            .args(["-c", "fsync=off", "-c", "timezone=UTC"]);
+        if tls {
+            cmd.args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(format!(
+                    "ssl_cert_file={}",
+                    dir.path().join("server.crt").display()
+                ))
+                .arg("-c")
+                .arg(format!(
+                    "ssl_key_file={}",
+                    dir.path().join("server.key").display()
+                ));
         }
-        let log =
-            || std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!(
-                "PostgreSQL exited ({status}) before accepting connections:\n{}",
-                log()
-            );
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("postgres").display()));
+        let mut child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running = child.as_mut().unwrap();
+            if let Ok(Some(status)) = running.try_wait() {
+                let log = log();
+                if log.contains("could not bind") {
+                    break;
+                }
+                panic!("PostgreSQL exited ({status}) before accepting connections:\n{log}");
+            }
+            // The server's own status line (8th of postmaster.pid), not a
+            // connection that another test's server could answer.
+            let status = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+            if status.lines().nth(7).map(str::trim) == Some("ready") {
+                let child = child.take().unwrap();
+                return Postgres { child, dir, port };
+            }
+            if Instant::now() > deadline {
+                let _ = running.kill();
+                panic!(
+                    "PostgreSQL did not accept connections on {port}:\n{}",
+                    log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        assert!(
-            Instant::now() < deadline,
-            "PostgreSQL did not accept connections on {port}:\n{}",
-            log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
+    panic!("PostgreSQL found no free port:\n{}", log());
 }
+
+/// A port nothing listens on (tcpmux): connections to it are refused.
+const CLOSED_PORT: u16 = 1;
 
 /// An app of pg-probe components: `allowed` may reach the server (and a
 /// closed port), `denied` only `localhost` at the server's port, `none`
@@ -1118,7 +1131,7 @@ fn spinflow(manifest: &Path, env: &[(&str, String)]) -> Host {
 fn values_round_trip_through_every_interface_version() {
     let pg = postgres(false);
     let dir = tempfile::tempdir().unwrap();
-    let app = spinflow(&manifest(dir.path(), &pg, free_port()), &[]);
+    let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     let mut cases = value_cases_v4(&pg.url());
     cases.extend(value_cases_older(&pg.key_value()));
     check(&app, &cases);
@@ -1127,7 +1140,7 @@ fn values_round_trip_through_every_interface_version() {
 #[test]
 fn the_unversioned_interface_opens_a_connection_per_call() {
     let pg = postgres(false);
-    let closed = free_port();
+    let closed = CLOSED_PORT;
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, closed), &[]);
     check(&app, &unversioned_cases(&pg, closed));
@@ -1137,7 +1150,7 @@ fn the_unversioned_interface_opens_a_connection_per_call() {
 fn execute_counts_rows_and_nulls_are_stored() {
     let pg = postgres(false);
     let dir = tempfile::tempdir().unwrap();
-    let app = spinflow(&manifest(dir.path(), &pg, free_port()), &[]);
+    let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     let mut cases = execute_cases(&pg.url(), 4);
     cases.extend(execute_cases(&pg.url(), 3));
     cases.extend(execute_cases(&pg.key_value(), 2));
@@ -1148,14 +1161,14 @@ fn execute_counts_rows_and_nulls_are_stored() {
 fn statement_and_value_errors_are_reported_as_spin_reports_them() {
     let pg = postgres(false);
     let dir = tempfile::tempdir().unwrap();
-    let app = spinflow(&manifest(dir.path(), &pg, free_port()), &[]);
+    let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     check(&app, &error_cases(&pg.url()));
 }
 
 #[test]
 fn connections_need_an_allowed_reachable_server() {
     let pg = postgres(false);
-    let closed = free_port();
+    let closed = CLOSED_PORT;
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, closed), &[]);
     check(&app, &connection_cases(&pg, closed));
@@ -1237,7 +1250,7 @@ fn tls_cases(pg: &Postgres, trusted: bool) -> Vec<Case> {
 fn tls_is_used_and_verified_when_the_connection_string_asks() {
     let pg = postgres(true);
     let dir = tempfile::tempdir().unwrap();
-    let manifest = manifest(dir.path(), &pg, free_port());
+    let manifest = manifest(dir.path(), &pg, CLOSED_PORT);
     // No trust store with the test's CA: the certificate is refused.
     let empty = dir.path().join("no-roots.pem");
     std::fs::write(&empty, "").unwrap();
@@ -1275,7 +1288,7 @@ fn spin_3_6_3_answers_the_same() {
     // CA), then untrusted (an empty trust store).
     for (tls, trusted) in [(false, false), (true, true), (true, false)] {
         let pg = postgres(tls);
-        let closed = free_port();
+        let closed = CLOSED_PORT;
         let dir = tempfile::tempdir().unwrap();
         let manifest = manifest(dir.path(), &pg, closed);
         let (cases, env) = if tls {
