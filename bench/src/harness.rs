@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::loadgen::{self, LoadOptions};
+use crate::loadgen;
+use crate::options::{Options, WORKLOADS};
 use crate::predict;
 use crate::procs::{self, Server};
 use crate::report::{self, RunInfo};
@@ -16,105 +17,7 @@ use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
 use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
 use crate::tracking::{self, Plan};
-use crate::{hostfig, largest, sizes, stalled, storage, web_ui};
-
-/// The workloads `--workloads` selects from, in the order `bench all` runs them:
-/// the host figures (trivial component, cold start), the storage round trips,
-/// prediction, tracking, stalled clients, largest requests, and the web UI.
-pub const WORKLOADS: &[&str] = &[
-    "host",
-    storage::SELECTOR,
-    "prediction",
-    "tracking",
-    "stalled",
-    "largest",
-    "web-ui",
-];
-
-/// What `bench all` was asked to do.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub quick: bool,
-    /// Only these systems (`spinflow` alone still brings the native floor).
-    pub only: Option<Vec<String>>,
-    /// Only these workloads (names of [`WORKLOADS`]); all of them when `None`.
-    pub workloads: Option<Vec<String>>,
-    /// Where the report and plots go.
-    pub out: PathBuf,
-    pub reps: usize,
-    pub build: bool,
-    pub plots: bool,
-    /// The real Spin CLI: with it, the Spin systems run too (`spin`, `spin-registry`,
-    /// `spin-baked`, tracking `spin`, `spin (trivial component)`) and `spinflow-baked`.
-    pub spin_bin: Option<PathBuf>,
-}
-
-impl Options {
-    pub fn wants(&self, system: &str) -> bool {
-        if systems::needs_spin_cli(system) && self.spin_bin.is_none() {
-            return false;
-        }
-        match &self.only {
-            None => self.spin_bin.is_some() || !systems::only_with_spin_cli(system),
-            Some(list) => {
-                list.iter().any(|s| s == system)
-                    || (system == "floor" && list.iter().any(|s| s == "spinflow"))
-            }
-        }
-    }
-
-    /// Whether the run includes `workload` (one of [`WORKLOADS`]).
-    pub fn runs(&self, workload: &str) -> bool {
-        debug_assert!(WORKLOADS.contains(&workload), "unknown workload {workload}");
-        self.workloads
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|w| w == workload))
-    }
-
-    pub fn predict_load(&self) -> LoadOptions {
-        if self.quick {
-            LoadOptions {
-                connections: 16,
-                warmup: Duration::from_secs(1),
-                duration: Duration::from_secs(2),
-            }
-        } else {
-            LoadOptions {
-                connections: 16,
-                warmup: Duration::from_secs(2),
-                duration: Duration::from_secs(6),
-            }
-        }
-    }
-
-    pub fn tracking_plan(&self) -> Plan {
-        let log_metric = if self.quick {
-            LoadOptions {
-                connections: 8,
-                warmup: Duration::from_millis(500),
-                duration: Duration::from_secs(2),
-            }
-        } else {
-            LoadOptions {
-                connections: 8,
-                warmup: Duration::from_secs(1),
-                duration: Duration::from_secs(6),
-            }
-        };
-        Plan {
-            runs: 200,
-            writers: 8,
-            batches: if self.quick { 4 } else { 20 },
-            batch_size: 1000,
-            // 8 as in the earlier reports, and 16, where the issue measures its p99.
-            log_metric_clients: [8, 16],
-            log_metric,
-            search_queries: if self.quick { 10 } else { 50 },
-            history_points: 200,
-            history_queries: if self.quick { 20 } else { 100 },
-        }
-    }
-}
+use crate::{hostfig, largest, sizes, stalled, storage, storage_names, web_ui};
 
 /// The fixed answer of the floor: the size and shape of a one-row prediction.
 pub const FLOOR_BODY: &str = r#"{"predictions":[{"class":"setosa","class_index":0,"probabilities":{"setosa":0.97,"versicolor":0.03,"virginica":0.0}}],"model":{"name":"iris","version":"1","source":"embedded"}}"#;
@@ -172,7 +75,7 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     if opts.runs("host") && (opts.wants("spinflow") || opts.wants("spin")) {
         hostfig::run(&paths, &opts, &mut info, &mut results).await;
     }
-    if opts.runs(storage::SELECTOR) {
+    if opts.runs(storage_names::SELECTOR) {
         storage::run(&paths, &opts, &mut info, &mut results).await;
     }
     // The whole app's compiled code, for the workloads that serve it.

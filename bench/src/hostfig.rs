@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
-use crate::harness::Options;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
+use crate::options::Options;
 use crate::procs::{self, Launch, Server};
 use crate::report::RunInfo;
 use crate::results::{Better, Results};

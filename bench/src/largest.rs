@@ -14,8 +14,8 @@ use http_body_util::Full;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::harness::Options;
 use crate::loadgen;
+use crate::options::Options;
 use crate::predict;
 use crate::procs::{self, Server};
 use crate::results::{Better, Results};

@@ -14,6 +14,7 @@ mod hostfig;
 mod largest;
 mod loadgen;
 mod machine;
+mod options;
 mod predict;
 mod procs;
 mod report;
@@ -22,6 +23,7 @@ mod setup;
 mod sizes;
 mod stalled;
 mod storage;
+mod storage_names;
 mod systems;
 mod timing;
 mod tracking;
@@ -134,7 +136,7 @@ fn main() -> Result<()> {
             no_plots,
             spin_bin,
         } => {
-            let opts = harness::Options {
+            let opts = options::Options {
                 quick,
                 only,
                 workloads,

@@ -12,11 +12,11 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::harness::Options;
 use crate::machine::{self, Machine};
+use crate::options::Options;
 use crate::results::{Better, Figure, Results};
 use crate::setup::{self, Paths};
-use crate::{storage, systems, tracking};
+use crate::{storage_names, systems, tracking};
 
 /// Everything about a run that is not a figure.
 #[derive(Debug, Serialize)]
@@ -427,11 +427,11 @@ fn storage_headline(results: &Results) -> Vec<String> {
     let h16 = "host: trivial component, 16 connections";
     let mut parts = Vec::new();
     for (what, workload) in [
-        ("key-value", storage::KV_16),
-        ("SQLite", storage::SQLITE_16),
+        ("key-value", storage_names::KV_16),
+        ("SQLite", storage_names::SQLITE_16),
     ] {
-        let ours = med(results, workload, "req/s", storage::SPINFLOW_DISK);
-        let spin = med(results, workload, "req/s", storage::SPIN_DISK);
+        let ours = med(results, workload, "req/s", storage_names::SPINFLOW_DISK);
+        let spin = med(results, workload, "req/s", storage_names::SPIN_DISK);
         match (ours, spin) {
             (Some(o), Some(s)) => parts.push(format!(
                 "{what} spinflow {} req/s, Spin {} req/s, spinflow / Spin {}x",
@@ -491,44 +491,44 @@ const STORAGE_ROWS: &[StorageRow] = &[
     (
         "key-value, files",
         "16",
-        storage::KV_16,
-        storage::SPINFLOW_DISK,
-        storage::SPIN_DISK,
+        storage_names::KV_16,
+        storage_names::SPINFLOW_DISK,
+        storage_names::SPIN_DISK,
     ),
     (
         "key-value, files",
         "1",
-        storage::KV_1,
-        storage::SPINFLOW_DISK,
-        storage::SPIN_DISK,
+        storage_names::KV_1,
+        storage_names::SPINFLOW_DISK,
+        storage_names::SPIN_DISK,
     ),
     (
         "SQLite, file",
         "16",
-        storage::SQLITE_16,
-        storage::SPINFLOW_DISK,
-        storage::SPIN_DISK,
+        storage_names::SQLITE_16,
+        storage_names::SPINFLOW_DISK,
+        storage_names::SPIN_DISK,
     ),
     (
         "SQLite, file",
         "1",
-        storage::SQLITE_1,
-        storage::SPINFLOW_DISK,
-        storage::SPIN_DISK,
+        storage_names::SQLITE_1,
+        storage_names::SPINFLOW_DISK,
+        storage_names::SPIN_DISK,
     ),
     (
         "key-value, in memory",
         "16",
-        storage::KV_16,
-        storage::SPINFLOW_MEMORY,
-        storage::SPIN_MEMORY,
+        storage_names::KV_16,
+        storage_names::SPINFLOW_MEMORY,
+        storage_names::SPIN_MEMORY,
     ),
     (
         "key-value, in memory",
         "1",
-        storage::KV_1,
-        storage::SPINFLOW_MEMORY,
-        storage::SPIN_MEMORY,
+        storage_names::KV_1,
+        storage_names::SPINFLOW_MEMORY,
+        storage_names::SPIN_MEMORY,
     ),
 ];
 
@@ -550,7 +550,7 @@ fn storage_section(out: &mut String, results: &Results) -> bool {
          and manifest in both runtimes): `POST /kv/<key>` sets and gets a key of the `default` key-value store, \
          `POST /sqlite/<id>` upserts a row of the `default` SQLite database and selects it. An answer counts only \
          if it is a 200 echoing the value sent. Ratios above 1 favour spinflow.\n",
-        bytes = storage::VALUE_BYTES
+        bytes = storage_names::VALUE_BYTES
     );
     let _ = writeln!(
         out,
@@ -795,8 +795,8 @@ const SPIN_PAIRS: &[(&str, &str)] = &[
     ("spin (trivial component)", "floor (same bytes)"),
     ("spin (trivial component)", "spinflow (trivial component)"),
     ("spin (whole app)", "spinflow (whole app)"),
-    (storage::SPIN_DISK, storage::SPINFLOW_DISK),
-    (storage::SPIN_MEMORY, storage::SPINFLOW_MEMORY),
+    (storage_names::SPIN_DISK, storage_names::SPINFLOW_DISK),
+    (storage_names::SPIN_MEMORY, storage_names::SPINFLOW_MEMORY),
 ];
 
 /// The same prediction against its runtime's trivial component (requests/s): what
@@ -1088,8 +1088,8 @@ fn workloads_text(opts: &Options) -> String {
         hp = plan.history_points,
         hq = plan.history_queries,
         stalled = crate::stalled::STALLED,
-        keys = storage::KEYS_PER_CONNECTION,
-        value_bytes = storage::VALUE_BYTES,
+        keys = storage_names::KEYS_PER_CONNECTION,
+        value_bytes = storage_names::VALUE_BYTES,
         hist = crate::largest::HISTORY_POINTS,
         at_once = crate::largest::AT_ONCE,
         art = crate::largest::ARTIFACT_MIB,
@@ -1142,6 +1142,7 @@ pub fn plot(paths: &Paths, report: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage_names::{KV_16, SPINFLOW_DISK, SPIN_DISK, SQLITE_16};
 
     #[test]
     fn storage_section_sets_spinflow_against_spin() {
@@ -1158,18 +1159,11 @@ mod tests {
                 "spin (trivial component)",
                 3000.0,
             ),
-            (storage::KV_16, "req/s", storage::SPINFLOW_DISK, 4000.0),
-            (storage::KV_16, "req/s", storage::SPIN_DISK, 100.0),
-            (storage::SQLITE_16, "req/s", storage::SPINFLOW_DISK, 2000.0),
+            (KV_16, "req/s", SPINFLOW_DISK, 4000.0),
+            (KV_16, "req/s", SPIN_DISK, 100.0),
+            (SQLITE_16, "req/s", SPINFLOW_DISK, 2000.0),
         ]);
-        r.record(
-            storage::KV_16,
-            "errors",
-            "count",
-            Better::Lower,
-            storage::SPIN_DISK,
-            3.0,
-        );
+        r.record(KV_16, "errors", "count", Better::Lower, SPIN_DISK, 3.0);
         let mut out = String::new();
         assert!(storage_section(&mut out, &r));
         for want in [
@@ -1260,25 +1254,11 @@ mod tests {
 
         // Error counts get no ratio (their tables say how many there were).
         let mut r = results(&[
-            (storage::KV_16, "req/s", storage::SPINFLOW_DISK, 3000.0),
-            (storage::KV_16, "req/s", storage::SPIN_DISK, 100.0),
+            (KV_16, "req/s", SPINFLOW_DISK, 3000.0),
+            (KV_16, "req/s", SPIN_DISK, 100.0),
         ]);
-        r.record(
-            storage::KV_16,
-            "errors",
-            "count",
-            Better::Lower,
-            storage::SPINFLOW_DISK,
-            0.0,
-        );
-        r.record(
-            storage::KV_16,
-            "errors",
-            "count",
-            Better::Lower,
-            storage::SPIN_DISK,
-            2.0,
-        );
+        r.record(KV_16, "errors", "count", Better::Lower, SPINFLOW_DISK, 0.0);
+        r.record(KV_16, "errors", "count", Better::Lower, SPIN_DISK, 2.0);
         let mut spin = String::new();
         assert!(spin_ratio_table(&mut spin, &r));
         assert!(

@@ -181,7 +181,7 @@ pub fn output(program: &str, args: &[&str]) -> String {
 
 /// The bench's own components, built beside the app's: the host's trivial test
 /// component (`hello`) and the storage round-trip app (`roundtrip`).
-pub const BENCH_COMPONENTS: &[&str] = &["hello", crate::storage::PACKAGE];
+pub const BENCH_COMPONENTS: &[&str] = &["hello", crate::storage_names::PACKAGE];
 
 /// Builds the host, every component of spin.toml and iris-api for WASIp3
 /// (`make build components-p3`), the bench's own components ([`BENCH_COMPONENTS`])

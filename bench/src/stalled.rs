@@ -20,8 +20,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
-use crate::harness::Options;
 use crate::loadgen::{self, RequestSpec};
+use crate::options::Options;
 use crate::predict;
 use crate::procs::{self, Server};
 use crate::results::{Better, Results};

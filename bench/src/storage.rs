@@ -16,35 +16,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
 
-use crate::harness::Options;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
+use crate::options::Options;
 use crate::procs::{self, Server};
 use crate::report::RunInfo;
 use crate::results::{Better, Results};
 use crate::setup::{self, Paths};
+use crate::storage_names::{
+    KEYS_PER_CONNECTION, KV_1, KV_16, MANIFEST, PACKAGE, SPINFLOW_DISK, SPINFLOW_MEMORY, SPIN_DISK,
+    SPIN_MEMORY, SQLITE_1, SQLITE_16, VALUE_BYTES,
+};
 use crate::systems::{self, Runtime};
-
-/// The workload's name in `--workloads`.
-pub const SELECTOR: &str = "storage";
-/// The app's manifest (relative to the repository), served as it is by both runtimes.
-pub const MANIFEST: &str = "bench/apps/roundtrip/spin.toml";
-/// The component's crate (its .wasm is `roundtrip.wasm`).
-pub const PACKAGE: &str = "roundtrip";
-/// Keys (rows) each connection cycles through: every request overwrites a key its
-/// connection wrote before, and no two connections share one.
-pub const KEYS_PER_CONNECTION: u64 = 16;
-/// Bytes of each value written.
-pub const VALUE_BYTES: usize = 100;
-
-pub const KV_16: &str = "storage: key-value round trip, 16 connections";
-pub const KV_1: &str = "storage: key-value round trip, 1 connection";
-pub const SQLITE_16: &str = "storage: SQLite round trip, 16 connections";
-pub const SQLITE_1: &str = "storage: SQLite round trip, 1 connection";
-
-pub const SPINFLOW_DISK: &str = "spinflow (storage app)";
-pub const SPIN_DISK: &str = "spin (storage app)";
-pub const SPINFLOW_MEMORY: &str = "spinflow (storage app, key-value in memory)";
-pub const SPIN_MEMORY: &str = "spin (storage app, key-value in memory)";
 
 /// The runtime config of the in-memory variant: the `default` key-value store of type
 /// `spin` without a path, which both runtimes keep in memory.

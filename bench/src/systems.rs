@@ -245,9 +245,9 @@ pub fn describe(system: &str) -> &'static str {
         "fasttrackml" => "FastTrackML `fml server` (Go), SQLite",
         "spinflow (trivial component)" | "spinflow (whole app)" => "`spinflow up`, our wasmtime host",
         "spin (trivial component)" | "spin (whole app)" => "`spin up`, the real Spin CLI",
-        crate::storage::SPINFLOW_DISK => "`spinflow up` serving bench/apps/roundtrip: the `default` key-value store and SQLite database as its defaults (files in the state dir, no runtime config)",
-        crate::storage::SPIN_DISK => "`spin up`, the real Spin CLI, serving the same .wasm and manifest: Spin's default stores (files in the state dir, no runtime config)",
-        crate::storage::SPINFLOW_MEMORY | crate::storage::SPIN_MEMORY => "the same, with a runtime config that keeps the `default` key-value store in memory (`[key_value_store.default] type = \"spin\"`, no path)",
+        crate::storage_names::SPINFLOW_DISK => "`spinflow up` serving bench/apps/roundtrip: the `default` key-value store and SQLite database as its defaults (files in the state dir, no runtime config)",
+        crate::storage_names::SPIN_DISK => "`spin up`, the real Spin CLI, serving the same .wasm and manifest: Spin's default stores (files in the state dir, no runtime config)",
+        crate::storage_names::SPINFLOW_MEMORY | crate::storage_names::SPIN_MEMORY => "the same, with a runtime config that keeps the `default` key-value store in memory (`[key_value_store.default] type = \"spin\"`, no path)",
         _ => "",
     }
 }
@@ -596,10 +596,10 @@ mod tests {
         assert_eq!(variant("spin-registry").unwrap().model, Model::Registry);
         assert!(variant("fastapi-1w").is_none());
         let storage = [
-            crate::storage::SPINFLOW_DISK,
-            crate::storage::SPIN_DISK,
-            crate::storage::SPINFLOW_MEMORY,
-            crate::storage::SPIN_MEMORY,
+            crate::storage_names::SPINFLOW_DISK,
+            crate::storage_names::SPIN_DISK,
+            crate::storage_names::SPINFLOW_MEMORY,
+            crate::storage_names::SPIN_MEMORY,
         ];
         for s in PREDICT_SYSTEMS
             .iter()

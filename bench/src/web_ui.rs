@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::harness::Options;
+use crate::options::Options;
 use crate::procs::{self, Server};
 use crate::results::{self, Better, Results};
 use crate::setup::{self, Paths};
