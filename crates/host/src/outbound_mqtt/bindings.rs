@@ -11,6 +11,6 @@ crate::spin_wit::spin_bindgen!({
     imports: { default: async | trappable },
     anyhow: true,
     with: {
-        "fermyon:spin/mqtt@2.0.0.connection": super::MqttConnection,
+        "fermyon:spin/mqtt@2.0.0.connection": super::connection::MqttConnection,
     },
 });

@@ -6,21 +6,16 @@
 //! (QoS 1) or completed (QoS 2).
 
 mod bindings;
+mod connection;
 
 use crate::outbound_http::OutboundHooks;
 use anyhow::Result;
 use bindings::fermyon::spin2_0_0::mqtt as v2;
-use rumqttc::{AsyncClient, Event, EventLoop, Incoming, MqttOptions, Outgoing, QoS};
+pub use connection::MqttConnection;
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, Outgoing, QoS};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
-
-/// A guest's connection: the client and its event loop, which one publish at
-/// a time drives.
-pub struct MqttConnection {
-    client: AsyncClient,
-    events: Arc<tokio::sync::Mutex<EventLoop>>,
-}
 
 /// Messages the client queues before a publish waits (Spin's capacity).
 const CHANNEL_CAPACITY: usize = 1000;

@@ -12,6 +12,6 @@ crate::spin_wit::spin_bindgen!({
     imports: { default: async | trappable },
     anyhow: true,
     with: {
-        "fermyon:spin/redis@2.0.0.connection": super::RedisConnection,
+        "fermyon:spin/redis@2.0.0.connection": super::connection::RedisConnection,
     },
 });

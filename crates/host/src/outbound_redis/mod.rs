@@ -6,15 +6,14 @@
 //! connection, as in Spin.
 
 mod bindings;
+mod connection;
 mod spin_v1;
 mod spin_v2;
 
 use crate::outbound_http::OutboundHooks;
 use anyhow::Result;
+pub use connection::RedisConnection;
 use wasmtime::component::{HasData, Linker, ResourceTable};
-
-/// A guest's open connection (a handle onto one multiplexed connection).
-pub struct RedisConnection(redis::aio::MultiplexedConnection);
 
 /// What the Redis interfaces see of an instance.
 pub struct RedisView<'a> {
