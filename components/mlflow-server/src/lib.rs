@@ -1,11 +1,21 @@
 //! mlflow-server: the MLflow tracking server of spinflow, as a Spin HTTP component.
 //!
-//! Layout: `http` (request model + router with one dispatch table per API area),
-//! `error` (the one error type, mapped to MLflow's error_code/status), `service`
-//! (experiments, runs, metrics, server info), `search` (filter language → SQL),
-//! `artifacts` (chunked artifact store + proxy endpoints), `store` (SQL seam over Spin
-//! SQLite or rusqlite, versioned migrations), `util` (ids, time, names, page tokens).
-//! Only `entry` touches Spin's HTTP types; everything else runs natively in unit tests.
+//! Layout, one layering for every API area (a request is parsed in `handlers/<area>.rs`,
+//! checked in `services/<area>.rs` and stored by `store/<entity>.rs`):
+//! - `http`: the request/response model, handler types (`route`) and the router, which
+//!   mounts each handler module's route table;
+//! - `handlers`: HTTP in and out — decode the request into wire types (`mlflow_wire`),
+//!   call a service, encode the answer (tracking, registry, logged models, artifacts,
+//!   server info, `graphql`, `web_ui`);
+//! - `services`: MLflow's semantics — validation, limits, states, transactions;
+//! - `store`: SQL behind the `Db` seam (Spin SQLite or rusqlite), one module per entity,
+//!   versioned migrations with the tables in `store::schema`;
+//! - `search`: the filter language (lexer, parser, bounds) and its SQL, used by the store;
+//! - `error`: the one error type and every mapping onto it; `util`: ids, time, names, page
+//!   tokens.
+//!
+//! Imports go handlers → services → store only, and no module imports one that imports it
+//! back. Only `entry` touches Spin's HTTP types; everything else runs natively in unit tests.
 
 pub mod error;
 pub mod handlers;

@@ -1,4 +1,5 @@
-//! `/health`, `/version` and `/api/3.0/mlflow/server-info`.
+//! HTTP handlers of `/health`, `/version` and `/api/3.0/mlflow/server-info` (constant
+//! answers: no service or store behind them).
 
 use crate::error::ApiResult;
 use crate::http::route::{route, Ctx, PathParams, Route};

@@ -7,8 +7,10 @@
 //!    both are read with [`PathParams::get`]).
 //! 2. Add one line to [`AREAS`] naming the prefixes it serves (e.g. [`MLFLOW_V2`] serves
 //!    both `/api/2.0/mlflow/` and its `/ajax-api/2.0/mlflow/` alias).
-//! 3. If the area has tables, give it its own `&[Migration]` list and add one line to
-//!    `store::migrations::AREAS` (steps are versioned per area, so areas never collide).
+//! 3. Put the area's rules in a `services` module and its SQL in `store` modules (one
+//!    per entity). If the area has tables, give it its own `&[Migration]` list under
+//!    `store::schema` and add one line to `store::migrations::AREAS` (steps are versioned
+//!    per area, so areas never collide).
 //!
 //! Handlers decode their message with [`ApiRequest::message`] (query string for GET, JSON
 //! body otherwise), return `Err(MlflowError)` for failures (rendered once, by
@@ -72,7 +74,7 @@ pub const AREAS: &[Area] = &[
     },
     Area {
         prefixes: ROOT,
-        routes: crate::handlers::graphql::ROUTES,
+        routes: crate::handlers::graphql::endpoint::ROUTES,
     },
     Area {
         prefixes: ROOT,

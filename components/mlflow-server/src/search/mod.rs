@@ -13,5 +13,3 @@ mod properties;
 pub mod registry;
 pub mod runs;
 pub mod sql;
-
-pub use parser::{parse_filter, parse_order_by, Clause, Entity, Literal, Op, OrderBy};

@@ -7,8 +7,9 @@
 //! searches longer.
 
 use super::limits::{MAX_FILTER_CLAUSES, MAX_FILTER_VALUES, MAX_ORDER_BY_ITEMS};
+use super::parser::parse_order_by;
 use super::registry;
-use super::{experiments, parse_order_by, runs};
+use super::{experiments, runs};
 use crate::error::{ApiResult, ErrorCode};
 use crate::store::db::DbExt;
 use crate::store::testing;

@@ -1,6 +1,5 @@
 //! Artifact files (`artifact_files`), stored as chunks (`artifact_chunks`) of a blob
-//! (`artifact_blobs`). An upload is: [`begin_upload`], then
-//! [`write_chunk`] per chunk (each its own short write, so other writers are not blocked
+//! (`artifact_blobs`). An upload is: [`begin_upload`], then [`write_chunk`] per chunk (each its own short write, so other writers are not blocked
 //! for the length of a large upload), then [`commit_upload`] which atomically points the
 //! path at the new blob and frees the old one (or [`abort_upload`] on failure). An upload
 //! that never reaches either is reclaimed once idle (see [`super::artifact_uploads`]).

@@ -1,7 +1,8 @@
 //! Versioned schema migrations, applied by the component itself on first use.
 //!
-//! Each service area owns an ordered list of [`Migration`] steps under its own name, so
-//! areas evolve independently: a new area adds one `&[Migration]` line to [`AREAS`], and a
+//! Each area owns an ordered list of [`Migration`] steps under its own name (in
+//! `super::schema`), so areas evolve independently: a new area adds one `&[Migration]`
+//! line to [`AREAS`], and a
 //! schema change in an area appends a step with the next version number (never edit a
 //! shipped step: old databases are migrated in place by running the steps they lack).
 //! Applied steps are recorded in `schema_migrations(area, version)`.

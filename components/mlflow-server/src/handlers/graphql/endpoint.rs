@@ -10,7 +10,7 @@ use super::limits;
 use super::resolvers::DbJobs;
 use super::schema;
 use crate::error::{ApiResult, MlflowError};
-use crate::http::route::{Ctx, PathParams};
+use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{body_to_json, ApiRequest, ApiResponse, Method};
 use crate::store::db::Db;
 use serde::Serialize;
@@ -18,6 +18,12 @@ use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll};
+
+/// Under `/`.
+pub const ROUTES: &[Route] = &[
+    route(Method::Post, "graphql", handle),
+    route(Method::Get, "graphql", handle),
+];
 
 /// The parts of a GraphQL request this server reads.
 #[derive(Debug, Default)]

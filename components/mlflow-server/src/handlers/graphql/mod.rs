@@ -2,9 +2,10 @@
 //! UI queries (get run, get experiment, search runs, sampled metric histories, model
 //! versions), on async-graphql.
 //!
-//! Layout: `schema` (MLflow's types, inputs and the `@component` directive), `resolvers`
-//! (each calls the service or registry function of the matching REST endpoint),
-//! `limits` (bounds checked before any work), `endpoint` (HTTP in and out, execution).
+//! Layout: `schema` (MLflow's types, inputs and the `@component` directive; it turns each
+//! input into the REST endpoint's request message), `resolvers` (each calls the service
+//! function of the matching REST endpoint), `limits` (bounds checked before any work),
+//! `endpoint` (its route table, HTTP in and out, execution).
 
 pub mod endpoint;
 pub mod limits;
@@ -13,11 +14,3 @@ pub mod schema;
 
 #[cfg(test)]
 mod tests;
-
-use crate::http::route::{route, Route};
-use crate::http::Method;
-
-pub const ROUTES: &[Route] = &[
-    route(Method::Post, "graphql", endpoint::handle),
-    route(Method::Get, "graphql", endpoint::handle),
-];
