@@ -1,7 +1,8 @@
 //! A small JSON client over one keep-alive connection, for the tracking workloads
-//! that need answers (run ids, read-backs), not just throughput.
+//! that need answers (run ids, read-backs), not just throughput, and the timestamps
+//! their MLflow requests carry.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
@@ -10,6 +11,14 @@ use hyper::client::conn::http1::SendRequest;
 use serde_json::Value;
 
 use crate::loadgen;
+
+/// Milliseconds since the Unix epoch, as MLflow timestamps are.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
 
 pub struct Client {
     authority: String,

@@ -8,15 +8,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::launch;
 use crate::loadgen;
+use crate::manifest;
 use crate::options::{Options, WORKLOADS};
+use crate::paths::Paths;
 use crate::predict;
 use crate::procs::{self, Server};
-use crate::report::{self, RunInfo};
+use crate::report;
 use crate::results::{Better, Results};
-use crate::setup::{self, Paths};
+use crate::run_info::RunInfo;
+use crate::settings::Plan;
+use crate::setup;
+use crate::shell;
 use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
-use crate::tracking::{self, Plan};
+use crate::tracking;
 use crate::{hostfig, largest, sizes, stalled, storage, storage_names, web_ui};
 
 /// The fixed answer of the floor: the size and shape of a one-row prediction.
@@ -127,14 +133,14 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     }
     for rep in 0..opts.reps {
         for system in in_rep_order(&predict, rep) {
-            let launch = systems::predict_launch(
+            let launch = launch::predict_launch(
                 &paths,
                 system,
                 procs::free_port()?,
                 model_dir.as_ref(),
                 FLOOR_BODY,
             );
-            info.command(system, &systems::command_line(&launch, &paths));
+            info.command(system, &launch::command_line(&launch, &paths));
             match procs::start(launch, &paths.work.join("logs")).await {
                 Ok(server) => match check_served_model(&server, system).await {
                     Ok(()) => predict_system(server, system, &opts, &mut results).await,
@@ -156,10 +162,10 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     let plan = opts.tracking_plan();
     for rep in 0..opts.reps {
         for system in in_rep_order(&tracking, rep) {
-            let launch = systems::tracking_launch(&paths, system, procs::free_port()?);
+            let launch = launch::tracking_launch(&paths, system, procs::free_port()?);
             info.command(
                 &format!("{system} (tracking)"),
-                &systems::command_line(&launch, &paths),
+                &launch::command_line(&launch, &paths),
             );
             match procs::start(launch, &paths.work.join("logs")).await {
                 Ok(server) => tracking_system(server, system, rep, &plan, &mut results).await,
@@ -257,7 +263,7 @@ async fn start_setup_server(
     state: &Path,
 ) -> Result<Server> {
     let _ = fs::remove_dir_all(state);
-    let mut launch = systems::app(
+    let mut launch = launch::app(
         paths,
         Runtime::Spinflow,
         &format!("{name}-setup"),
@@ -276,7 +282,7 @@ async fn start_setup_server(
 /// (`spinflow train`), and waits until its iris-api serves it.
 async fn train_into(paths: &Paths, server: &Server) -> Result<()> {
     let url = format!("http://{}", server.authority());
-    setup::run(std::process::Command::new(paths.spinflow()).args([
+    shell::run(std::process::Command::new(paths.spinflow()).args([
         "train",
         "--tracking-uri",
         &url,
@@ -291,7 +297,7 @@ async fn train_into(paths: &Paths, server: &Server) -> Result<()> {
 /// with the default refresh interval.
 async fn prepare_registry_model(paths: &Paths, system: &str) -> Result<()> {
     let v = systems::variant(system).context("not one of our variants")?;
-    let state = systems::registry_state_dir(paths, system);
+    let state = launch::registry_state_dir(paths, system);
     let server = start_setup_server(paths, system, v.manifest, &state).await?;
     let served = train_into(paths, &server).await;
     server.stop();
@@ -304,7 +310,7 @@ async fn prepare_registry_model(paths: &Paths, system: &str) -> Result<()> {
 /// baked component, and one start of each baked system (which checks it and fills
 /// its runtime's compiled-code cache, as for the other systems).
 async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
-    let state = systems::registry_state_dir(paths, systems_[0]);
+    let state = launch::registry_state_dir(paths, systems_[0]);
     let server = start_setup_server(paths, "baked", "spin.toml", &state).await?;
     let baked = match train_into(paths, &server).await {
         Ok(()) => bake(paths, &server.authority()),
@@ -315,10 +321,10 @@ async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
     let manifest = paths.repo.join("spin.toml");
     let text = fs::read_to_string(&manifest)?;
     let copy =
-        systems::rewrite_manifest(&text, &paths.repo, "iris-api", &systems::baked_wasm(paths))?;
-    fs::write(systems::baked_manifest(paths), copy)?;
+        manifest::rewrite_manifest(&text, &paths.repo, "iris-api", &launch::baked_wasm(paths))?;
+    fs::write(launch::baked_manifest(paths), copy)?;
     for system in systems_ {
-        let launch = systems::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY);
+        let launch = launch::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY);
         let server = procs::start(launch, &paths.work.join("logs")).await?;
         let checked = check_served_model(&server, system).await;
         server.stop();
@@ -331,12 +337,12 @@ async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
 /// component is pre-initialised already; initialising it again bakes the model in
 /// beside the embedded one.
 fn bake(paths: &Paths, tracking: &str) -> Result<()> {
-    setup::run(
+    shell::run(
         std::process::Command::new(paths.spinflow())
             .arg("preinit")
             .arg(paths.wasm("iris_api.preinit.wasm"))
             .arg("--output")
-            .arg(systems::baked_wasm(paths))
+            .arg(launch::baked_wasm(paths))
             .args(["--model", "models:/iris@champion", "--tracking-uri"])
             .arg(format!("http://{tracking}"))
             .current_dir(&paths.repo),

@@ -10,13 +10,16 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 
+use crate::launch;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
+use crate::manifest::toml_string;
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::procs::{self, Launch, Server};
-use crate::report::RunInfo;
 use crate::results::{Better, Results};
-use crate::setup::{self, Paths};
-use crate::systems::{self, Runtime};
+use crate::run_info::RunInfo;
+use crate::setup;
+use crate::systems::Runtime;
 use crate::wrk;
 
 const TRIVIAL: &str = "spinflow (trivial component)";
@@ -41,7 +44,7 @@ fn trivial_manifest(paths: &Paths, wasm: &Path) -> Result<PathBuf> {
         "spin_manifest_version = 2\n\n[application]\nname = \"bench-trivial\"\nversion = \"0.1.0\"\n\n\
          [[trigger.http]]\nroute = \"/...\"\ncomponent = \"trivial\"\n\n\
          [component.trivial]\nsource = {}\n",
-        setup::toml_string(&wasm.display().to_string())
+        toml_string(&wasm.display().to_string())
     );
     fs::write(&manifest, text)?;
     Ok(manifest)
@@ -70,17 +73,17 @@ fn launch(paths: &Paths, t: &Target, cache: &Path) -> Result<Launch> {
         .join(format!("state-{}", t.name.replace([' ', '(', ')'], "")));
     let port = procs::free_port()?;
     let mut launch = if t.app {
-        systems::app(paths, t.runtime, t.name, t.manifest, port, &state, t.ready)
+        launch::app(paths, t.runtime, t.name, t.manifest, port, &state, t.ready)
     } else if t.runtime == Runtime::Spin {
-        systems::spin(paths, t.name, t.manifest, port, &state, &[], t.ready)
+        launch::spin(paths, t.name, t.manifest, port, &state, &[], t.ready)
     } else {
-        systems::spinflow(paths, t.name, t.manifest, port, &state, &[], t.ready)
+        launch::spinflow(paths, t.name, t.manifest, port, &state, &[], t.ready)
     };
     match t.runtime {
         Runtime::Spinflow => {
             launch.env = vec![("SPINFLOW_CACHE_DIR".into(), cache.display().to_string())];
         }
-        Runtime::Spin => systems::use_spin_cache(&mut launch, cache)?,
+        Runtime::Spin => launch::use_spin_cache(&mut launch, cache)?,
     }
     Ok(launch)
 }
@@ -97,7 +100,7 @@ async fn cold_starts(
     let logs = paths.work.join("logs");
     let _ = fs::remove_dir_all(cache);
     let first = launch(paths, t, cache)?;
-    info.command(t.name, &systems::command_line(&first, paths));
+    info.command(t.name, &launch::command_line(&first, paths));
     let first = procs::start(first, &logs).await?;
     results.record(
         COLD,
@@ -145,11 +148,7 @@ async fn measure(
         connections: 1,
         ..load
     };
-    let runtimes: Vec<Runtime> = [(Runtime::Spinflow, "spinflow"), (Runtime::Spin, "spin")]
-        .into_iter()
-        .filter(|(_, system)| opts.wants(system))
-        .map(|(runtime, _)| runtime)
-        .collect();
+    let runtimes: Vec<Runtime> = opts.runtimes().into_iter().map(|(r, _)| r).collect();
     // wrk cross-checks the full runs only (the quick mode installs nothing).
     let use_wrk = !opts.quick && wrk::ensure();
     if use_wrk {
@@ -270,7 +269,7 @@ async fn measure_against_floor(
     let (status, body) = loadgen::send(&mut conn, probe).await?;
     ensure!(status == 200, "trivial component answered {status}");
     let body = String::from_utf8(body.to_vec()).context("trivial component body is text")?;
-    let floor = systems::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
+    let floor = launch::floor(paths, "floor-same-bytes", procs::free_port()?, &body);
     let floor = procs::start(floor, &paths.work.join("logs")).await?;
 
     let mut pairs: Vec<(&str, String)> = servers

@@ -13,24 +13,18 @@ use futures::future::join_all;
 use http_body_util::Full;
 use serde_json::{json, Value};
 
-use crate::client::Client;
+use crate::client::{now_ms, Client};
+use crate::launch;
 use crate::loadgen;
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::predict;
 use crate::procs::{self, Server};
 use crate::results::{Better, Results};
-use crate::setup::Paths;
-use crate::stalled;
-use crate::systems::{self, Runtime};
-use crate::tracking::now_ms;
+use crate::settings::{ARTIFACT_MIB, AT_ONCE, HISTORY_POINTS};
+use crate::systems::Runtime;
 
 pub const WORKLOAD: &str = "largest requests";
-/// Copies of each request in flight at once.
-pub const AT_ONCE: usize = 4;
-/// Points of the long metric history read back without `max_results`.
-pub const HISTORY_POINTS: usize = 300_000;
-/// Size of the artifact uploaded and downloaded through the artifact proxy.
-pub const ARTIFACT_MIB: usize = 100;
 /// Size of a JSON body just under mlflow-server's buffered-body limit (16 MiB).
 const BIG_BODY_BYTES: usize = (16 << 20) - 4096;
 /// `outputs` entries of the battery's oversized Open Inference Protocol request.
@@ -38,7 +32,7 @@ const REPEATED_OUTPUTS: usize = 5_000;
 const API: &str = "/api/2.0/mlflow";
 
 pub async fn run(paths: &Paths, opts: &Options, results: &mut Results) {
-    for (runtime, name) in stalled::systems(opts) {
+    for (runtime, name) in opts.runtimes() {
         if let Err(e) = measure(paths, runtime, name, results).await {
             results.note(format!("{name} ({WORKLOAD}): {e:#}"));
         }
@@ -48,7 +42,7 @@ pub async fn run(paths: &Paths, opts: &Options, results: &mut Results) {
 async fn measure(paths: &Paths, runtime: Runtime, name: &str, results: &mut Results) -> Result<()> {
     let state = paths.work.join(format!("state-largest-{name}"));
     let _ = fs::remove_dir_all(&state);
-    let launch = systems::app(
+    let launch = launch::app(
         paths,
         runtime,
         &format!("{name}-largest"),

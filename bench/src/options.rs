@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::loadgen::LoadOptions;
+use crate::settings::Plan;
 use crate::storage_names;
-use crate::systems;
-use crate::tracking::Plan;
+use crate::systems::{self, Runtime};
 
 /// The workloads `--workloads` selects from, in the order `bench all` runs them:
 /// the host figures (trivial component, cold start), the storage round trips,
@@ -54,6 +54,15 @@ impl Options {
                     || (system == "floor" && list.iter().any(|s| s == "spinflow"))
             }
         }
+    }
+
+    /// The runtimes our app runs in, as `--only` selects them: `spinflow` (our host)
+    /// and `spin` (the real Spin CLI), each with its system name.
+    pub fn runtimes(&self) -> Vec<(Runtime, &'static str)> {
+        [(Runtime::Spinflow, "spinflow"), (Runtime::Spin, "spin")]
+            .into_iter()
+            .filter(|(_, system)| self.wants(system))
+            .collect()
     }
 
     /// Whether the run includes `workload` (one of [`WORKLOADS`]).

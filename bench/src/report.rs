@@ -9,133 +9,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 
-use crate::machine::{self, Machine};
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::results::{Better, Figure, Results};
-use crate::setup::{self, Paths};
-use crate::{storage_names, systems, tracking};
-
-/// Everything about a run that is not a figure.
-#[derive(Debug, Serialize)]
-pub struct RunInfo {
-    pub started: String,
-    pub mode: String,
-    pub reps: usize,
-    pub machine: Machine,
-    pub load_before: String,
-    pub load_after: String,
-    pub elapsed_s: f64,
-    pub versions: Vec<(String, String)>,
-    /// (system, command line) as launched.
-    pub commands: Vec<(String, String)>,
-    pub stem: String,
-}
-
-impl RunInfo {
-    pub fn new(opts: &Options, paths: &Paths, started: DateTime<Utc>, peers: bool) -> Self {
-        let commit = setup::output(
-            "git",
-            &[
-                "-C",
-                paths.repo.to_str().unwrap_or("."),
-                "rev-parse",
-                "--short",
-                "HEAD",
-            ],
-        );
-        let dirty = !setup::output(
-            "git",
-            &[
-                "-C",
-                paths.repo.to_str().unwrap_or("."),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-            ],
-        )
-        .is_empty();
-        let mut versions = vec![
-            (
-                "spinflow commit".to_string(),
-                format!(
-                    "{commit}{}",
-                    if dirty {
-                        " (with uncommitted changes)"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
-            ("rustc".to_string(), setup::output("rustc", &["--version"])),
-        ];
-        if let Some(spin) = &paths.spin {
-            versions.push((
-                "Spin CLI of the `spin…` systems (real Spin)".into(),
-                format!(
-                    "{} (`{}`)",
-                    setup::output(spin.to_str().unwrap_or("spin"), &["--version"]),
-                    spin.display()
-                ),
-            ));
-        }
-        if peers {
-            let py = paths.venv_bin("python");
-            versions.push((
-                "python".into(),
-                setup::output(py.to_str().unwrap_or("python3"), &["--version"]),
-            ));
-            for dist in [
-                "mlflow",
-                "fastapi",
-                "uvicorn",
-                "uvloop",
-                "scikit-learn",
-                "prometheus-client",
-                "fasttrackml",
-            ] {
-                versions.push((dist.into(), setup::pip_version(paths, dist)));
-            }
-        }
-        let stem = free_stem(
-            &opts.out,
-            &format!(
-                "{}{}",
-                started.format("%Y-%m-%d"),
-                if opts.quick { "-quick" } else { "" }
-            ),
-        );
-        RunInfo {
-            started: started.format("%Y-%m-%d %H:%M UTC").to_string(),
-            mode: if opts.quick {
-                "quick".into()
-            } else {
-                "full".into()
-            },
-            reps: opts.reps,
-            machine: machine::describe(),
-            load_before: machine::load_average(),
-            load_after: String::new(),
-            elapsed_s: 0.0,
-            versions,
-            commands: Vec::new(),
-            stem,
-        }
-    }
-
-    pub fn command(&mut self, system: &str, line: &str) {
-        if !self.commands.iter().any(|(s, _)| s == system) {
-            self.commands.push((system.to_string(), line.to_string()));
-        }
-    }
-
-    pub fn finish(&mut self, elapsed: Duration) {
-        self.load_after = machine::load_average();
-        self.elapsed_s = elapsed.as_secs_f64();
-    }
-}
+use crate::run_info::RunInfo;
+use crate::settings::{self, log_metric_workload};
+use crate::{storage_names, systems};
 
 /// `value` with a precision that suits its size.
 pub fn fmt(v: f64) -> String {
@@ -169,21 +49,6 @@ fn cell(f: &Figure) -> String {
     } else {
         show(f.median())
     }
-}
-
-/// `base`, or `base-2`, `base-3`... if a report of that name is in `out` already: a
-/// second run on the same day must not overwrite a report that docs may cite.
-fn free_stem(out: &std::path::Path, base: &str) -> String {
-    (1..)
-        .map(|n| {
-            if n == 1 {
-                base.to_string()
-            } else {
-                format!("{base}-{n}")
-            }
-        })
-        .find(|stem| !out.join(format!("{stem}.md")).exists())
-        .expect("an unused name")
 }
 
 /// spinflow / peer, and whether that is the good direction.
@@ -335,7 +200,7 @@ fn headline(results: &Results) -> Vec<String> {
             joined(" = ", &parts)
         ));
     }
-    let log_metric_16 = tracking::log_metric_workload(16);
+    let log_metric_16 = log_metric_workload(16);
     for (workload, metric) in [
         (log_metric_16.as_str(), "p99"),
         ("search-runs", "p50"),
@@ -687,7 +552,7 @@ fn spin_headline(results: &Results) -> Vec<String> {
         ));
     }
     let ingest = med(results, "log-batch", "metrics/s", "spin");
-    let lm = tracking::log_metric_workload(16);
+    let lm = log_metric_workload(16);
     let lm_p99 = med(results, &lm, "p99", "spin");
     if ingest.is_some() || lm_p99.is_some() {
         let mut parts = Vec::new();
@@ -1087,16 +952,16 @@ fn workloads_text(opts: &Options) -> String {
         sq = plan.search_queries,
         hp = plan.history_points,
         hq = plan.history_queries,
-        stalled = crate::stalled::STALLED,
+        stalled = settings::STALLED,
         keys = storage_names::KEYS_PER_CONNECTION,
         value_bytes = storage_names::VALUE_BYTES,
-        hist = crate::largest::HISTORY_POINTS,
-        at_once = crate::largest::AT_ONCE,
-        art = crate::largest::ARTIFACT_MIB,
-        ui_runs = crate::web_ui::RUNS,
-        ui_keys = crate::web_ui::KEYS,
-        ui_loads = crate::web_ui::COLD_LOADS,
-        ui_gql = crate::web_ui::GRAPHQL_REQUESTS,
+        hist = settings::HISTORY_POINTS,
+        at_once = settings::AT_ONCE,
+        art = settings::ARTIFACT_MIB,
+        ui_runs = settings::UI_RUNS,
+        ui_keys = settings::UI_KEYS,
+        ui_loads = settings::UI_COLD_LOADS,
+        ui_gql = settings::UI_GRAPHQL_REQUESTS,
     )
 }
 

@@ -5,8 +5,9 @@ use std::fs;
 
 use serde_json::Value;
 
+use crate::paths::Paths;
 use crate::results::Results;
-use crate::setup::{self, Paths};
+use crate::shell;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -48,7 +49,7 @@ pub fn record(paths: &Paths, peers: bool, results: &mut Results) {
         "FastTrackML (fml Go binary):fasttrackml".into(),
     ];
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = setup::output(py.to_str().unwrap_or("python3"), &arg_refs);
+    let out = shell::output(py.to_str().unwrap_or("python3"), &arg_refs);
     match serde_json::from_str::<Value>(&out) {
         Ok(Value::Object(map)) => {
             for (label, v) in map {

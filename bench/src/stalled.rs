@@ -19,34 +19,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
-use crate::client::Client;
+use crate::client::{now_ms, Client};
+use crate::launch;
 use crate::loadgen::{self, RequestSpec};
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::predict;
 use crate::procs::{self, Server};
 use crate::results::{Better, Results};
-use crate::setup::Paths;
-use crate::systems::{self, Runtime};
-use crate::tracking::now_ms;
+use crate::settings::STALLED;
+use crate::systems::Runtime;
 
 pub const WORKLOAD: &str = "stalled clients";
-pub const STALLED: usize = 1000;
 const API: &str = "/api/2.0/mlflow";
 
-/// The systems measured: the whole app under each runtime that is available.
-pub fn systems(opts: &Options) -> Vec<(Runtime, &'static str)> {
-    let mut v = Vec::new();
-    if opts.wants("spinflow") {
-        v.push((Runtime::Spinflow, "spinflow"));
-    }
-    if opts.wants("spin") {
-        v.push((Runtime::Spin, "spin"));
-    }
-    v
-}
-
 pub async fn run(paths: &Paths, opts: &Options, results: &mut Results) {
-    for (runtime, name) in systems(opts) {
+    for (runtime, name) in opts.runtimes() {
         if let Err(e) = measure(paths, opts, runtime, name, results).await {
             results.note(format!("{name} ({WORKLOAD}): {e:#}"));
         }
@@ -63,7 +51,7 @@ async fn measure(
     let state = paths.work.join(format!("state-stalled-{name}"));
     let _ = fs::remove_dir_all(&state);
     let manifest = paths.repo.join("spin.toml");
-    let launch = systems::app(
+    let launch = launch::app(
         paths,
         runtime,
         &format!("{name}-stalled"),

@@ -16,17 +16,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
 
+use crate::launch;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::procs::{self, Server};
-use crate::report::RunInfo;
 use crate::results::{Better, Results};
-use crate::setup::{self, Paths};
+use crate::run_info::RunInfo;
+use crate::setup;
 use crate::storage_names::{
     KEYS_PER_CONNECTION, KV_1, KV_16, MANIFEST, PACKAGE, SPINFLOW_DISK, SPINFLOW_MEMORY, SPIN_DISK,
     SPIN_MEMORY, SQLITE_1, SQLITE_16, VALUE_BYTES,
 };
-use crate::systems::{self, Runtime};
+use crate::systems::Runtime;
 
 /// The runtime config of the in-memory variant: the `default` key-value store of type
 /// `spin` without a path, which both runtimes keep in memory.
@@ -109,15 +111,6 @@ impl Setup {
     }
 }
 
-/// The runtimes measured: `spinflow` and `spin` as `--only` selects them.
-pub fn runtimes(opts: &Options) -> Vec<Runtime> {
-    [(Runtime::Spinflow, "spinflow"), (Runtime::Spin, "spin")]
-        .into_iter()
-        .filter(|(_, system)| opts.wants(system))
-        .map(|(runtime, _)| runtime)
-        .collect()
-}
-
 /// The servers of a repetition, in order: on disk first, then the in-memory
 /// key-value variant; odd repetitions run them in reverse.
 fn setups(runtimes: &[Runtime], rep: usize) -> Vec<Setup> {
@@ -137,7 +130,7 @@ fn setups(runtimes: &[Runtime], rep: usize) -> Vec<Setup> {
 }
 
 pub async fn run(paths: &Paths, opts: &Options, info: &mut RunInfo, results: &mut Results) {
-    let runtimes = runtimes(opts);
+    let runtimes: Vec<Runtime> = opts.runtimes().into_iter().map(|(r, _)| r).collect();
     if runtimes.is_empty() {
         return;
     }
@@ -188,10 +181,10 @@ async fn measure(
     let manifest = paths.repo.join(MANIFEST);
     let port = procs::free_port()?;
     let launch = match setup.runtime {
-        Runtime::Spinflow => systems::spinflow(paths, name, &manifest, port, &state, &args, "/"),
-        Runtime::Spin => systems::spin(paths, name, &manifest, port, &state, &args, "/"),
+        Runtime::Spinflow => launch::spinflow(paths, name, &manifest, port, &state, &args, "/"),
+        Runtime::Spin => launch::spin(paths, name, &manifest, port, &state, &args, "/"),
     };
-    info.command(name, &systems::command_line(&launch, paths));
+    info.command(name, &launch::command_line(&launch, paths));
     let server = procs::start(launch, &paths.work.join("logs")).await?;
     let measured = measure_routes(&server, setup, load, results).await;
     let measured = measured.map_err(|e| e.context(server.log_tail()));
@@ -308,7 +301,7 @@ mod tests {
         for s in setups(&both, 0) {
             assert_eq!(s.routes().contains(&Route::Sqlite), !s.kv_in_memory);
             assert_eq!(
-                systems::needs_spin_cli(s.name()),
+                crate::systems::needs_spin_cli(s.name()),
                 s.runtime == Runtime::Spin
             );
         }

@@ -1,7 +1,8 @@
 //! The storage workload's names and sizes: its `--workloads` selector, its app, the
 //! names of its workloads and systems, and the sizes of its keys and values. The
-//! workload (storage.rs) uses setup, systems and report, and those name its figures,
-//! so the names live here, where neither side imports the other back.
+//! workload (storage.rs) uses setup and the system list, which name its app and its
+//! systems, and the report reads its figures by these names without depending on the
+//! workload, so the names live here, where no side imports another back.
 
 /// The workload's name in `--workloads`.
 pub const SELECTOR: &str = "storage";

@@ -3,44 +3,22 @@
 //! concurrency, search with a metric filter and order_by, get-history.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
-use crate::client::Client;
+use crate::client::{now_ms, Client};
 use crate::loadgen::{self, LoadOptions, RequestSpec};
 use crate::results::{Better, Results};
+use crate::settings::{log_metric_workload, Plan};
 
 const API: &str = "/api/2.0/mlflow";
 
-/// Sizes of the tracking workloads.
-#[derive(Clone, Copy, Debug)]
-pub struct Plan {
-    pub runs: usize,
-    pub writers: usize,
-    pub batches: usize,
-    pub batch_size: usize,
-    /// Connections of each log-metric figure (one figure per count).
-    pub log_metric_clients: [usize; 2],
-    pub log_metric: LoadOptions,
-    pub search_queries: usize,
-    pub history_points: usize,
-    pub history_queries: usize,
-}
-
 /// Keys per log-batch request: each batch holds `batch_size / KEYS` steps of each key.
 const KEYS: usize = 10;
-
-/// Milliseconds since the Unix epoch, as MLflow timestamps are.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
 
 fn metric(key: &str, value: f64, step: u64, timestamp: u64) -> Value {
     json!({"key": key, "value": value, "timestamp": timestamp, "step": step})
@@ -345,11 +323,6 @@ async fn ingest(
         rate,
     );
     Ok(())
-}
-
-/// The name of the log-metric figure at `clients` connections.
-pub fn log_metric_workload(clients: usize) -> String {
-    format!("log-metric, {clients} connections")
 }
 
 /// `clients` connections each logging one metric per request to its own run (a new

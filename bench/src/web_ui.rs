@@ -14,21 +14,17 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::client::Client;
+use crate::client::{now_ms, Client};
+use crate::launch;
 use crate::options::Options;
+use crate::paths::Paths;
 use crate::procs::{self, Server};
 use crate::results::{self, Better, Results};
-use crate::setup::{self, Paths};
-use crate::systems::{self, Runtime};
-use crate::tracking::now_ms;
+use crate::settings::{UI_COLD_LOADS, UI_GRAPHQL_REQUESTS, UI_KEYS, UI_RUNS};
+use crate::shell;
+use crate::systems::Runtime;
 
 pub const WORKLOAD: &str = "web UI";
-pub const RUNS: usize = 1000;
-/// Params and metrics per run.
-pub const KEYS: usize = 5;
-/// Cold loads of the runs table, each in a new browser context.
-pub const COLD_LOADS: usize = 5;
-pub const GRAPHQL_REQUESTS: usize = 200;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const API: &str = "/api/2.0/mlflow";
 
@@ -50,7 +46,7 @@ pub async fn run(paths: &Paths, opts: &Options, results: &mut Results) {
     if systems.is_empty() {
         return;
     }
-    if !setup::ensure_debian_package("chromium", "chromium") {
+    if !shell::ensure_debian_package("chromium", "chromium") {
         results.note(format!(
             "{WORKLOAD}: not measured: no {CHROMIUM} (Debian's chromium package; install it as root)"
         ));
@@ -66,7 +62,7 @@ pub async fn run(paths: &Paths, opts: &Options, results: &mut Results) {
 async fn measure(paths: &Paths, system: &str, results: &mut Results) -> Result<()> {
     let port = procs::free_port()?;
     let launch = match system {
-        "mlflow" => systems::tracking_launch(paths, system, port),
+        "mlflow" => launch::tracking_launch(paths, system, port),
         _ => {
             let state = paths.work.join(format!("state-ui-{system}"));
             let _ = fs::remove_dir_all(&state);
@@ -76,7 +72,7 @@ async fn measure(paths: &Paths, system: &str, results: &mut Results) -> Result<(
                 Runtime::Spinflow
             };
             let manifest = paths.repo.join("spin.toml");
-            systems::app(
+            launch::app(
                 paths,
                 runtime,
                 &format!("{system}-ui"),
@@ -128,7 +124,7 @@ async fn measure_on(
     Ok(())
 }
 
-/// What the UI is timed on: one experiment of [`RUNS`] runs, each with [`KEYS`] params
+/// What the UI is timed on: one experiment of [`UI_RUNS`] runs, each with [`UI_KEYS`] params
 /// and metrics; the newest run is the runs table's first row.
 struct Seeded {
     experiment_id: String,
@@ -148,7 +144,7 @@ async fn seed(authority: &str) -> Result<Seeded> {
     let experiment_id = text(&exp["experiment_id"])?;
     let start = now_ms();
     let mut newest = (String::new(), String::new());
-    for i in 0..RUNS {
+    for i in 0..UI_RUNS {
         let name = format!("ui-run-{i:04}");
         let (run, _) = c
             .ok(
@@ -162,10 +158,10 @@ async fn seed(authority: &str) -> Result<Seeded> {
             )
             .await?;
         let run_id = text(&run["run"]["info"]["run_id"])?;
-        let params: Vec<Value> = (0..KEYS)
+        let params: Vec<Value> = (0..UI_KEYS)
             .map(|k| json!({"key": format!("param_{k}"), "value": format!("{}", (i + k) % 7)}))
             .collect();
-        let metrics: Vec<Value> = (0..KEYS)
+        let metrics: Vec<Value> = (0..UI_KEYS)
             .map(|k| {
                 json!({
                     "key": format!("metric_{k}"),
@@ -217,8 +213,8 @@ fn browse(paths: &Paths, authority: &str, seeded: &Seeded) -> Result<Browsed> {
         .args(["--experiment-id", &seeded.experiment_id])
         .args(["--run-id", &seeded.newest_run_id])
         .args(["--run-name", &seeded.newest_run_name])
-        .args(["--loads", &COLD_LOADS.to_string()])
-        .args(["--graphql-requests", &GRAPHQL_REQUESTS.to_string()])
+        .args(["--loads", &UI_COLD_LOADS.to_string()])
+        .args(["--graphql-requests", &UI_GRAPHQL_REQUESTS.to_string()])
         .args(["--chromium", CHROMIUM])
         .output()
         .with_context(|| format!("running {}", script.display()))?;

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 /// Installs wrk when it is missing and we may. Returns whether it is available.
 pub fn ensure() -> bool {
-    crate::setup::ensure_debian_package("wrk", "wrk")
+    crate::shell::ensure_debian_package("wrk", "wrk")
 }
 
 pub fn version() -> String {

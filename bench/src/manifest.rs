@@ -1,0 +1,218 @@
+//! The TOML the harness writes: copies of a spin.toml that can live anywhere (sources
+//! made absolute, one component's replaced), the Wasmtime cache config of `spin up`,
+//! and the string quoting they share.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+/// A TOML basic string holding `text`.
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Writes the Wasmtime cache config (`spin up --cache FILE`) that keeps compiled code
+/// in `dir`, as `<dir>.toml`, and returns its path.
+pub fn spin_cache_config(dir: &Path) -> Result<PathBuf> {
+    let file = dir.with_extension("toml");
+    if let Some(parent) = file.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let text = format!(
+        "[cache]\ndirectory = {}\n",
+        toml_string(&dir.display().to_string())
+    );
+    fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
+    Ok(file)
+}
+
+/// A `files = [...]` line with each `{ source = "dir", ... }` made absolute, so that the
+/// mounts of a manifest copied elsewhere still name the app's directories.
+fn absolute_file_sources(line: &str, dir: &Path) -> String {
+    const KEY: &str = "source = \"";
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(&head[..at]);
+        let Some(end) = tail.find('"') else {
+            out.push_str(&head[at..]);
+            rest = tail;
+            break;
+        };
+        let path = &tail[..end];
+        let path = if Path::new(path).is_absolute() {
+            path.to_string()
+        } else {
+            dir.join(path).display().to_string()
+        };
+        out.push_str(&format!("source = {}", toml_string(&path)));
+        rest = &tail[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `manifest` (the text of a spin.toml in `dir`) with every component `source` made
+/// absolute, `component`'s replaced by `wasm`, and the build sections dropped: a copy
+/// that can live anywhere and serves `wasm` in place of the built component.
+pub fn rewrite_manifest(
+    manifest: &str,
+    dir: &Path,
+    component: &str,
+    wasm: &Path,
+) -> Result<String> {
+    let target = format!("component.{component}");
+    let mut replaced = false;
+    let mut out = String::with_capacity(manifest.len());
+    let mut section = String::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+        }
+        let in_build = section.starts_with("component.") && section.ends_with(".build");
+        if in_build {
+            continue;
+        }
+        let source = trimmed
+            .strip_prefix("source")
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('='))
+            .map(str::trim)
+            .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'));
+        if section.starts_with("component.") && trimmed.starts_with("files") {
+            out.push_str(&absolute_file_sources(line, dir));
+            out.push('\n');
+            continue;
+        }
+        match source {
+            Some(_) if section == target => {
+                replaced = true;
+                out.push_str(&format!(
+                    "source = {}\n",
+                    toml_string(&wasm.display().to_string())
+                ));
+            }
+            Some(path) if section.starts_with("component.") && !path.contains("://") => {
+                let absolute = dir.join(path);
+                out.push_str(&format!(
+                    "source = {}\n",
+                    toml_string(&absolute.display().to_string())
+                ));
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    anyhow::ensure!(
+        replaced,
+        "no `source = \"...\"` of [component.{component}] to replace"
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_string("/a b/c"), "\"/a b/c\"");
+        assert_eq!(toml_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+    }
+
+    #[test]
+    fn spin_cache_config_names_its_directory() {
+        let dir = std::env::temp_dir().join(format!("bench-spin-cache-{}", std::process::id()));
+        let file = spin_cache_config(&dir).unwrap();
+        assert_eq!(file, dir.with_extension("toml"));
+        let text = fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text,
+            format!("[cache]\ndirectory = \"{}\"\n", dir.display())
+        );
+        fs::remove_file(file).unwrap();
+    }
+
+    #[test]
+    fn baked_manifest_copy_serves_the_baked_component_from_anywhere() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let text = std::fs::read_to_string(repo.join("spin.toml")).unwrap();
+        let baked = Path::new("/work dir/iris_api.baked.wasm");
+        let copy = rewrite_manifest(&text, repo, "iris-api", baked).unwrap();
+
+        let sources: Vec<&str> = copy
+            .lines()
+            .filter(|l| l.trim_start().starts_with("source"))
+            .collect();
+        assert_eq!(sources.len(), 3, "{copy}");
+        let site = repo.join("target/mlflow-ui/site");
+        assert!(
+            copy.contains(&format!("source = \"{}\"", site.display())),
+            "the UI's files mount is not absolute:\n{copy}"
+        );
+        let mlflow = repo.join("target/wasm32-wasip2/wasm-release/mlflow_server.wasm");
+        assert!(
+            sources.contains(&format!("source = \"{}\"", mlflow.display()).as_str()),
+            "{sources:?}"
+        );
+        assert!(sources.contains(&"source = \"/work dir/iris_api.baked.wasm\""));
+        // No build steps; everything else (routes, variables, stores) kept.
+        assert!(!copy.contains(".build]") && !copy.contains("command ="));
+        for kept in [
+            "[component.iris-api.variables]",
+            "route = \"/predict\"",
+            "key_value_stores = [\"default\"]",
+            "sqlite_databases = [\"default\"]",
+        ] {
+            assert!(copy.contains(kept), "lost {kept}:\n{copy}");
+        }
+    }
+
+    #[test]
+    fn rewrite_makes_paths_absolute_and_keeps_urls() {
+        let text = "[component.a]\nsource = \"a.wasm\"\n[component.a.build]\ncommand = \"x\"\n\
+                    [component.b]\nsource = { url = \"https://x/b.wasm\", digest = \"sha256:0\" }\n\
+                    [component.c]\nsource = \"https://x/c.wasm\"\n";
+        let copy = rewrite_manifest(text, Path::new("/app"), "c", Path::new("/c.wasm")).unwrap();
+        assert_eq!(
+            copy,
+            "[component.a]\nsource = \"/app/a.wasm\"\n\
+             [component.b]\nsource = { url = \"https://x/b.wasm\", digest = \"sha256:0\" }\n\
+             [component.c]\nsource = \"/c.wasm\"\n"
+        );
+        // A component whose source cannot be replaced is an error, not a silent copy.
+        assert!(rewrite_manifest(text, Path::new("/app"), "b", Path::new("/b.wasm")).is_err());
+        assert!(rewrite_manifest(text, Path::new("/app"), "d", Path::new("/d.wasm")).is_err());
+    }
+
+    #[test]
+    fn file_mount_sources_become_absolute() {
+        let line = r#"files = [{ source = "site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#;
+        assert_eq!(
+            absolute_file_sources(line, Path::new("/app")),
+            r#"files = [{ source = "/app/site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#
+        );
+    }
+}
