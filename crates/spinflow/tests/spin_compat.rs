@@ -1,6 +1,6 @@
 //! What Spin 3.6 does and spinflow must do the same way: core wasm modules
 //! converted at load, service chaining to a component that is not served,
-//! `wasi:sockets` permissions, outbound Redis and MQTT.
+//! `wasi:sockets` permissions, outbound Redis and MQTT (over TCP and TLS).
 
 mod common;
 
@@ -240,7 +240,7 @@ fn wasi_sockets_are_permitted_by_allowed_outbound_hosts_as_in_spin() {
             "{id}: {reply:?}"
         );
     }
-    let out = app.wait_for_output("outbound connection to tcp://");
+    let out = app.wait_for_output("[none] outbound connection to tcp://");
     assert!(
         out.contains(&format!(
             "[none] outbound connection to tcp://127.0.0.1:{tcp} denied"
@@ -327,9 +327,16 @@ fn start_server(
 fn redis_server() -> Option<(Server, u16)> {
     let port = free_port();
     let server = start_server("redis-server", port, |dir| {
+        redis_args(dir, &["--port", &port.to_string()])
+    })?;
+    Some((server, port))
+}
+
+/// redis-server's arguments: `listen`, on 127.0.0.1 only, nothing saved.
+fn redis_args(dir: &Path, listen: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = listen.iter().map(|s| s.to_string()).collect();
+    args.extend(
         [
-            "--port",
-            &port.to_string(),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -339,19 +346,25 @@ fn redis_server() -> Option<(Server, u16)> {
             "--dir",
             &dir.display().to_string(),
         ]
-        .map(String::from)
-        .to_vec()
-    })?;
-    Some((server, port))
+        .map(String::from),
+    );
+    args
 }
 
 fn mosquitto() -> Option<(Server, u16)> {
+    mosquitto_with("")
+}
+
+/// mosquitto with one listener on 127.0.0.1, configured further by `listener`.
+fn mosquitto_with(listener: &str) -> Option<(Server, u16)> {
     let port = free_port();
     let server = start_server("mosquitto", port, |dir| {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!(
+                "listener {port} 127.0.0.1\n{listener}allow_anonymous true\npersistence false\n"
+            ),
         )
         .unwrap();
         vec!["-c".into(), conf.display().to_string()]
@@ -461,5 +474,251 @@ fn outbound_mqtt_publishes_to_allowed_brokers_only() {
     assert!(
         closed.body.starts_with("Error::ConnectionFailed("),
         "{closed:?}"
+    );
+}
+
+/// A test CA, a certificate it signs for 127.0.0.1 and localhost, and a
+/// second CA that signs nothing, made with the openssl command (`None`, with
+/// a message, when it is not installed). The files are readable by all:
+/// mosquitto started as root reads them as its own user.
+struct Certificates(tempfile::TempDir);
+
+impl Certificates {
+    fn new() -> Option<Self> {
+        if find_binary("openssl").is_none() {
+            eprintln!(
+                "SKIPPED: `openssl` is not installed (scripts/install-test-deps.sh installs it)"
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        for (name, subject) in [("ca", "/CN=spinflow test CA"), ("other-ca", "/CN=other CA")] {
+            let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+            openssl(
+                &[
+                    &["req", "-x509", "-nodes", "-days", "2"][..],
+                    &ec,
+                    &["-keyout", &key, "-out", &crt, "-subj", subject],
+                ]
+                .concat(),
+            );
+        }
+        openssl(
+            &[
+                &["req", "-nodes"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    "server.key",
+                    "-out",
+                    "server.csr",
+                    "-subj",
+                    "/CN=localhost",
+                ],
+            ]
+            .concat(),
+        );
+        std::fs::write(
+            dir.path().join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-days",
+            "2",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        std::fs::create_dir(dir.path().join("no-roots")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let readable = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        readable(dir.path(), 0o755);
+        readable(&dir.path().join("server.key"), 0o644);
+        Some(Self(dir))
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.path().join(name).display().to_string()
+    }
+
+    /// The host's trust store: only the CA file `ca` (`ca.crt` or `other-ca.crt`).
+    fn trusting(&self, app: common::HostBuilder, ca: &str) -> common::HostBuilder {
+        app.env("SSL_CERT_FILE", self.path(ca))
+            .env("SSL_CERT_DIR", self.path("no-roots"))
+    }
+}
+
+fn redis_tls_server(certs: &Certificates) -> Option<(Server, u16)> {
+    let port = free_port();
+    let server = start_server("redis-server", port, |dir| {
+        let (cert, key, ca) = (
+            certs.path("server.crt"),
+            certs.path("server.key"),
+            certs.path("ca.crt"),
+        );
+        let tls_port = port.to_string();
+        redis_args(
+            dir,
+            &[
+                "--port",
+                "0",
+                "--tls-port",
+                &tls_port,
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+            ],
+        )
+    })?;
+    Some((server, port))
+}
+
+#[test]
+fn outbound_redis_speaks_tls_to_rediss_servers_and_verifies_them() {
+    let Some(certs) = Certificates::new() else {
+        return;
+    };
+    let Some((_redis, port)) = redis_tls_server(&certs) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // `redis://` entries do not allow `rediss://` addresses (Spin matches schemes literally).
+    let manifest = two_component_manifest(
+        dir.path(),
+        &format!(r#"["rediss://127.0.0.1:{port}"]"#),
+        &format!(r#"["redis://127.0.0.1:{port}"]"#),
+    );
+    let round_trip = "get hello\nincr 1\nsmembers a,b\nappend int 6\ndel 2";
+    let addr = format!("rediss://127.0.0.1:{port}");
+    let trusted = certs.trusting(host(&manifest), "ca.crt").start();
+    let reply = trusted.post(&format!("/allowed/?op=redis&addr={addr}&key=k"), b"hello");
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, round_trip),
+        "{reply:?}"
+    );
+    let denied = trusted.post(&format!("/denied/?op=redis&addr={addr}&key=k"), b"x");
+    assert_eq!(
+        (denied.status, denied.body.as_str()),
+        (403, "Error::InvalidAddress")
+    );
+    let out = trusted.wait_for_output("[denied] outbound connection to rediss://");
+    assert!(
+        out.contains(&format!("rediss://127.0.0.1:{port} denied")),
+        "{out}"
+    );
+    // Nor does a `rediss://` entry allow `redis://`.
+    let plain = trusted.post(
+        &format!("/allowed/?op=redis&addr=redis://127.0.0.1:{port}&key=k"),
+        b"x",
+    );
+    assert_eq!(
+        (plain.status, plain.body.as_str()),
+        (403, "Error::InvalidAddress")
+    );
+    drop(trusted);
+
+    // A certificate the trust store does not vouch for: `open` fails with
+    // `other`, unless the address says `#insecure` (the redis crate's rule).
+    let untrusted = certs.trusting(host(&manifest), "other-ca.crt").start();
+    let refused = untrusted.post(&format!("/allowed/?op=redis&addr={addr}&key=k"), b"x");
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(
+        refused.body.starts_with("Error::Other(") && refused.body.contains("certificate"),
+        "{refused:?}"
+    );
+    let insecure = untrusted.post(
+        &format!("/allowed/?op=redis&addr={addr}/%23insecure&key=i"),
+        b"hello",
+    );
+    assert_eq!(
+        (insecure.status, insecure.body.as_str()),
+        (200, round_trip),
+        "{insecure:?}"
+    );
+}
+
+#[test]
+fn outbound_mqtt_speaks_tls_to_mqtts_brokers_and_verifies_them() {
+    let Some(certs) = Certificates::new() else {
+        return;
+    };
+    let listener = format!(
+        "certfile {}\nkeyfile {}\ncafile {}\n",
+        certs.path("server.crt"),
+        certs.path("server.key"),
+        certs.path("ca.crt")
+    );
+    let Some((_broker, port)) = mosquitto_with(&listener) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // `mqtts://` and `ssl://` are schemes of their own in the allow-list.
+    let manifest = two_component_manifest(
+        dir.path(),
+        &format!(r#"["mqtts://127.0.0.1:{port}", "ssl://127.0.0.1:{port}"]"#),
+        &format!(r#"["mqtt://127.0.0.1:{port}"]"#),
+    );
+    let publish = |app: &common::Host, id: &str, scheme: &str, qos: &str| {
+        app.post(
+            &format!("/{id}/?op=mqtt&addr={scheme}://127.0.0.1:{port}%3Fclient_id%3Dprobe&topic=t&qos={qos}"),
+            b"hi",
+        )
+    };
+    let trusted = certs.trusting(host(&manifest), "ca.crt").start();
+    for (scheme, qos) in [("mqtts", "0"), ("mqtts", "1"), ("mqtts", "2"), ("ssl", "1")] {
+        let reply = publish(&trusted, "allowed", scheme, qos);
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, "published"),
+            "{scheme} qos {qos}"
+        );
+    }
+    let denied = publish(&trusted, "denied", "mqtts", "1");
+    assert_eq!(
+        (denied.status, denied.body.as_str()),
+        (
+            403,
+            format!("Error::ConnectionFailed(\"address mqtts://127.0.0.1:{port}?client_id=probe is not permitted\")").as_str()
+        )
+    );
+    drop(trusted);
+
+    // A certificate the trust store does not vouch for: `open` succeeds,
+    // `publish` fails to connect.
+    let untrusted = certs.trusting(host(&manifest), "other-ca.crt").start();
+    let refused = publish(&untrusted, "allowed", "mqtts", "1");
+    assert_eq!(refused.status, 500, "{refused:?}");
+    assert!(
+        refused.body.starts_with("Error::ConnectionFailed(")
+            && refused.body.contains("certificate"),
+        "{refused:?}"
     );
 }

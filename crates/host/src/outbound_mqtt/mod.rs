@@ -1,12 +1,15 @@
 //! Outbound MQTT, as Spin's outbound-mqtt factor serves it:
 //! `fermyon:spin/mqtt@2.0.0`. An address is usable only if
-//! `allowed_outbound_hosts` allows it (`mqtt://host:port`). As in Spin,
-//! `open` only records the client (rumqttc); each `publish` drives its event
-//! loop until the message is handed to the broker (QoS 0), acknowledged
-//! (QoS 1) or completed (QoS 2).
+//! `allowed_outbound_hosts` allows it, scheme included (`mqtt://host:port`
+//! does not allow `mqtts://host:port`). As in Spin, `open` only records the
+//! client (rumqttc); each `publish` drives its event loop until the message
+//! is handed to the broker (QoS 0), acknowledged (QoS 1) or completed (QoS
+//! 2). `mqtt://` and `tcp://` brokers are reached over TCP (default port
+//! 1883), `mqtts://` and `ssl://` ones over TLS (8883, `tls`).
 
 mod bindings;
 mod connection;
+mod tls;
 
 use crate::outbound_http::OutboundHooks;
 use anyhow::Result;
@@ -42,6 +45,21 @@ pub fn add_to_linker<T: Send + 'static>(
 
 type Outcome<T> = anyhow::Result<Result<T, v2::Error>>;
 
+/// rumqttc's options for `address`, read as `MqttOptions::parse_url` reads
+/// it, and whether the broker wants TLS (`mqtts://`, `ssl://`). A TLS
+/// address is read as `mqtt://` with the TLS port as its default, so that
+/// rumqttc leaves out the TLS configuration it would build (`tls` makes it);
+/// `None`: not an address rumqttc accepts.
+fn parse_address(address: &str) -> Option<(MqttOptions, bool)> {
+    let mut url = url::Url::parse(address).ok()?;
+    let tls = matches!(url.scheme(), "mqtts" | "ssl");
+    if tls {
+        url.set_port(Some(url.port().unwrap_or(8883))).ok()?;
+        url.set_scheme("mqtt").ok()?;
+    }
+    Some((MqttOptions::try_from(url).ok()?, tls))
+}
+
 impl v2::Host for MqttView<'_> {}
 
 impl v2::HostConnection for MqttView<'_> {
@@ -62,9 +80,12 @@ impl v2::HostConnection for MqttView<'_> {
             Err(e) => return Ok(Err(v2::Error::Other(e))),
         }
         // rumqttc wants `?client_id=...` in the URL, as under Spin.
-        let Ok(mut options) = MqttOptions::parse_url(&address) else {
+        let Some((mut options, tls)) = parse_address(&address) else {
             return Ok(Err(v2::Error::InvalidAddress));
         };
+        if tls {
+            options.set_transport(tls::transport().await?);
+        }
         options.set_credentials(username, password);
         // Whole seconds, which rumqttc accepts (0 turns keep-alive off).
         options.set_keep_alive(Duration::from_secs(keep_alive_interval_in_secs));
@@ -110,5 +131,104 @@ impl v2::HostConnection for MqttView<'_> {
     async fn drop(&mut self, c: Resource<MqttConnection>) -> anyhow::Result<()> {
         self.table.delete(c)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound_http::allowed_hosts::AllowedHosts;
+
+    fn hooks(allowed: &[&str]) -> OutboundHooks {
+        let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+        OutboundHooks {
+            component_id: "c".into(),
+            allowed: Arc::new(AllowedHosts::parse(&allowed).unwrap()),
+            chaining: None,
+        }
+    }
+
+    #[test]
+    fn tls_schemes_take_the_tls_port_and_keep_the_url_options() {
+        for (address, host, port, tls) in [
+            ("mqtt://broker.test?client_id=a", "broker.test", 1883, false),
+            (
+                "tcp://broker.test:1884?client_id=a",
+                "broker.test",
+                1884,
+                false,
+            ),
+            ("mqtts://broker.test?client_id=a", "broker.test", 8883, true),
+            (
+                "ssl://broker.test:8884?client_id=a",
+                "broker.test",
+                8884,
+                true,
+            ),
+            (
+                "MQTTS://127.0.0.1:1883?client_id=a",
+                "127.0.0.1",
+                1883,
+                true,
+            ),
+        ] {
+            let (options, is_tls) = parse_address(address).expect(address);
+            assert_eq!(
+                options.broker_address(),
+                (host.to_string(), port),
+                "{address}"
+            );
+            assert_eq!(is_tls, tls, "{address}");
+        }
+        let (options, _) =
+            parse_address("mqtts://u:p@broker.test?client_id=a&keep_alive_secs=7").unwrap();
+        assert_eq!(options.client_id(), "a");
+        assert_eq!(options.keep_alive(), Duration::from_secs(7));
+        assert_eq!(options.credentials(), Some(("u".into(), "p".into())));
+        for address in [
+            "mqtts://broker.test",
+            "wss://broker.test?client_id=a",
+            "redis://broker.test?client_id=a",
+            "not a url",
+        ] {
+            assert!(parse_address(address).is_none(), "{address}");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_matches_tls_schemes_literally_as_spin_does() {
+        let address = "mqtts://127.0.0.1:8883?client_id=a";
+        assert_eq!(
+            hooks(&["mqtt://127.0.0.1:8883"]).allows_url(address, "mqtt"),
+            Ok(false)
+        );
+        assert_eq!(
+            hooks(&["mqtts://127.0.0.1:8883"]).allows_url(address, "mqtt"),
+            Ok(true)
+        );
+        assert_eq!(
+            hooks(&["*://127.0.0.1:8883"]).allows_url(address, "mqtt"),
+            Ok(true)
+        );
+        assert_eq!(
+            hooks(&["mqtts://127.0.0.1:*"]).allows_url(address, "mqtt"),
+            Ok(true)
+        );
+        // `ssl://` is a scheme of its own; no TLS scheme has a default port.
+        let ssl = "ssl://127.0.0.1:8883?client_id=a";
+        assert_eq!(
+            hooks(&["mqtts://127.0.0.1:8883"]).allows_url(ssl, "mqtt"),
+            Ok(false)
+        );
+        assert_eq!(
+            hooks(&["ssl://127.0.0.1:8883"]).allows_url(ssl, "mqtt"),
+            Ok(true)
+        );
+        assert!(AllowedHosts::parse(&["mqtts://127.0.0.1".into()]).is_err());
+        let no_port = "mqtts://127.0.0.1?client_id=a";
+        assert_eq!(
+            hooks(&["mqtts://127.0.0.1:8883"]).allows_url(no_port, "mqtt"),
+            Ok(false)
+        );
     }
 }

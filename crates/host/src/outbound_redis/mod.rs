@@ -1,9 +1,14 @@
 //! Outbound Redis, as Spin's outbound-redis factor serves it:
 //! `fermyon:spin/redis@2.0.0` (connections as resources, `spin_v2`) and the
 //! unversioned `fermyon:spin/redis` of Spin 1 (an address per call, `spin_v1`).
-//! An address is usable only if `allowed_outbound_hosts` allows it
-//! (`redis://host:port`); the client is the `redis` crate's multiplexed tokio
-//! connection, as in Spin.
+//! An address is usable only if `allowed_outbound_hosts` allows it, scheme
+//! included (`redis://host:port` does not allow `rediss://host:port`); the
+//! client is the `redis` crate's multiplexed tokio connection, as in Spin.
+//! `redis://` servers are reached over TCP, `rediss://` ones over TLS
+//! (rustls, where Spin has native-tls): the server's certificate and name
+//! are verified against the system's trust store (`SSL_CERT_FILE`,
+//! `SSL_CERT_DIR`), read at each connection as the crate reads it, except
+//! with the crate's `rediss://host:port/#insecure`, which verifies nothing.
 
 mod bindings;
 mod connection;
@@ -162,4 +167,47 @@ async fn execute(
 enum Param {
     Int64(i64),
     Binary(Vec<u8>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound_http::allowed_hosts::AllowedHosts;
+    use std::sync::Arc;
+
+    fn hooks(allowed: &[&str]) -> OutboundHooks {
+        let allowed: Vec<String> = allowed.iter().map(|s| s.to_string()).collect();
+        OutboundHooks {
+            component_id: "c".into(),
+            allowed: Arc::new(AllowedHosts::parse(&allowed).unwrap()),
+            chaining: None,
+        }
+    }
+
+    #[test]
+    fn the_allow_list_matches_rediss_literally_as_spin_does() {
+        for address in [
+            "rediss://127.0.0.1:6380",
+            "rediss://127.0.0.1:6380/#insecure",
+        ] {
+            let allows = |list: &[&str]| hooks(list).allows_url(address, "redis");
+            assert_eq!(allows(&["redis://127.0.0.1:6380"]), Ok(false), "{address}");
+            assert_eq!(allows(&["rediss://127.0.0.1:6380"]), Ok(true), "{address}");
+            assert_eq!(allows(&["*://127.0.0.1:6380"]), Ok(true), "{address}");
+        }
+        // `rediss` has no default port, in the list or in the address.
+        assert!(AllowedHosts::parse(&["rediss://127.0.0.1".into()]).is_err());
+        let no_port = hooks(&["rediss://127.0.0.1:6379"]).allows_url("rediss://127.0.0.1", "redis");
+        assert_eq!(no_port, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn a_fragment_other_than_insecure_is_an_invalid_address() {
+        let outbound = hooks(&["rediss://127.0.0.1:1"]);
+        let result = connect(&outbound, "rediss://127.0.0.1:1/#secure").await;
+        assert!(matches!(result, Err(OpenError::InvalidAddress)));
+        // Nothing listens there: the address itself was accepted.
+        let result = connect(&outbound, "rediss://127.0.0.1:1/#insecure").await;
+        assert!(matches!(result, Err(OpenError::Other(_))));
+    }
 }
