@@ -60,7 +60,13 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     fs::create_dir_all(&work)?;
     check_spin_bin(&opts)?;
     check_workloads(&opts)?;
-    let paths = Paths::new(work.clone(), opts.quick, opts.spin_bin.clone())?;
+    check_baseline_app(&opts)?;
+    let paths = Paths::new(
+        work.clone(),
+        opts.quick,
+        opts.spin_bin.clone(),
+        opts.baseline_app.clone(),
+    )?;
     let needs_peers = peer_systems(&opts)
         .iter()
         .any(|s| !systems::is_native(s) && opts.wants(s));
@@ -89,8 +95,17 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         .iter()
         .any(|w| opts.runs(w));
     if whole_app && opts.wants("spinflow") {
-        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow).await {
+        let manifest = paths.repo.join("spin.toml");
+        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow, &manifest).await {
             results.note(format!("priming the compiled-code cache: {e:#}"));
+        }
+    }
+    if whole_app && opts.wants(systems::BASELINE) {
+        let manifest = paths.baseline_manifest();
+        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow, &manifest).await {
+            results.note(format!(
+                "priming the compiled-code cache with the baseline: {e:#}"
+            ));
         }
     }
     let any_spin = [PREDICT_SYSTEMS, TRACKING_SYSTEMS]
@@ -98,7 +113,8 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         .iter()
         .any(|s| systems::needs_spin_cli(s) && opts.wants(s));
     if whole_app && any_spin {
-        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spin).await {
+        let manifest = paths.repo.join("spin.toml");
+        if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spin, &manifest).await {
             results.note(format!("priming Spin's compiled-code cache: {e:#}"));
         }
     }
@@ -214,6 +230,29 @@ fn check_spin_bin(opts: &Options) -> Result<()> {
             if !out.status.success() {
                 bail!("{} --version failed: {}", spin.display(), out.status);
             }
+        }
+    }
+    Ok(())
+}
+
+/// The baseline asked for by name needs `--baseline-app`; a baseline app must be built.
+fn check_baseline_app(opts: &Options) -> Result<()> {
+    match &opts.baseline_app {
+        None => {
+            let named = opts
+                .only
+                .iter()
+                .flatten()
+                .any(|s| systems::needs_baseline_app(s));
+            if named {
+                bail!(
+                    "{} serves another checkout's app: give it with --baseline-app DIR",
+                    systems::BASELINE
+                );
+            }
+        }
+        Some(dir) => {
+            manifest::built_app_manifest(dir)?;
         }
     }
     Ok(())
@@ -535,7 +574,33 @@ mod tests {
             build: false,
             plots: false,
             spin_bin: spin.then(|| PathBuf::from("/usr/local/bin/spin")),
+            baseline_app: None,
         }
+    }
+
+    #[test]
+    fn the_baseline_runs_only_with_a_baseline_app() {
+        let baseline = "spinflow-baseline";
+        assert!(!options(None, true).wants(baseline));
+        assert!(!options(Some(baseline), false).wants(baseline));
+        assert!(check_baseline_app(&options(Some("spinflow,spinflow-baseline"), false)).is_err());
+        assert!(check_baseline_app(&options(Some("spinflow"), false)).is_ok());
+
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let with = |only| Options {
+            baseline_app: Some(repo.to_path_buf()),
+            ..options(only, false)
+        };
+        // In the default set, and by name (`--only`) like any other system.
+        assert!(with(None).wants(baseline) && with(None).wants("spinflow"));
+        assert!(with(Some(baseline)).wants(baseline) && !with(Some(baseline)).wants("spinflow"));
+        assert!(!with(Some("spinflow")).wants(baseline));
+        // A directory without a built app is refused before anything runs.
+        let unbuilt = Options {
+            baseline_app: Some(repo.join("bench")),
+            ..options(None, false)
+        };
+        assert!(check_baseline_app(&unbuilt).is_err());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `spinflow up` against the native floor answering the same bytes, the per-request
 //! cost of a fresh instance, and cold start with and without the compiled-code cache.
 //! With a Spin CLI, the same trivial component (and the whole app's cold start) in
-//! real Spin too: Spin's own floor, to which iris-api under Spin is compared.
+//! real Spin too: Spin's own floor, to which iris-api under Spin is compared; with a
+//! baseline app (`--baseline-app`), its whole app's cold start beside ours.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,11 +20,13 @@ use crate::procs::{self, Launch, Server};
 use crate::results::{Better, Results};
 use crate::run_info::RunInfo;
 use crate::setup;
-use crate::systems::Runtime;
+use crate::systems::{Runtime, BASELINE};
 use crate::wrk;
 
 const TRIVIAL: &str = "spinflow (trivial component)";
 const WHOLE_APP: &str = "spinflow (whole app)";
+/// The baseline's whole app (`--baseline-app`), in `spinflow up`.
+const BASELINE_WHOLE_APP: &str = "spinflow-baseline (whole app)";
 const SPIN_TRIVIAL: &str = "spin (trivial component)";
 const SPIN_WHOLE_APP: &str = "spin (whole app)";
 const FLOOR: &str = "floor (same bytes)";
@@ -172,6 +175,19 @@ async fn measure(
                 app: true,
             };
             let cache = rep_cache(paths, opts, runtime, rep);
+            cold_starts(paths, &t, &cache, info, results).await?.stop();
+        }
+        // The baseline's whole app in the same host, each repetition on a new cache of
+        // its own (as ours: a compiling start, then one from the cache).
+        if !opts.quick && opts.wants(BASELINE) {
+            let t = Target {
+                runtime: Runtime::Spinflow,
+                name: BASELINE_WHOLE_APP,
+                manifest: &paths.baseline_manifest(),
+                ready: "/health",
+                app: true,
+            };
+            let cache = paths.work.join(format!("cache-baseline-rep{rep}"));
             cold_starts(paths, &t, &cache, info, results).await?.stop();
         }
         let mut servers: Vec<(&str, Server)> = Vec::new();
@@ -346,10 +362,10 @@ async fn measure_against_floor(
     measured
 }
 
-/// Fills this run's shared compiled-code cache of `runtime` with the whole app, so
-/// that the cold starts measured later are restarts (as a user's second `spinflow up`
-/// or `spin up`), whichever system runs first.
-pub async fn prime_cache(paths: &Paths, runtime: Runtime) -> Result<()> {
+/// Fills this run's shared compiled-code cache of `runtime` with the whole app of
+/// `manifest` (ours, or the baseline's), so that the cold starts measured later are
+/// restarts (as a user's second `spinflow up` or `spin up`), whichever system runs first.
+pub async fn prime_cache(paths: &Paths, runtime: Runtime, manifest: &Path) -> Result<()> {
     let (name, cache) = match runtime {
         Runtime::Spinflow => ("prime", paths.spinflow_cache()),
         Runtime::Spin => ("prime-spin", paths.spin_cache()),
@@ -357,7 +373,7 @@ pub async fn prime_cache(paths: &Paths, runtime: Runtime) -> Result<()> {
     let t = Target {
         runtime,
         name,
-        manifest: &paths.repo.join("spin.toml"),
+        manifest,
         ready: "/health",
         app: true,
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::manifest;
 use crate::paths::Paths;
 use crate::procs::Launch;
-use crate::systems::{variant, Model, Runtime, Variant};
+use crate::systems::{variant, App, Model, Runtime, Variant, BASELINE};
 
 /// The manifest copy that serves the baked iris-api (written by the harness).
 pub fn baked_manifest(paths: &Paths) -> PathBuf {
@@ -23,9 +23,10 @@ pub fn baked_wasm(paths: &Paths) -> PathBuf {
 
 /// The manifest a variant is served from.
 pub fn manifest_path(paths: &Paths, v: Variant) -> PathBuf {
-    match v.model {
-        Model::Baked => baked_manifest(paths),
-        _ => paths.repo.join(v.manifest),
+    match (v.model, v.app) {
+        (Model::Baked, _) => baked_manifest(paths),
+        (_, App::Baseline) => paths.baseline_manifest(),
+        (_, App::This) => paths.repo.join(v.manifest),
     }
 }
 
@@ -253,10 +254,10 @@ pub fn tracking_launch(paths: &Paths, system: &str, port: u16) -> Launch {
     let data = paths.work.join(format!("data-{system}-{port}"));
     let _ = std::fs::create_dir_all(&data);
     match system {
-        "spinflow" => spinflow(
+        "spinflow" | BASELINE => spinflow(
             paths,
             system,
-            Path::new("spin.toml"),
+            &manifest_path(paths, variant(system).expect("one of our variants")),
             port,
             &data,
             &["--component-id", "mlflow-server"],

@@ -1,8 +1,9 @@
 //! `bench`: measures spinflow against the systems it replaces, side by side in one run.
 //!
-//! - `bench all [--quick] [--only spinflow] [--workloads storage] [--spin-bin PATH]`:
-//!   the whole benchmark (or some workloads of it) and its report (with a Spin CLI,
-//!   every figure under real Spin too).
+//! - `bench all [--quick] [--only spinflow] [--workloads storage] [--spin-bin PATH]
+//!   [--baseline-app DIR]`: the whole benchmark (or some workloads of it) and its report
+//!   (with a Spin CLI, every figure under real Spin too; with a baseline, our app as it
+//!   was at another checkout beside it).
 //! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
 //! - `bench floor --listen ADDR`: the native HTTP floor server.
 //! - `bench timing URL ...`: medians of a route's `Server-Timing` parts.
@@ -80,6 +81,11 @@ enum Cmd {
         /// Spin (`spin up`), beside `spinflow up`, and the baked-model variants.
         #[arg(long, env = "SPIN_BIN", value_name = "PATH")]
         spin_bin: Option<PathBuf>,
+        /// Another checkout of this repository with its components built (its spin.toml,
+        /// target/wasm32-wasip2/wasm-release/*.wasm, target/mlflow-ui/site): its app also
+        /// runs, as `spinflow-baseline`, and the report sets `spinflow` against it.
+        #[arg(long, value_name = "DIR")]
+        baseline_app: Option<PathBuf>,
     },
     /// Load one URL with N keep-alive connections for a fixed duration; prints JSON.
     Load {
@@ -141,6 +147,7 @@ fn main() -> Result<()> {
             no_build,
             no_plots,
             spin_bin,
+            baseline_app,
         } => {
             let opts = options::Options {
                 quick,
@@ -151,6 +158,7 @@ fn main() -> Result<()> {
                 build: !no_build,
                 plots: !no_plots,
                 spin_bin: spin_bin.filter(|p| !p.as_os_str().is_empty()),
+                baseline_app: baseline_app.map(std::path::absolute).transpose()?,
             };
             let report = rt.block_on(harness::run(opts))?;
             println!("report: {}", report.display());
@@ -203,4 +211,41 @@ fn load_spec(url: &str, body: Option<String>, headers: &[String]) -> Result<load
         spec = spec.header(name.trim(), value.trim());
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_app_is_an_option_of_all() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "all",
+            "--only",
+            "spinflow,spinflow-baseline",
+            "--baseline-app",
+            "/tmp/before",
+        ])
+        .unwrap();
+        let Cmd::All {
+            only, baseline_app, ..
+        } = cli.command
+        else {
+            panic!("not `all`");
+        };
+        assert_eq!(baseline_app, Some(PathBuf::from("/tmp/before")));
+        assert_eq!(
+            only,
+            Some(vec!["spinflow".into(), "spinflow-baseline".into()])
+        );
+        let cli = Cli::try_parse_from(["bench", "all"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Cmd::All {
+                baseline_app: None,
+                ..
+            }
+        ));
+    }
 }

@@ -1,11 +1,12 @@
-//! The TOML the harness writes: copies of a spin.toml that can live anywhere (sources
-//! made absolute, one component's replaced), the Wasmtime cache config of `spin up`,
-//! and the string quoting they share.
+//! The TOML the harness writes and reads: copies of a spin.toml that can live anywhere
+//! (sources made absolute, one component's replaced), the check that another checkout's
+//! app is built (every local file its spin.toml serves is there), the Wasmtime cache
+//! config of `spin up`, and the string quoting they share.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 
 /// A TOML basic string holding `text`.
 pub fn toml_string(text: &str) -> String {
@@ -36,6 +37,86 @@ pub fn spin_cache_config(dir: &Path) -> Result<PathBuf> {
     );
     fs::write(&file, text).with_context(|| format!("writing {}", file.display()))?;
     Ok(file)
+}
+
+/// The section a `[header]` line opens (`component.iris-api.build`), if it is one.
+fn section_of(trimmed: &str) -> Option<String> {
+    let rest = trimmed.strip_prefix('[')?;
+    Some(
+        rest.split(']')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    )
+}
+
+/// The path of a `source = "path"` line (not of a `{ url = ... }` table).
+fn source_value(trimmed: &str) -> Option<&str> {
+    trimmed
+        .strip_prefix("source")
+        .map(str::trim_start)
+        .and_then(|r| r.strip_prefix('='))
+        .map(str::trim)
+        .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'))
+}
+
+/// The `{ source = "..." }` paths of a `files = [...]` line.
+fn mount_sources(line: &str) -> Vec<&str> {
+    line.split("source = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+/// The local files `manifest` (the text of a spin.toml in `dir`) serves, resolved
+/// against `dir`: each component's `source` and the `source` of each of its `files`
+/// mounts. URLs are left out.
+pub fn local_sources(manifest: &str, dir: &Path) -> Vec<PathBuf> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if let Some(s) = section_of(trimmed) {
+            section = s;
+        }
+        if !section.starts_with("component.") || section.ends_with(".build") {
+            continue;
+        }
+        let paths = if trimmed.starts_with("files") {
+            mount_sources(trimmed)
+        } else {
+            source_value(trimmed).into_iter().collect()
+        };
+        out.extend(
+            paths
+                .into_iter()
+                .filter(|p| !p.contains("://"))
+                .map(|p| dir.join(p)),
+        );
+    }
+    out
+}
+
+/// The manifest of another checkout of this app (`--baseline-app DIR`), served as it
+/// is: `DIR/spin.toml`, once every local file it serves is there (its components are
+/// built), else an error naming what is missing.
+pub fn built_app_manifest(dir: &Path) -> Result<PathBuf> {
+    let manifest = dir.join("spin.toml");
+    let text =
+        fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let missing: Vec<String> = local_sources(&text, dir)
+        .into_iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "{} is not built: missing {}",
+        dir.display(),
+        missing.join(", ")
+    );
+    Ok(manifest)
 }
 
 /// A `files = [...]` line with each `{ source = "dir", ... }` made absolute, so that the
@@ -80,25 +161,14 @@ pub fn rewrite_manifest(
     let mut section = String::new();
     for line in manifest.lines() {
         let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            section = trimmed
-                .trim_start_matches('[')
-                .split(']')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
+        if let Some(s) = section_of(trimmed) {
+            section = s;
         }
         let in_build = section.starts_with("component.") && section.ends_with(".build");
         if in_build {
             continue;
         }
-        let source = trimmed
-            .strip_prefix("source")
-            .map(str::trim_start)
-            .and_then(|r| r.strip_prefix('='))
-            .map(str::trim)
-            .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'));
+        let source = source_value(trimmed);
         if section.starts_with("component.") && trimmed.starts_with("files") {
             out.push_str(&absolute_file_sources(line, dir));
             out.push('\n');
@@ -188,6 +258,55 @@ mod tests {
         ] {
             assert!(copy.contains(kept), "lost {kept}:\n{copy}");
         }
+    }
+
+    #[test]
+    fn local_sources_are_the_components_and_their_mounts() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let text = fs::read_to_string(repo.join("spin.toml")).unwrap();
+        let wasm = repo.join("target/wasm32-wasip2/wasm-release");
+        let want = [
+            wasm.join("mlflow_server.wasm"),
+            wasm.join("iris_api.preinit.wasm"),
+            wasm.join("mlflow_ui.wasm"),
+            repo.join("target/mlflow-ui/site"),
+        ];
+        let got = local_sources(&text, repo);
+        assert!(want.iter().all(|w| got.contains(w)), "{got:?}");
+        assert_eq!(got.len(), want.len(), "{got:?}");
+
+        let text = "[component.a]\nsource = \"a.wasm\"\n\
+                    files = [{ source = \"site\", destination = \"/\" }, \"static/*\"]\n\
+                    [component.a.build]\ncommand = \"x\"\nsource = \"not-served\"\n\
+                    [component.b]\nsource = { url = \"https://x/b.wasm\", digest = \"sha256:0\" }\n\
+                    [component.c]\nsource = \"https://x/c.wasm\"\n";
+        assert_eq!(
+            local_sources(text, Path::new("/app")),
+            [PathBuf::from("/app/a.wasm"), PathBuf::from("/app/site")]
+        );
+    }
+
+    #[test]
+    fn a_baseline_app_must_be_built() {
+        let dir = std::env::temp_dir().join(format!("bench-baseline-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        assert!(built_app_manifest(&dir).is_err(), "no spin.toml");
+        fs::write(
+            dir.join("spin.toml"),
+            "[component.a]\nsource = \"t/a.wasm\"\nfiles = [{ source = \"site\", destination = \"/\" }]\n",
+        )
+        .unwrap();
+        let err = built_app_manifest(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("is not built") && err.contains("t/a.wasm"),
+            "{err}"
+        );
+        assert!(err.contains("site"), "{err}");
+        fs::create_dir_all(dir.join("t")).unwrap();
+        fs::create_dir_all(dir.join("site")).unwrap();
+        fs::write(dir.join("t/a.wasm"), b"").unwrap();
+        assert_eq!(built_app_manifest(&dir).unwrap(), dir.join("spin.toml"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -40,11 +40,17 @@ pub struct Options {
     /// The real Spin CLI: with it, the Spin systems run too (`spin`, `spin-registry`,
     /// `spin-baked`, tracking `spin`, `spin (trivial component)`) and `spinflow-baked`.
     pub spin_bin: Option<PathBuf>,
+    /// Another checkout of this repository with its components built: with it, its app
+    /// runs too, as `spinflow-baseline` (prediction, tracking, the whole app's cold start).
+    pub baseline_app: Option<PathBuf>,
 }
 
 impl Options {
     pub fn wants(&self, system: &str) -> bool {
         if systems::needs_spin_cli(system) && self.spin_bin.is_none() {
+            return false;
+        }
+        if systems::needs_baseline_app(system) && self.baseline_app.is_none() {
             return false;
         }
         match &self.only {

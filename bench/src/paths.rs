@@ -22,10 +22,17 @@ pub struct Paths {
     pub spin: Option<PathBuf>,
     /// Wasmtime cache directory of the `spin up` processes, chosen as `cache` is.
     spin_cache: PathBuf,
+    /// The baseline app (`--baseline-app DIR`): another built checkout of this repository.
+    pub baseline: Option<PathBuf>,
 }
 
 impl Paths {
-    pub fn new(work: PathBuf, quick: bool, spin: Option<PathBuf>) -> Result<Self> {
+    pub fn new(
+        work: PathBuf,
+        quick: bool,
+        spin: Option<PathBuf>,
+        baseline: Option<PathBuf>,
+    ) -> Result<Self> {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .context("bench/ has a parent")?
@@ -44,6 +51,7 @@ impl Paths {
             cache,
             spin,
             spin_cache,
+            baseline,
             work,
             bench_exe: std::env::current_exe()?,
         })
@@ -73,6 +81,15 @@ impl Paths {
     /// The Wasmtime cache directory shared by the `spin up` processes of this run.
     pub fn spin_cache(&self) -> PathBuf {
         self.spin_cache.clone()
+    }
+
+    /// The baseline app's manifest, served as it is (sources resolve against its own
+    /// directory); only asked for when the run includes the baseline.
+    pub fn baseline_manifest(&self) -> PathBuf {
+        self.baseline
+            .as_ref()
+            .expect("the baseline runs only with --baseline-app")
+            .join("spin.toml")
     }
 
     /// The runtime config `make up` passes: iris-api's key-value store in memory.

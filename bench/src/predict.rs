@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::loadgen::RequestSpec;
+use crate::systems::BASELINE;
 
 pub const FEATURES: [&str; 4] = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
 
@@ -92,10 +93,10 @@ pub fn targets(system: &str) -> Vec<(String, Protocol)> {
     match system {
         "floor" => vec![("floor".into(), Protocol::Floor)],
         // Ours also serves MLflow's scoring protocol: measured too, to compare with
-        // `mlflow models serve` request for request.
-        "spinflow" => vec![
-            ("spinflow".into(), Protocol::Predict),
-            ("spinflow /invocations".into(), Protocol::Invocations),
+        // `mlflow models serve` request for request (and the baseline's with ours).
+        "spinflow" | BASELINE => vec![
+            (system.into(), Protocol::Predict),
+            (format!("{system} /invocations"), Protocol::Invocations),
         ],
         "mlflow-serve" => vec![("mlflow-serve".into(), Protocol::Invocations)],
         // The other spinflow variants (WASIp3, registry model): `/predict` only.

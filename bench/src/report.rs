@@ -639,6 +639,53 @@ fn ratio_table(out: &mut String, results: &Results) {
     let _ = writeln!(out);
 }
 
+/// Our figures and the baseline's of the same kind (`--baseline-app`): this build
+/// against the app as it was at the baseline's commit, in the same host.
+const BASELINE_PAIRS: &[(&str, &str)] = &[
+    ("spinflow", "spinflow-baseline"),
+    ("spinflow /invocations", "spinflow-baseline /invocations"),
+    ("spinflow (whole app)", "spinflow-baseline (whole app)"),
+];
+
+/// For every workload and metric measured for both: this build's figure and the
+/// baseline's (median and range) and their ratio. Nothing without baseline figures.
+fn baseline_ratio_table(out: &mut String, results: &Results) -> bool {
+    let mut rows = Vec::new();
+    for workload in workloads(results) {
+        for metric in ratio_metrics(results, &workload) {
+            for (ours, baseline) in BASELINE_PAIRS {
+                let (Some(a), Some(b)) = (
+                    results.find(&workload, metric, ours),
+                    results.find(&workload, metric, baseline),
+                ) else {
+                    continue;
+                };
+                let (r, good) = ratio(a, b);
+                rows.push(format!(
+                    "| {workload} | {metric} | {ours} | {} | {} | **{}x**{} |",
+                    cell(a),
+                    cell(b),
+                    fmt(r),
+                    if good { "" } else { " (worse)" }
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return false;
+    }
+    let _ = writeln!(
+        out,
+        "| workload | metric | served | this build | baseline | this build / baseline |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(out, "{row}");
+    }
+    let _ = writeln!(out);
+    true
+}
+
 /// The comparisons of the Spin table, (first, second): real Spin against the peers,
 /// against our host running the same components, and its variants against each other.
 /// A pair is shown for every workload where both were measured.
@@ -775,13 +822,17 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
     };
     let _ = writeln!(
         out,
-        "- Command: `cargo run -p bench --release -- all{}{}{}{}`",
+        "- Command: `cargo run -p bench --release -- all{}{}{}{}{}`",
         if opts.quick { " --quick" } else { "" },
         list("--only", &opts.only),
         list("--workloads", &opts.workloads),
         opts.spin_bin
             .as_ref()
             .map(|p| format!(" --spin-bin {}", p.display()))
+            .unwrap_or_default(),
+        opts.baseline_app
+            .as_ref()
+            .map(|p| format!(" --baseline-app {}", p.display()))
             .unwrap_or_default()
     );
     let _ = writeln!(
@@ -816,6 +867,24 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
          (the same MLflow scoring request); every other prediction peer with spinflow's `/predict`.\n"
     );
     ratio_table(&mut out, results);
+
+    let mut baseline_table = String::new();
+    if baseline_ratio_table(&mut baseline_table, results) {
+        let commit = info.baseline.as_deref().unwrap_or("?");
+        let _ = writeln!(
+            out,
+            "## Ratios against the baseline (spinflow / spinflow-baseline, commit {commit})\n"
+        );
+        let _ = writeln!(
+            out,
+            "`spinflow-baseline` is the app of another checkout (`--baseline-app`, commit {commit}: its own \
+             spin.toml and .wasm files) in the same `spinflow` binary with the same settings, run beside \
+             `spinflow` (this build) in each repetition. Throughput ratios above 1 and latency, memory and \
+             start-up ratios below 1 favour this build, the others are marked (worse); a difference within \
+             the ranges over the repetitions is run-to-run noise.\n"
+        );
+        out.push_str(&baseline_table);
+    }
 
     let mut spin_table = String::new();
     if spin_ratio_table(&mut spin_table, results) {
@@ -1060,6 +1129,53 @@ mod tests {
         let r = results(&[("predict 1 row", "req/s", "spinflow", 1.0)]);
         assert!(!storage_section(&mut String::new(), &r));
         assert!(storage_headline(&r).is_empty());
+    }
+
+    #[test]
+    fn the_baseline_gets_its_own_table() {
+        let mut r = results(&[
+            ("predict 1 row", "req/s", "spinflow", 12000.0),
+            ("predict 1 row", "req/s", "spinflow-baseline", 10000.0),
+            ("predict 1 row", "req/s", "fastapi-1w", 1500.0),
+            ("predict 1 row", "req/s", "spinflow /invocations", 9000.0),
+            ("log-metric, 16 connections", "p99", "spinflow", 4.0),
+            (
+                "log-metric, 16 connections",
+                "p99",
+                "spinflow-baseline",
+                2.0,
+            ),
+        ]);
+        r.record(
+            "log-batch",
+            "metrics/s",
+            "metrics/s",
+            Better::Higher,
+            "spinflow",
+            5.0,
+        );
+        let mut main = String::new();
+        ratio_table(&mut main, &r);
+        assert!(main.contains("fastapi-1w: **8.00x**"), "{main}");
+        assert!(!main.contains("baseline"), "{main}");
+
+        let mut table = String::new();
+        assert!(baseline_ratio_table(&mut table, &r));
+        for want in [
+            "| predict 1 row | req/s | spinflow | 12000 | 10000 | **1.20x** |",
+            "| log-metric, 16 connections | p99 | spinflow | 4.00 | 2.00 | **2.00x** (worse) |",
+        ] {
+            assert!(table.contains(want), "lacks {want}:\n{table}");
+        }
+        // Only pairs measured on both sides.
+        assert!(
+            !table.contains("/invocations") && !table.contains("log-batch"),
+            "{table}"
+        );
+        assert!(!spin_ratio_table(&mut String::new(), &r));
+
+        let r = results(&[("predict 1 row", "req/s", "spinflow", 1.0)]);
+        assert!(!baseline_ratio_table(&mut String::new(), &r));
     }
 
     fn results(figures: &[(&str, &str, &str, f64)]) -> Results {

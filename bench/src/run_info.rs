@@ -25,6 +25,8 @@ pub struct RunInfo {
     pub load_after: String,
     pub elapsed_s: f64,
     pub versions: Vec<(String, String)>,
+    /// The baseline's short commit (`--baseline-app`), when the run has one.
+    pub baseline: Option<String>,
     /// (system, command line) as launched.
     pub commands: Vec<(String, String)>,
     pub stem: String,
@@ -32,41 +34,18 @@ pub struct RunInfo {
 
 impl RunInfo {
     pub fn new(opts: &Options, paths: &Paths, started: DateTime<Utc>, peers: bool) -> Self {
-        let commit = output(
-            "git",
-            &[
-                "-C",
-                paths.repo.to_str().unwrap_or("."),
-                "rev-parse",
-                "--short",
-                "HEAD",
-            ],
-        );
-        let dirty = !output(
-            "git",
-            &[
-                "-C",
-                paths.repo.to_str().unwrap_or("."),
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-            ],
-        )
-        .is_empty();
         let mut versions = vec![
-            (
-                "spinflow commit".to_string(),
-                format!(
-                    "{commit}{}",
-                    if dirty {
-                        " (with uncommitted changes)"
-                    } else {
-                        ""
-                    }
-                ),
-            ),
+            ("spinflow commit".to_string(), commit_of(&paths.repo).0),
             ("rustc".to_string(), output("rustc", &["--version"])),
         ];
+        let baseline = paths.baseline.as_ref().map(|dir| {
+            let (described, short) = commit_of(dir);
+            versions.push((
+                "spinflow-baseline commit (`--baseline-app`)".into(),
+                format!("{described} (`{}`)", dir.display()),
+            ));
+            short
+        });
         if let Some(spin) = &paths.spin {
             versions.push((
                 "Spin CLI of the `spin…` systems (real Spin)".into(),
@@ -116,6 +95,7 @@ impl RunInfo {
             load_after: String::new(),
             elapsed_s: 0.0,
             versions,
+            baseline,
             commands: Vec::new(),
             stem,
         }
@@ -131,6 +111,24 @@ impl RunInfo {
         self.load_after = machine::load_average();
         self.elapsed_s = elapsed.as_secs_f64();
     }
+}
+
+/// The commit checked out in `dir`, as the report names it (with a word on uncommitted
+/// changes), and its short hash alone.
+fn commit_of(dir: &Path) -> (String, String) {
+    let dir = dir.to_str().unwrap_or(".");
+    let short = output("git", &["-C", dir, "rev-parse", "--short", "HEAD"]);
+    let dirty = !output(
+        "git",
+        &["-C", dir, "status", "--porcelain", "--untracked-files=no"],
+    )
+    .is_empty();
+    let described = if dirty {
+        format!("{short} (with uncommitted changes)")
+    } else {
+        short.clone()
+    };
+    (described, short)
 }
 
 /// `base`, or `base-2`, `base-3`... if a report of that name is in `out` already: a

@@ -11,6 +11,7 @@ use crate::storage_names;
 pub const PREDICT_SYSTEMS: &[&str] = &[
     "floor",
     "spinflow",
+    BASELINE,
     "spinflow-wasip3",
     "spinflow-registry",
     "spinflow-wasip3-registry",
@@ -27,11 +28,22 @@ pub const PREDICT_SYSTEMS: &[&str] = &[
 /// Tracking servers.
 pub const TRACKING_SYSTEMS: &[&str] = &[
     "spinflow",
+    BASELINE,
     "spin",
     "mlflow",
     "mlflow-nodelay",
     "fasttrackml",
 ];
+
+/// `spinflow` serving another built checkout of this repository (`--baseline-app DIR`):
+/// the same binary and settings, the app as it was at that checkout's commit.
+pub const BASELINE: &str = "spinflow-baseline";
+
+/// Systems that run only with `--baseline-app`: [`BASELINE`] and its figures
+/// (`spinflow-baseline (whole app)`).
+pub fn needs_baseline_app(system: &str) -> bool {
+    system.starts_with(BASELINE)
+}
 
 /// Systems that need nothing but this repository (no Python venv).
 pub fn is_native(system: &str) -> bool {
@@ -71,32 +83,45 @@ pub enum Model {
     Baked,
 }
 
+/// Which checkout's app a variant serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum App {
+    /// This repository's.
+    This,
+    /// The baseline's (`--baseline-app DIR`), from its own spin.toml.
+    Baseline,
+}
+
 /// A prediction variant of our app: runtime, manifest and served model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Variant {
     pub runtime: Runtime,
-    /// The repository's manifest served (for `Baked`: the one the baked copy is made from).
+    /// The app's manifest served (for `Baked`: the one the baked copy is made from).
     pub manifest: &'static str,
     pub model: Model,
+    pub app: App,
 }
 
 /// Our prediction variants; `None` for the floor and the peers.
 pub fn variant(system: &str) -> Option<Variant> {
-    let (runtime, manifest, model) = match system {
-        "spinflow" => (Runtime::Spinflow, "spin.toml", Model::Embedded),
-        "spinflow-wasip3" => (Runtime::Spinflow, "spin-wasip3.toml", Model::Embedded),
-        "spinflow-registry" => (Runtime::Spinflow, "spin.toml", Model::Registry),
-        "spinflow-wasip3-registry" => (Runtime::Spinflow, "spin-wasip3.toml", Model::Registry),
-        "spinflow-baked" => (Runtime::Spinflow, "spin.toml", Model::Baked),
-        "spin" => (Runtime::Spin, "spin.toml", Model::Embedded),
-        "spin-registry" => (Runtime::Spin, "spin.toml", Model::Registry),
-        "spin-baked" => (Runtime::Spin, "spin.toml", Model::Baked),
+    use {App::*, Model::*, Runtime::*};
+    let (runtime, manifest, model, app) = match system {
+        "spinflow" => (Spinflow, "spin.toml", Embedded, This),
+        BASELINE => (Spinflow, "spin.toml", Embedded, Baseline),
+        "spinflow-wasip3" => (Spinflow, "spin-wasip3.toml", Embedded, This),
+        "spinflow-registry" => (Spinflow, "spin.toml", Registry, This),
+        "spinflow-wasip3-registry" => (Spinflow, "spin-wasip3.toml", Registry, This),
+        "spinflow-baked" => (Spinflow, "spin.toml", Baked, This),
+        "spin" => (Spin, "spin.toml", Embedded, This),
+        "spin-registry" => (Spin, "spin.toml", Registry, This),
+        "spin-baked" => (Spin, "spin.toml", Baked, This),
         _ => return None,
     };
     Some(Variant {
         runtime,
         manifest,
         model,
+        app,
     })
 }
 
@@ -105,6 +130,7 @@ pub fn describe(system: &str) -> &'static str {
     match system {
         "floor" => "native hyper server answering fixed bytes (the HTTP floor)",
         "spinflow" => "our .wasm components in `spinflow up`, our wasmtime host (whole app for prediction; `--component-id mlflow-server` for tracking)",
+        BASELINE => "the same `spinflow` binary and settings serving the baseline: another checkout of this repository, built (`--baseline-app DIR`: its own spin.toml and .wasm files; its commit is under the run's versions)",
         "spinflow-wasip3" => "the same app with iris-api as a WASIp3 component (spin-wasip3.toml): instances reused",
         "spinflow-registry" => "spinflow serving a model from its registry (`spinflow train`), not the embedded default",
         "spinflow-wasip3-registry" => "the WASIp3 build serving a model from its registry",
@@ -120,6 +146,7 @@ pub fn describe(system: &str) -> &'static str {
         "mlflow-nodelay" => "the same with TCP_NODELAY restored",
         "fasttrackml" => "FastTrackML `fml server` (Go), SQLite",
         "spinflow (trivial component)" | "spinflow (whole app)" => "`spinflow up`, our wasmtime host",
+        "spinflow-baseline (whole app)" => "`spinflow up` serving the baseline's whole app (`--baseline-app DIR`)",
         "spin (trivial component)" | "spin (whole app)" => "`spin up`, the real Spin CLI",
         storage_names::SPINFLOW_DISK => "`spinflow up` serving bench/apps/roundtrip: the `default` key-value store and SQLite database as its defaults (files in the state dir, no runtime config)",
         storage_names::SPIN_DISK => "`spin up`, the real Spin CLI, serving the same .wasm and manifest: Spin's default stores (files in the state dir, no runtime config)",
@@ -157,6 +184,15 @@ mod tests {
         assert_eq!(variant("spinflow-baked").unwrap().model, Model::Baked);
         assert_eq!(variant("spin-registry").unwrap().model, Model::Registry);
         assert!(variant("fastapi-1w").is_none());
+        let baseline = variant(BASELINE).unwrap();
+        assert_eq!(
+            (baseline.runtime, baseline.model, baseline.app),
+            (Runtime::Spinflow, Model::Embedded, App::Baseline)
+        );
+        assert_eq!(variant("spinflow").unwrap().app, App::This);
+        assert!(!needs_spin_cli(BASELINE) && !only_with_spin_cli(BASELINE));
+        assert!(needs_baseline_app("spinflow-baseline (whole app)"));
+        assert!(!needs_baseline_app("spinflow") && !needs_baseline_app("spin"));
         let storage = [
             storage_names::SPINFLOW_DISK,
             storage_names::SPIN_DISK,
