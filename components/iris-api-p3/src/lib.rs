@@ -1,7 +1,7 @@
 //! iris-api as a WASIp3 component (`wasi:http/handler@0.3.0`).
 //!
-//! Spin gives a WASIp3 component's instance many requests (Spin 4: up to 128, 16
-//! at a time), so what one request loads, the next finds: a registry model is
+//! Spin gives a WASIp3 component's instance many requests (Spin 4 and `spinflow up`:
+//! up to 128, 16 at a time), so what one request loads, the next finds: a registry model is
 //! prepared once per instance instead of once per request (`iris_api::preload`).
 //! The request handling is iris-api's; this crate only adapts the request, the
 //! response and outbound HTTP to wasi:http 0.3.

@@ -1,5 +1,6 @@
-//! Routing and the endpoints, independent of how the request arrived (the Spin glue
-//! in `lib.rs` reads the request and writes the answer).
+//! Routing and the endpoints, independent of how the request arrived: `wasip2.rs` and
+//! the `iris-api-p3` crate read the request and write the answer, and `lib.rs` checks
+//! the method, the key and the body size and records the metrics around [`Env::respond`].
 
 use crate::config::Settings;
 use crate::error::ApiError;

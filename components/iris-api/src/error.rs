@@ -1,5 +1,6 @@
 //! The one error type of the API and its JSON form:
-//! `{"error": {"code": "...", "message": "..."}}` (contract 5 of DESIGN.md).
+//! `{"error": {"code": "...", "message": "..."}}` (the codes are listed in
+//! docs/iris-api.md, "Errors").
 
 use serde_json::json;
 

@@ -5,9 +5,9 @@
 //!   `{"petal_width": 0.2, "petal_width": 9}` would predict with 9);
 //! - more values than a request of `max_batch_rows` rows can need. The body size
 //!   limit alone does not bound the memory of the parsed tree: a one-field object
-//!   is 7 bytes of JSON but a whole map node, so a 1 MiB body of them peaked at
-//!   ~100 MB (measured natively; about half in wasm32). Counting values as they are
-//!   read refuses such a body early: parsing any 1 MiB body now peaks under 4 MB.
+//!   is 7 bytes of JSON but a whole map node, many times that. Counting values as
+//!   they are read refuses such a body before its tree is built
+//!   (`tests/python/test_reliability_predict.py` checks the host's peak memory).
 //!
 //! Nesting depth stays bounded by serde_json's recursion limit (128).
 

@@ -1,8 +1,9 @@
 //! Prometheus metrics kept in the key-value store.
 //!
-//! Every request runs in a fresh instance, so counters cannot live in memory: each one
-//! is a key incremented atomically (`wasi:keyvalue/atomics.increment`), which keeps the
-//! counts exact under concurrent requests. A series is stored under
+//! Requests run in many instances (a WASIp2 instance serves a single one), so
+//! counters cannot live in memory: each one is a key incremented atomically
+//! (`wasi:keyvalue/atomics.increment`), which keeps the counts exact under
+//! concurrent requests. A series is stored under
 //! `iris-api/metrics/<name>|<label>=<value>|...`; `/metrics` lists those keys and
 //! renders the text exposition format.
 //!
@@ -11,7 +12,8 @@
 //! method, status, latency bucket, error code, and the predicted class of a one-row
 //! prediction), and the route's latency sum in microseconds. Rendering folds those
 //! counters into the families below. Only batches of several rows add per-class row
-//! counts. Keys that earlier versions wrote, one per family, are folded in as well.
+//! counts. A key stored under a family's own name (those row counts, or a store written
+//! by an older build) adds to that family too.
 use crate::kv::Store;
 use std::collections::BTreeMap;
 use std::fmt::Write;

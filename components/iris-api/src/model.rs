@@ -1,6 +1,6 @@
 //! ONNX models through tract: preparing a downloaded model once, and loading and
-//! running the prepared form (per request for registry models; the embedded one is
-//! loaded at build time, see `preload`).
+//! running the prepared form (the embedded and the baked models are loaded at build
+//! time, registry versions at run time; see `preload`).
 //!
 //! Preparing (once per model version, before it is cached) rewrites the graph so that
 //! tract can run it and so that loading is cheap:
@@ -234,8 +234,8 @@ fn check_input(graph: &pb::GraphProto) -> Result<(), String> {
     Ok(())
 }
 
-/// tract's ONNX framework (its operator registry), built once per instance: building
-/// it is ~10 % of a model load. A pre-initialised component has it in its snapshot.
+/// tract's ONNX framework (its operator registry), built once per instance rather than
+/// per model load. A pre-initialised component has it in its snapshot.
 fn onnx() -> &'static tract_onnx::Onnx {
     static ONNX: OnceLock<tract_onnx::Onnx> = OnceLock::new();
     ONNX.get_or_init(tract_onnx::onnx)

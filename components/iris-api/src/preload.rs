@@ -1,12 +1,13 @@
 //! Models loaded before the first request: the embedded default, and a model baked
 //! into the component at build time.
 //!
-//! Spin gives every request a fresh instance, so a model loaded by one request is gone
-//! by the next, and loading (ONNX decoding, tract's analysis and optimisation) costs
-//! more than the rest of a prediction. The build does it once instead: `spinflow
-//! preinit` calls the component's `wizer-initialize` export, which fills the statics
-//! below, and writes the instance's memory back into the component (wasmtime's
-//! wizer). Every instance then starts with these models ready.
+//! Spin gives every request to a WASIp2 component a fresh instance, so a model
+//! loaded by one request is gone by the next, and loading (ONNX decoding, tract's
+//! analysis and optimisation) costs more than the rest of a prediction. The build
+//! does it once instead: `spinflow preinit` calls the component's `wizer-initialize`
+//! export, which fills the statics below, and writes the instance's memory back into
+//! the component (wasmtime's wizer). Every instance then starts with these models
+//! ready.
 //!
 //! * The embedded default ([`EMBEDDED_PREPARED`]) serves when the registry has
 //!   nothing to serve.

@@ -4,10 +4,11 @@
 //! fresh instance, so nothing is kept between them).
 //!
 //! Format (`.assets.tsv` at the site root, UTF-8): `#` lines are comments; every
-//! other line is `path<TAB>sha256-hex<TAB>variants`, where `path` is relative to the
-//! site root, the hash is of the file as stored (the uncompressed representation)
-//! and `variants` is `-` or a comma list of `br` and `gz` (files `<path>.br`,
-//! `<path>.gz` beside it). A file the manifest does not list is not served.
+//! other line is `path<TAB>hash<TAB>variants`, where `path` is relative to the
+//! site root, the hash is the first 128 bits of the SHA-256 of the file as stored
+//! (the uncompressed representation), in hex, and `variants` is `-` or a comma list
+//! of `br` and `gz` (files `<path>.br`, `<path>.gz` beside it). A file the manifest
+//! does not list is not served.
 
 /// The manifest's file name at the site root (a dotfile: never served itself).
 pub const MANIFEST: &str = ".assets.tsv";

@@ -3,8 +3,8 @@
 //!
 //! The full entities ([`crate::registry::ModelVersion`], [`crate::tracking::Run`],
 //! [`crate::logged_models::LoggedModel`]) would read the same answers, but their
-//! deserializers add about 60 KiB to a wasm component (iris-api), for fields that
-//! resolution never looks at.
+//! deserializers would put code for fields that resolution never looks at into a wasm
+//! component (iris-api).
 
 use crate::lenient::string;
 use serde::Deserialize;

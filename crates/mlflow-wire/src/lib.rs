@@ -1,5 +1,6 @@
 //! mlflow-wire: the MLflow REST API's JSON bodies as serde types, shared by the
-//! mlflow-server component and the mlflow-client crate (iris-api's and the trainer's client).
+//! mlflow-server component, the trainer and the mlflow-client crate (iris-api's and the
+//! trainer's registry client).
 //!
 //! Conventions (see MLflow's proto-JSON): snake_case proto field names, int64 as JSON
 //! numbers (strings accepted on input), enums as names, unset fields omitted, doubles

@@ -1,5 +1,5 @@
-//! Model-registry entities and bodies (`model_registry.proto`), shared by the server's
-//! registry module and the mlflow-client crate.
+//! Model-registry entities and bodies (`model_registry.proto`), shared by mlflow-server's
+//! registry handlers, the mlflow-client crate and the trainer.
 
 use crate::lenient::{opt_bool, opt_i64, opt_string, string_list};
 use crate::tracking::KeyValue;

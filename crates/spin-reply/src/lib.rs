@@ -5,9 +5,9 @@
 //! Spin's HTTP server writes the head as soon as it has it, and when the body comes
 //! a moment later it goes out as a second small TCP segment. Spin leaves Nagle's
 //! algorithm on for its connections, so that segment waits for the client to
-//! acknowledge the first, which a client delays by up to 40 ms: measured under real
-//! Spin 3.6.3, every response of a component that made a host call (variables,
-//! key-value) before answering took ~40 ms. Writing the body (and finishing it)
+//! acknowledge the first, which a client delays by up to 40 ms (delayed ACK): under
+//! real Spin 3.6.3 a component that makes a host call (variables, key-value) before
+//! answering would take that long on every response. Writing the body (and finishing it)
 //! before handing the response over avoids that: the head and the body are there
 //! together when the server looks.
 //!

@@ -6,10 +6,8 @@ mod up;
 
 use clap::{Parser, Subcommand};
 
-/// jemalloc instead of glibc's malloc, whose arena locks contended between the tokio
-/// workers (futex calls from `malloc`/`free`/`realloc`, many of them building or dropping
-/// a request's store, were ~60 % of the server's futex calls under load).
-/// Serving iris-api at 16 connections: ~5 % more requests/s, resident memory unchanged.
+/// jemalloc instead of glibc's malloc: every tokio worker builds and drops request
+/// stores, and glibc's arena locks make the workers contend on `malloc`/`free`.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

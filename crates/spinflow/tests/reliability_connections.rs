@@ -3,16 +3,18 @@
 //! repository root: iris-api and mlflow-server), raw sockets on loopback, and
 //! short timeouts set by flags so that each test takes seconds.
 //!
-//! Each test reproduces one finding of a security review of the default
-//! settings, and asserts the fixed behaviour:
+//! Each test checks how the default settings hold against one kind of client
+//! that would otherwise exhaust the server:
 //!
-//! * a) a client that sends headers and part of a body, then waits, held one of
-//!   the 128 instance permits until the 600 s request timeout: 128 of them
-//!   froze the server;
-//! * b) slow headers and silent or idle connections were never dropped;
-//! * c) no connection cap: 20,000 idle connections exhausted the open files
-//!   (`accept failed: Too many open files`) and /health timed out;
-//! * d) a client that half-closes after its request got no answer.
+//! * a) a client that sends headers and part of a body, then waits, holds no
+//!   instance permit (a large upload holds at most half of them) and gets a 408
+//!   after the body idle timeout;
+//! * b) slow headers and silent or idle connections are closed after the header
+//!   and keep-alive timeouts, and a client that stops reading its answer after
+//!   the send timeout;
+//! * c) connections past the cap wait in the listen backlog, and the default cap
+//!   stays under the open-files limit;
+//! * d) a client that half-closes after its request still gets its answer.
 
 mod common;
 
