@@ -7,6 +7,7 @@
 //! prefix wins whatever the declaration order. Of two identical routes the
 //! later one wins, as in Spin.
 
+use http::HeaderValue;
 use std::cmp::Ordering;
 
 /// One parsed route pattern.
@@ -129,6 +130,30 @@ pub struct RouteEntry<T> {
     /// The route string exactly as written in the manifest.
     pub raw: String,
     pub target: RouteTarget<T>,
+    /// The `spin-*` header values that depend on the route alone.
+    pub headers: RouteHeaders,
+}
+
+/// A route's `spin-matched-route`, `spin-raw-component-route` and
+/// `spin-component-route` values, made once when the router is built instead
+/// of for every request; `None` where the text is not a valid header value
+/// (the header is then left out, as before).
+#[derive(Debug, Clone)]
+pub struct RouteHeaders {
+    pub matched_route: Option<HeaderValue>,
+    pub raw_component_route: Option<HeaderValue>,
+    pub component_route: Option<HeaderValue>,
+}
+
+impl RouteHeaders {
+    fn new(pattern: &RoutePattern, raw: &str) -> Self {
+        let value = |text: &str| HeaderValue::from_str(text).ok();
+        Self {
+            matched_route: value(&pattern.display()),
+            raw_component_route: value(raw),
+            component_route: value(&pattern.prefix_display()),
+        }
+    }
 }
 
 /// The outcome of routing one request path.
@@ -157,6 +182,7 @@ impl<T> Router<T> {
                 shadowed.push(entries.remove(pos).raw);
             }
             entries.push(RouteEntry {
+                headers: RouteHeaders::new(&pattern, &raw),
                 pattern,
                 raw,
                 target,

@@ -170,6 +170,8 @@ pub async fn serve(
             activity.clone(),
             options.send_timeout,
         ));
+        // `spin-client-addr` is the same for every request of the connection.
+        let client_addr = HeaderValue::from_str(&peer.to_string()).ok();
         let service = {
             let (app, bodies, activity) = (app.clone(), bodies.clone(), activity.clone());
             let quiet = options.quiet;
@@ -177,8 +179,13 @@ pub async fn serve(
                 let exchange = Exchange::begin(&activity);
                 let app = app.clone();
                 let bodies = bodies.clone();
+                let client_addr = client_addr.clone();
                 async move {
-                    let response = handle(&app, &bodies, req, peer, local, quiet).await;
+                    let client = Client {
+                        addr: client_addr,
+                        local,
+                    };
+                    let response = handle(&app, &bodies, req, &client, quiet).await;
                     Ok::<_, std::convert::Infallible>(
                         response.map(|body| ExchangeBody::new(body, exchange)),
                     )
@@ -231,22 +238,29 @@ fn print_ready(app: &App, local: SocketAddr) {
     println!("{}", lines.join("\n"));
 }
 
+/// The connection a request came on.
+struct Client {
+    /// `spin-client-addr`: the peer's address.
+    addr: Option<HeaderValue>,
+    /// The address the request came to, the authority when it has no `Host`.
+    local: SocketAddr,
+}
+
 /// Serves one request from the network.
 async fn handle(
     app: &Arc<App>,
     bodies: &BodyPolicy,
     req: Request<Incoming>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    client: &Client,
     quiet: bool,
 ) -> Response<HyperOutgoingBody> {
     if quiet {
-        return route_and_invoke(app, bodies, req, peer, local).await.0;
+        return route_and_invoke(app, bodies, req, client).await.0;
     }
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let (response, component) = route_and_invoke(app, bodies, req, peer, local).await;
+    let (response, component) = route_and_invoke(app, bodies, req, client).await;
     let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
@@ -265,8 +279,7 @@ async fn route_and_invoke(
     app: &Arc<App>,
     bodies: &BodyPolicy,
     mut req: Request<Incoming>,
-    peer: SocketAddr,
-    local: SocketAddr,
+    client: &Client,
 ) -> (Response<HyperOutgoingBody>, Option<Arc<str>>) {
     // A client must not be able to pose as a chained request.
     if req
@@ -300,7 +313,7 @@ async fn route_and_invoke(
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(|| local.to_string());
+        .unwrap_or_else(|| client.local.to_string());
     let path_and_query = req
         .uri()
         .path_and_query()
@@ -314,19 +327,18 @@ async fn route_and_invoke(
         &format!("http://{host}{path_and_query}"),
     );
     insert_header(headers, SPIN_PATH_INFO, &matched.path_info);
-    insert_header(
-        headers,
-        SPIN_MATCHED_ROUTE,
-        &matched.entry.pattern.display(),
-    );
-    headers.insert(SPIN_BASE_PATH, HeaderValue::from_static("/"));
-    insert_header(headers, SPIN_RAW_COMPONENT_ROUTE, &matched.entry.raw);
-    insert_header(
-        headers,
-        SPIN_COMPONENT_ROUTE,
-        &matched.entry.pattern.prefix_display(),
-    );
-    insert_header(headers, SPIN_CLIENT_ADDR, &peer.to_string());
+    let route = &matched.entry.headers;
+    for (name, value) in [
+        (SPIN_MATCHED_ROUTE, &route.matched_route),
+        (SPIN_BASE_PATH, &Some(HeaderValue::from_static("/"))),
+        (SPIN_RAW_COMPONENT_ROUTE, &route.raw_component_route),
+        (SPIN_COMPONENT_ROUTE, &route.component_route),
+        (SPIN_CLIENT_ADDR, &client.addr),
+    ] {
+        if let Some(value) = value {
+            headers.insert(name, value.clone());
+        }
+    }
     for (name, value) in &matched.captures {
         set_header(headers, &path_match_header(name), value);
     }
