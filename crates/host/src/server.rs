@@ -18,6 +18,7 @@ use crate::spin_headers::{
 use anyhow::Result;
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{Request, Response, StatusCode, Uri};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::future::Future;
@@ -352,12 +353,16 @@ async fn route_and_invoke(
     let fault = Arc::new(AtomicU8::new(BODY_OK));
     let body = LimitedBody::new(body, limit, fault.clone());
     let declared = content_length(&parts.headers);
-    // A client that trickles a small body byte by byte gets the request timeout in all.
+    // A client that trickles a small body byte by byte gets the request timeout
+    // in all. A body that has already ended (a GET's) has nothing to wait for:
+    // no timer for it.
     let received = match app.request_timeout {
-        Some(timeout) => tokio::time::timeout(timeout, receive_body(body, bodies, declared))
-            .await
-            .unwrap_or(Err(408)),
-        None => receive_body(body, bodies, declared).await,
+        Some(timeout) if !body.is_end_stream() => {
+            tokio::time::timeout(timeout, receive_body(body, bodies, declared))
+                .await
+                .unwrap_or(Err(408))
+        }
+        _ => receive_body(body, bodies, declared).await,
     };
     let mut body = match received {
         Ok(body) => body,
