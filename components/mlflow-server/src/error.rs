@@ -109,7 +109,7 @@ impl From<StoreError> for MlflowError {
     fn from(e: StoreError) -> Self {
         eprintln!("mlflow-server: database error: {}", e.0);
         // A busy database is transient: 503 makes the MLflow client retry.
-        if e.0.contains("locked") || e.0.contains("busy") {
+        if e.0.contains("locked") || e.0.contains("busy") || postgres_transient(&e.0) {
             MlflowError::new(
                 ErrorCode::TemporarilyUnavailable,
                 "The database is busy; try again.",
@@ -118,6 +118,13 @@ impl From<StoreError> for MlflowError {
             MlflowError::internal("Internal database error; the server log has the details.")
         }
     }
+}
+
+/// Whether a PostgreSQL backend's error text (`… (SQLSTATE xxxxx)`) is a serialization
+/// failure or deadlock: the transaction was aborted, nothing was written, and the
+/// request may be tried again.
+fn postgres_transient(message: &str) -> bool {
+    message.ends_with("(SQLSTATE 40001)") || message.ends_with("(SQLSTATE 40P01)")
 }
 
 /// Returns the non-empty value of a required field or the MLflow "missing" error.

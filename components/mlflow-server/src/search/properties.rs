@@ -188,7 +188,7 @@ fn the_largest_accepted_filters_run_on_sqlite() {
             registry::registered_models_filter(&filter.replace("attributes.run_id", "name"));
         db.query(
             &format!(
-                "SELECT rm.name FROM registered_models rm WHERE 1{}",
+                "SELECT rm.name FROM registered_models rm WHERE 1 = 1{}",
                 models.as_ref().unwrap().sql
             ),
             &models.unwrap().params,

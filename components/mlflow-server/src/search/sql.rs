@@ -2,7 +2,7 @@
 
 use super::parser::{Literal, Op};
 use crate::error::{ApiResult, MlflowError};
-use crate::store::db::SqlValue;
+use crate::store::db::{Dialect, SqlValue};
 
 /// SQL text plus the values of its `?` placeholders, in order.
 #[derive(Debug, Default, Clone)]
@@ -23,6 +23,54 @@ impl Fragment {
         self.sql.push_str(&other.sql);
         self.params.extend(other.params);
     }
+
+    /// The fragment in `dialect`'s SQL. Fragments are built in SQLite's, where MLflow's
+    /// case-sensitive `LIKE` is a `GLOB` (see [`like_to_glob`]); PostgreSQL's `LIKE` is
+    /// case-sensitive already, and both `LIKE`s there take the pattern as it is (no escape
+    /// character, as in SQLite).
+    pub fn in_dialect(mut self, dialect: Dialect) -> Fragment {
+        if dialect == Dialect::Sqlite {
+            return self;
+        }
+        let mut sql = String::with_capacity(self.sql.len() + 16);
+        let mut param = 0;
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('?') {
+            let (before, after) = rest.split_at(at);
+            let after = &after[1..];
+            if let Some(head) = before.strip_suffix(" GLOB ") {
+                sql.push_str(head);
+                sql.push_str(" LIKE ? ESCAPE ''");
+                if let Some(SqlValue::Text(glob)) = self.params.get_mut(param) {
+                    *glob = glob_to_like(glob);
+                }
+                rest = after;
+            } else if before.ends_with(" LIKE LOWER(") && after.starts_with(')') {
+                sql.push_str(before);
+                sql.push_str("?) ESCAPE ''");
+                rest = &after[1..];
+            } else {
+                sql.push_str(before);
+                sql.push('?');
+                rest = after;
+            }
+            param += 1;
+        }
+        sql.push_str(rest);
+        self.sql = sql;
+        self
+    }
+}
+
+/// The inverse of [`like_to_glob`].
+fn glob_to_like(glob: &str) -> String {
+    glob.replace("[*]", "\u{1}")
+        .replace("[?]", "\u{2}")
+        .replace("[[]", "[")
+        .replace('*', "%")
+        .replace('?', "_")
+        .replace('\u{1}', "*")
+        .replace('\u{2}', "?")
 }
 
 /// MLflow's LIKE is case-sensitive; SQLite's is not, so LIKE becomes GLOB with the
@@ -114,6 +162,32 @@ mod tests {
     fn glob_translation() {
         assert_eq!(like_to_glob("a%b_c"), "a*b?c");
         assert_eq!(like_to_glob("*?["), "[*][?][[]");
+        for like in ["a%b_c", "*?[", "[*]?x%", "plain"] {
+            assert_eq!(glob_to_like(&like_to_glob(like)), like);
+        }
+    }
+
+    #[test]
+    fn postgres_likes_take_the_mlflow_pattern() {
+        let mut f = string_comparison("a", Op::Eq, &Literal::Str("x?".into()), "x").unwrap();
+        f.push(" AND ");
+        f.append(string_comparison("b", Op::Like, &Literal::Str("p%_*".into()), "x").unwrap());
+        f.push(" AND ");
+        f.append(string_comparison("c", Op::ILike, &Literal::Str("Q%".into()), "x").unwrap());
+        let pg = f.clone().in_dialect(Dialect::Postgres);
+        assert_eq!(
+            pg.sql,
+            "a = ? AND b LIKE ? ESCAPE '' AND LOWER(c) LIKE LOWER(?) ESCAPE ''"
+        );
+        assert_eq!(
+            pg.params,
+            vec![
+                SqlValue::from("x?"),
+                SqlValue::from("p%_*"),
+                SqlValue::from("Q%")
+            ]
+        );
+        assert_eq!(f.clone().in_dialect(Dialect::Sqlite).sql, f.sql);
     }
 
     #[test]

@@ -30,6 +30,11 @@ fn assert_no_scan(plan: &str, table: &str) {
 
 #[test]
 fn hot_queries_use_indexes_at_10k_runs_and_1m_points() {
+    if testing::postgres_url().is_some() {
+        // The plans asked for here are SQLite's (EXPLAIN QUERY PLAN).
+        println!("query plans are checked on SQLite only");
+        return;
+    }
     let db = testing::db();
     db.exec("BEGIN", &[]).unwrap();
     db.exec(

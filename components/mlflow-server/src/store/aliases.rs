@@ -46,7 +46,8 @@ pub fn version_of(db: &dyn Db, name: &str, alias: &str) -> ApiResult<Option<i64>
 /// Points `alias` at `version`, moving it when it exists.
 pub fn set(db: &dyn Db, name: &str, alias: &str, version: i64) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?)",
+        "INSERT INTO registered_model_aliases (name, alias, version) VALUES (?, ?, ?)
+         ON CONFLICT (name, alias) DO UPDATE SET version = excluded.version",
         &params![name, alias, version],
     )
 }

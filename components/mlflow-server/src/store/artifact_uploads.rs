@@ -19,8 +19,6 @@ use super::db::{Db, DbExt};
 use crate::error::{ApiResult, ErrorCode, MlflowError};
 use crate::params;
 
-use super::schema::artifacts::sql_now_ms;
-
 /// Default idle bound: an upload that wrote no chunk (1 MiB) for an hour is dead. Under
 /// `spinflow up` a body that stops for 30 s already ends the request (and the component
 /// aborts the upload itself), so this only catches uploads whose request never ended.
@@ -51,12 +49,9 @@ fn bound_ms(setting: Option<&str>) -> i64 {
 /// Reclaims up to [`UPLOADS_PER_TRIGGER`] uploads idle for more than `idle_ms`; returns
 /// how many. When none is idle (the usual case) this is one indexed read.
 pub fn reclaim_idle(db: &dyn Db, idle_ms: i64) -> ApiResult<usize> {
+    let now = db.dialect().now_ms();
     let any = db.query_one(
-        concat!(
-            "SELECT 1 FROM artifact_uploads WHERE touched < ",
-            sql_now_ms!(),
-            " - ? LIMIT 1"
-        ),
+        &format!("SELECT 1 FROM artifact_uploads WHERE touched < {now} - ? LIMIT 1"),
         &params![idle_ms],
     )?;
     if any.is_none() {
@@ -65,11 +60,9 @@ pub fn reclaim_idle(db: &dyn Db, idle_ms: i64) -> ApiResult<usize> {
     // One statement claims them: a chunk write or commit of the same upload happens
     // wholly before it (and then the upload is no longer idle) or sees the mark.
     let claimed = db.query(
-        concat!(
+        &format!(
             "UPDATE artifact_uploads SET touched = 0 WHERE blob_id IN (
-                SELECT blob_id FROM artifact_uploads WHERE touched < ",
-            sql_now_ms!(),
-            " - ? ORDER BY touched LIMIT ?) RETURNING blob_id"
+                SELECT blob_id FROM artifact_uploads WHERE touched < {now} - ? ORDER BY touched LIMIT ?) RETURNING blob_id"
         ),
         &params![idle_ms, UPLOADS_PER_TRIGGER],
     )?;

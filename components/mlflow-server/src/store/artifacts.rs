@@ -91,7 +91,8 @@ pub fn commit_upload(db: &dyn Db, path: &str, blob: i64, size: i64) -> ApiResult
             drop_blob(db, old.int(0))?;
         }
         db.exec(
-            "INSERT OR REPLACE INTO artifact_files (path, blob_id, size, updated) VALUES (?, ?, ?, ?)",
+            "INSERT INTO artifact_files (path, blob_id, size, updated) VALUES (?, ?, ?, ?)
+             ON CONFLICT (path) DO UPDATE SET blob_id = excluded.blob_id, size = excluded.size, updated = excluded.updated",
             &params![path, blob, size, now_ms()],
         )
     })

@@ -5,6 +5,13 @@
 //! Rules for SQL in this crate: one statement per `execute` call (Spin prepares a single
 //! statement), every value is a bound `?` parameter, and multi-statement writes go through
 //! [`transaction`].
+//!
+//! The same SQL runs on SQLite and PostgreSQL ([`Dialect`]): store modules write the
+//! common subset (`INSERT … ON CONFLICT (…) DO UPDATE SET v = excluded.v` / `DO NOTHING`,
+//! `RETURNING`, `LIMIT ? OFFSET ?`, `COALESCE`, `CAST(… AS TEXT)`), and ask
+//! [`Db::dialect`] for the few spellings that differ (the database clock, case-sensitive
+//! `LIKE`). The PostgreSQL backends rewrite each `?` to `$n` cast to the bound value's
+//! type (`super::pg_sql`), so parameters are typed as in SQLite whatever their context.
 
 use crate::error::{MlflowError, StoreError};
 
@@ -102,10 +109,41 @@ impl Row {
     }
 }
 
+/// The SQL a [`Db`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Milliseconds since the epoch by the database's clock, as an integer expression.
+    pub fn now_ms(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        }
+    }
+
+    /// The statement that opens a write transaction: SQLite takes the write lock up
+    /// front (`IMMEDIATE`); PostgreSQL locks rows as they are written.
+    fn begin(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
 /// The SQL-execution seam.
 pub trait Db {
     /// Runs one statement with bound parameters and returns its rows (empty for writes).
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError>;
+
+    /// The SQL this database speaks.
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 }
 
 /// Convenience queries on any [`Db`].
@@ -122,13 +160,15 @@ pub trait DbExt: Db {
 }
 impl<T: Db + ?Sized> DbExt for T {}
 
-/// Runs `f` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error, so a multi-statement
-/// write is all-or-nothing and concurrent writers queue on the write lock up front.
+/// Runs `f` inside `BEGIN IMMEDIATE … COMMIT` (SQLite) or `BEGIN … COMMIT` (PostgreSQL),
+/// rolling back on error, so a multi-statement write is all-or-nothing; on SQLite
+/// concurrent writers queue on the write lock up front, on PostgreSQL on the rows they
+/// write (see `model_versions::next_number` for the one read-then-write that needs more).
 pub fn transaction<T>(
     db: &dyn Db,
     f: impl FnOnce() -> Result<T, MlflowError>,
 ) -> Result<T, MlflowError> {
-    db.exec("BEGIN IMMEDIATE", &[])?;
+    db.exec(db.dialect().begin(), &[])?;
     match f() {
         Ok(v) => match db.exec("COMMIT", &[]) {
             Ok(()) => Ok(v),

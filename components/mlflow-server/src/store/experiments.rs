@@ -91,7 +91,8 @@ pub fn set_lifecycle(db: &dyn Db, id: i64, stage: &str, now: i64) -> ApiResult<(
 
 pub fn set_tag(db: &dyn Db, id: i64, key: &str, value: &str) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)",
+        "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)
+         ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
         &params![id, key, value],
     )
 }
@@ -122,7 +123,7 @@ pub fn search(
     offset: i64,
 ) -> ApiResult<(Vec<Experiment>, bool)> {
     let view = view.sql("e.lifecycle_stage");
-    let filter = search::experiments::filter_sql(filter)?;
+    let filter = search::experiments::filter_sql(filter)?.in_dialect(db.dialect());
     let order = search::experiments::order_sql(order_by)?;
     let sql = format!(
         "SELECT {COLUMNS} FROM experiments e WHERE {view}{}{} LIMIT ? OFFSET ?",

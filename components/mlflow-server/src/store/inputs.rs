@@ -20,8 +20,8 @@ pub struct NewDatasetInput<'a> {
 
 pub fn insert_dataset(db: &dyn Db, run_id: &str, d: &NewDatasetInput<'_>) -> ApiResult<()> {
     db.exec(
-        "INSERT OR IGNORE INTO run_dataset_inputs (run_uuid, name, digest, source_type, source, schema, profile, context, tags_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO run_dataset_inputs (run_uuid, name, digest, source_type, source, schema, profile, context, tags_json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         &params![
             run_id,
             d.name,
@@ -38,14 +38,15 @@ pub fn insert_dataset(db: &dyn Db, run_id: &str, d: &NewDatasetInput<'_>) -> Api
 
 pub fn insert_model_input(db: &dyn Db, run_id: &str, model_id: &str) -> ApiResult<()> {
     db.exec(
-        "INSERT OR IGNORE INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?)",
+        "INSERT INTO run_model_inputs (run_uuid, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         &params![run_id, model_id],
     )
 }
 
 pub fn set_model_output(db: &dyn Db, run_id: &str, model_id: &str, step: i64) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO run_model_outputs (run_uuid, model_id, step) VALUES (?, ?, ?)",
+        "INSERT INTO run_model_outputs (run_uuid, model_id, step) VALUES (?, ?, ?)
+         ON CONFLICT (run_uuid, model_id) DO UPDATE SET step = excluded.step",
         &params![run_id, model_id, step],
     )
 }

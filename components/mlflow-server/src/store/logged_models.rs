@@ -153,7 +153,7 @@ fn write_pairs(
 ) -> ApiResult<()> {
     for (key, value) in pairs {
         db.exec(
-            &format!("INSERT OR REPLACE INTO {table} (model_id, key, value) VALUES (?, ?, ?)"),
+            &format!("INSERT INTO {table} (model_id, key, value) VALUES (?, ?, ?) ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value"),
             &params![model_id, key.as_str(), value.as_str()],
         )?;
     }
@@ -218,9 +218,9 @@ pub fn record_metric(
         (value, 0)
     };
     db.exec(
-        "INSERT OR IGNORE INTO logged_model_metrics
+        "INSERT INTO logged_model_metrics
              (model_id, key, timestamp, step, value, is_nan, run_uuid, dataset_name, dataset_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         &params![model_id, key, timestamp, step, value, is_nan, run_id, dataset.0, dataset.1],
     )
 }
@@ -241,7 +241,8 @@ pub fn record_registration(db: &dyn Db, model_id: &str, name: &str, version: i64
     let mut all = current;
     all.push(entry);
     db.exec(
-        "INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)",
+        "INSERT INTO logged_model_tags (model_id, key, value) VALUES (?, ?, ?)
+         ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value",
         &params![
             model_id,
             MODEL_VERSIONS_TAG,
@@ -260,7 +261,7 @@ pub fn search(
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<LoggedModel>, bool)> {
-    let filter = search::registry::logged_models_filter(filter)?;
+    let filter = search::registry::logged_models_filter(filter)?.in_dialect(db.dialect());
     let order = search::registry::logged_models_order(order_by)?;
     let ids: Vec<i64> = experiment_ids
         .iter()

@@ -37,7 +37,7 @@ const INSERT_ROWS: usize = 100;
 pub fn insert(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()> {
     for chunk in metrics.chunks(INSERT_ROWS) {
         let mut sql = String::from(
-            "INSERT OR IGNORE INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES ",
+            "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES ",
         );
         let mut binds = Vec::with_capacity(chunk.len() * 9);
         for (i, m) in chunk.iter().enumerate() {
@@ -57,6 +57,7 @@ pub fn insert(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()>
                 m.dataset_digest.clone()
             ]);
         }
+        sql.push_str(" ON CONFLICT DO NOTHING");
         db.exec(&sql, &binds)?;
     }
     for m in metrics {
@@ -92,10 +93,10 @@ pub fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> ApiResult<bool>
         ACTIVE
     ]);
     let inserted = db.query(
-        "INSERT OR IGNORE INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest)
+        "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest)
          SELECT ?, ?, ?, ?, ?, ?, ?, ?
          WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = ? AND lifecycle_stage = ?)
-         RETURNING 1",
+         ON CONFLICT DO NOTHING RETURNING 1",
         &binds,
     )?;
     Ok(!inserted.is_empty())
@@ -197,7 +198,7 @@ const SAMPLE_SQL: &str = "SELECT value, is_nan, timestamp, step FROM (
     SELECT value, is_nan, timestamp, step,
            ROW_NUMBER() OVER (ORDER BY step, timestamp, value, is_nan) - 1 AS i,
            COUNT(*) OVER () AS total
-    FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4)
+    FROM metrics WHERE run_uuid = ?1 AND key = ?2 AND step BETWEEN ?3 AND ?4) AS points
  WHERE total <= ?5
     OR (?5 = 1 AND i = total - 1)
     OR (?5 > 1 AND (i = 0 OR i * (?5 - 1) / (total - 1) > (i - 1) * (?5 - 1) / (total - 1)))

@@ -9,9 +9,11 @@
 //!
 //! Every request checks the recorded versions with one read; only when something is
 //! missing does it take the write lock and migrate, re-checking under the lock so that
-//! concurrent first requests migrate once.
+//! concurrent first requests migrate once. On PostgreSQL that lock is a transaction-scoped
+//! advisory lock ([`MIGRATION_LOCK`]): replicas starting together queue on it, and the
+//! DDL commits (or not) with the versions it records.
 
-use super::db::{transaction, Db, DbExt};
+use super::db::{transaction, Db, DbExt, Dialect};
 use super::schema::{self, Migration};
 use crate::error::MlflowError;
 use crate::params;
@@ -26,6 +28,13 @@ pub const AREAS: &[&[Migration]] = &[
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     area TEXT NOT NULL, version INTEGER NOT NULL, applied_at INTEGER NOT NULL,
     PRIMARY KEY (area, version))";
+
+const CREATE_TABLE_POSTGRES: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    area TEXT NOT NULL, version BIGINT NOT NULL, applied_at BIGINT NOT NULL,
+    PRIMARY KEY (area, version))";
+
+/// The key of the advisory lock that migrating PostgreSQL holds ("mlflow" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6d6c_666c_6f77;
 
 fn applied(db: &dyn Db) -> Result<Vec<(String, i64)>, MlflowError> {
     Ok(db
@@ -69,6 +78,9 @@ fn pending(done: &[(String, i64)]) -> Vec<&'static Migration> {
 /// Brings the database to the current schema and journal mode (one read when it
 /// already is there).
 pub fn ensure_schema(db: &dyn Db) -> Result<(), MlflowError> {
+    if db.dialect() == Dialect::Postgres {
+        return ensure_schema_postgres(db);
+    }
     match applied_and_journal(db) {
         Ok((done, true)) if pending(&done).is_empty() => return Ok(()),
         Ok((done, false)) if pending(&done).is_empty() => return write_ahead(db),
@@ -87,10 +99,44 @@ pub fn ensure_schema(db: &dyn Db) -> Result<(), MlflowError> {
                     ))
                 })?;
             }
-            db.exec(
-                "INSERT INTO schema_migrations (area, version, applied_at) VALUES (?, ?, ?)",
-                &params![step.area, step.version, crate::util::time::now_ms()],
-            )?;
+            record(db, step)?;
+        }
+        Ok(())
+    })
+}
+
+fn record(db: &dyn Db, step: &Migration) -> Result<(), MlflowError> {
+    db.exec(
+        "INSERT INTO schema_migrations (area, version, applied_at) VALUES (?, ?, ?)",
+        &params![step.area, step.version, crate::util::time::now_ms()],
+    )
+}
+
+/// PostgreSQL: the same steps in its DDL, under [`MIGRATION_LOCK`]. DDL is
+/// transactional there, so a failed step leaves nothing behind.
+fn ensure_schema_postgres(db: &dyn Db) -> Result<(), MlflowError> {
+    // Before the first migration the table does not exist: the read fails (quietly:
+    // not through `MlflowError`, which logs), and the migration below creates it.
+    if let Ok(rows) = db.execute("SELECT area, version FROM schema_migrations", &[]) {
+        let done: Vec<(String, i64)> = rows.iter().map(|r| (r.text(0), r.int(1))).collect();
+        if pending(&done).is_empty() {
+            return Ok(());
+        }
+    }
+    transaction(db, || {
+        db.exec("SELECT pg_advisory_xact_lock(?)", &params![MIGRATION_LOCK])?;
+        db.exec(CREATE_TABLE_POSTGRES, &[])?;
+        let done = applied(db)?;
+        for step in pending(&done) {
+            for sql in step.postgres {
+                db.exec(sql, &[]).map_err(|e| {
+                    MlflowError::internal(format!(
+                        "migration {} v{} failed: {}",
+                        step.area, step.version, e.message
+                    ))
+                })?;
+            }
+            record(db, step)?;
         }
         Ok(())
     })

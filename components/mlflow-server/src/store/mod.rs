@@ -1,6 +1,8 @@
-//! Storage: SQL behind a small execution seam ([`db::Db`]) with two implementations —
-//! Spin SQLite (`spin`, in the wasm component) and rusqlite (`native`, unit tests) — so
-//! the same SQL runs in both. Only this module's children hold SQL; services above it
+//! Storage: SQL behind a small execution seam ([`db::Db`]) with four implementations —
+//! SQLite through Spin (`spin`, in the wasm component) and rusqlite (`native`, unit
+//! tests), PostgreSQL through Spin (`pg_spin`) and tokio-postgres (`pg_native`, unit
+//! tests) — so the same SQL runs in all (the dialects differ in a few spellings,
+//! [`db::Dialect`]; `pg_sql` rewrites placeholders for PostgreSQL). Only this module's children hold SQL; services above it
 //! call one module per entity.
 //!
 //! Layout: `db` (the seam, values, rows, transactions), `migrations` (versioned steps,
@@ -20,6 +22,11 @@ pub mod model_versions;
 #[cfg(test)]
 pub mod native;
 pub mod params;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub mod pg_native;
+#[cfg(target_arch = "wasm32")]
+pub mod pg_spin;
+pub mod pg_sql;
 pub mod registered_models;
 pub mod runs;
 pub mod schema;

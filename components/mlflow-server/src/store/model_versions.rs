@@ -2,7 +2,7 @@
 //! versions stay as rows in stage [`STAGE_DELETED`], so numbers are never reused.
 
 use super::aliases;
-use super::db::{Db, DbExt, Row, SqlValue};
+use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use crate::error::ApiResult;
 use crate::params;
 use crate::search;
@@ -76,8 +76,17 @@ pub fn latest_per_stage(db: &dyn Db, name: &str, stages: &[&str]) -> ApiResult<V
         .collect()
 }
 
-/// The number the next version of `name` gets (deleted versions count).
+/// The number the next version of `name` gets (deleted versions count). Callers hold a
+/// transaction, in which the number stays theirs: on SQLite it holds the write lock; on
+/// PostgreSQL the registered model's row is locked first, so that a concurrent creator
+/// (another replica) waits, then reads the number this one took.
 pub fn next_number(db: &dyn Db, name: &str) -> ApiResult<i64> {
+    if db.dialect() == Dialect::Postgres {
+        db.exec(
+            "SELECT 1 FROM registered_models WHERE name = ? FOR UPDATE",
+            &params![name],
+        )?;
+    }
     Ok(db
         .query_one(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = ?",
@@ -176,7 +185,8 @@ pub fn download_location(db: &dyn Db, name: &str, version: i64) -> ApiResult<Opt
 
 pub fn set_tag(db: &dyn Db, name: &str, version: i64, key: &str, value: &str) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)",
+        "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
         &params![name, version, key, value],
     )
 }
@@ -223,7 +233,7 @@ pub fn search(
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<ModelVersion>, bool)> {
-    let filter = search::registry::model_versions_filter(filter)?;
+    let filter = search::registry::model_versions_filter(filter)?.in_dialect(db.dialect());
     let order = search::registry::model_versions_order(order_by)?;
     let mut args = vec![SqlValue::from(STAGE_DELETED)];
     args.extend(filter.params);

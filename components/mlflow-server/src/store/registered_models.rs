@@ -61,7 +61,8 @@ pub fn insert(db: &dyn Db, name: &str, now: i64, description: Option<&str>) -> A
 
 pub fn set_tag(db: &dyn Db, name: &str, key: &str, value: &str) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)",
+        "INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)
+         ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
         &params![name, key, value],
     )
 }
@@ -128,7 +129,7 @@ pub fn search(
     limit: i64,
     offset: i64,
 ) -> ApiResult<(Vec<RegisteredModel>, bool)> {
-    let filter = search::registry::registered_models_filter(filter)?;
+    let filter = search::registry::registered_models_filter(filter)?.in_dialect(db.dialect());
     let order = search::registry::registered_models_order(order_by)?;
     let mut args: Vec<SqlValue> = filter.params;
     args.push((limit + 1).into());

@@ -151,7 +151,8 @@ pub fn load(db: &dyn Db, infos: Vec<RunInfo>) -> ApiResult<Vec<Run>> {
 /// A search statement with its parameters, page size and offset.
 pub type SearchQuery = (String, Vec<SqlValue>, i64, i64);
 
-/// The search statement over `experiment_ids` (`None` when there are none).
+/// The search statement over `experiment_ids` (`None` when there are none), in SQLite's
+/// SQL ([`search`] puts it in the database's).
 pub fn search_sql(
     experiment_ids: &[String],
     view: ViewType,
@@ -194,7 +195,12 @@ pub fn search_sql(
 /// exist.
 pub fn search(db: &dyn Db, query: &SearchQuery) -> ApiResult<(Vec<Run>, bool)> {
     let (sql, binds, limit, _) = query;
-    let rows = db.query(sql, binds)?;
+    let statement = search::sql::Fragment {
+        sql: sql.clone(),
+        params: binds.clone(),
+    }
+    .in_dialect(db.dialect());
+    let rows = db.query(&statement.sql, &statement.params)?;
     let has_more = rows.len() as i64 > *limit;
     let infos: Vec<RunInfo> = rows
         .iter()

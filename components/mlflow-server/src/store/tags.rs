@@ -11,21 +11,31 @@ const TAG_ROWS: usize = 100;
 /// Sets a tag (replacing its value).
 pub fn set(db: &dyn Db, run_id: &str, key: &str, value: &str) -> ApiResult<()> {
     db.exec(
-        "INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES (?, ?, ?)",
+        "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)
+         ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
         &params![run_id, key, value],
     )
 }
 
 /// Sets many tags in as few statements as SQLite's limit on bound values allows.
 pub fn insert_all(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
-    for chunk in tags.chunks(TAG_ROWS) {
+    // One row per key, the last value winning (as successive writes would): PostgreSQL
+    // refuses a statement that updates the same row twice.
+    let mut last: Vec<&(String, String)> = Vec::with_capacity(tags.len());
+    for tag in tags.iter().rev() {
+        if !last.iter().any(|t| t.0 == tag.0) {
+            last.push(tag);
+        }
+    }
+    last.reverse();
+    for chunk in last.chunks(TAG_ROWS) {
         let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
         let binds: Vec<SqlValue> = chunk
             .iter()
             .flat_map(|(k, val)| params![run_id, k.as_str(), val.as_str()])
             .collect();
         db.exec(
-            &format!("INSERT OR REPLACE INTO tags (run_uuid, key, value) VALUES {rows}"),
+            &format!("INSERT INTO tags (run_uuid, key, value) VALUES {rows} ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"),
             &binds,
         )?;
     }

@@ -6,8 +6,8 @@ use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
 use crate::store::db::DbExt;
-use crate::store::native::NativeDb;
 use crate::store::testing;
+use crate::store::testing::TestDb;
 use serde_json::{json, Value};
 
 /// The queries as the MLflow web UI sends them, read from its built JavaScript (the
@@ -60,13 +60,13 @@ fn apollo(query: &str) -> String {
     }
 }
 
-fn call(db: &NativeDb, method: Method, path: &str, body: &str) -> (u16, Value) {
+fn call(db: &TestDb, method: Method, path: &str, body: &str) -> (u16, Value) {
     let response = dispatch(&Ctx { db }, &ApiRequest::new(method, path, body));
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, value)
 }
 
-fn rest(db: &NativeDb, method: Method, path: &str, body: Value) -> Value {
+fn rest(db: &TestDb, method: Method, path: &str, body: Value) -> Value {
     let body = if method == Method::Get {
         String::new()
     } else {
@@ -78,7 +78,7 @@ fn rest(db: &NativeDb, method: Method, path: &str, body: Value) -> Value {
 }
 
 /// POSTs a GraphQL request; it must answer 200.
-fn gql(db: &NativeDb, query: &str, variables: Value) -> Value {
+fn gql(db: &TestDb, query: &str, variables: Value) -> Value {
     let body = json!({"query": query, "variables": variables});
     let (status, answer) = call(db, Method::Post, "/graphql", &body.to_string());
     assert_eq!(status, 200, "{answer}");
@@ -102,7 +102,7 @@ fn error(answer: &Value) -> String {
 }
 
 struct Fixture {
-    db: NativeDb,
+    db: TestDb,
     experiment_id: String,
     /// Finished, with metrics (one NaN), params, tags, inputs, outputs and a version.
     run_id: String,
@@ -853,7 +853,9 @@ fn errors_are_graphql_errors_with_null_data() {
 
     // A run whose experiment cannot be read: that field is null with its error, the
     // rest of the run is answered.
-    f.db.exec("PRAGMA foreign_keys = OFF", &[]).unwrap();
+    if crate::store::db::Db::dialect(&f.db) == crate::store::db::Dialect::Sqlite {
+        f.db.exec("PRAGMA foreign_keys = OFF", &[]).unwrap();
+    }
     f.db.exec(
         "UPDATE runs SET experiment_id = 999 WHERE run_uuid = ?",
         &crate::params![f.other_run_id.as_str()],
@@ -1232,7 +1234,7 @@ mod properties {
         ])
     }
 
-    fn answered(db: &NativeDb, body: &str) {
+    fn answered(db: &TestDb, body: &str) {
         let (status, answer) = call(db, Method::Post, "/graphql", body);
         match status {
             200 => {

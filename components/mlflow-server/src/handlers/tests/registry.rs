@@ -6,14 +6,14 @@ use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::logged_models::{self, NewLoggedModel};
 use crate::services::{aliases, model_versions as versions, registered_models as models};
 use crate::services::{experiments, runs};
-use crate::store::native::NativeDb;
 use crate::store::testing;
+use crate::store::testing::TestDb;
 use mlflow_wire::registry::CreateModelVersion;
 use mlflow_wire::tracking::{CreateRun, KeyValue};
 use serde_json::{json, Value};
 
 struct Fixture {
-    db: NativeDb,
+    db: TestDb,
     experiment_id: String,
     run_id: String,
     run_artifacts: String,
@@ -38,7 +38,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn call(db: &NativeDb, method: Method, path: &str, body: Value) -> (u16, Value) {
+fn call(db: &TestDb, method: Method, path: &str, body: Value) -> (u16, Value) {
     let body = if body.is_null() {
         Vec::new()
     } else {

@@ -5,18 +5,18 @@ use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
 use crate::store::db::DbExt;
-use crate::store::native::NativeDb;
 use crate::store::testing;
+use crate::store::testing::TestDb;
 use serde_json::{json, Value};
 
-fn call(db: &NativeDb, method: Method, path: &str, body: &str) -> (u16, Value) {
+fn call(db: &TestDb, method: Method, path: &str, body: &str) -> (u16, Value) {
     let path = format!("/api/2.0/mlflow/{path}");
     let response = dispatch(&Ctx { db }, &ApiRequest::new(method, &path, body));
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, value)
 }
 
-fn assert_invalid(db: &NativeDb, method: Method, path: &str, body: &str) {
+fn assert_invalid(db: &TestDb, method: Method, path: &str, body: &str) {
     let (status, answer) = call(db, method, path, body);
     assert_eq!(status, 400, "{path} {body:.80}: {answer}");
     assert_eq!(answer["error_code"], "INVALID_PARAMETER_VALUE", "{path}");
@@ -27,14 +27,14 @@ fn assert_invalid(db: &NativeDb, method: Method, path: &str, body: &str) {
     );
 }
 
-fn count_runs(db: &NativeDb) -> i64 {
+fn count_runs(db: &TestDb) -> i64 {
     db.query_one("SELECT COUNT(*) FROM runs", &[])
         .unwrap()
         .unwrap()
         .int(0)
 }
 
-fn new_run(db: &NativeDb) -> String {
+fn new_run(db: &TestDb) -> String {
     let (status, answer) = call(db, Method::Post, "runs/create", r#"{"experiment_id":"0"}"#);
     assert_eq!(status, 200);
     answer["run"]["info"]["run_id"]

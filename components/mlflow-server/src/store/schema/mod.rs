@@ -7,9 +7,15 @@ pub mod artifacts;
 pub mod registry;
 pub mod tracking;
 
-/// One schema step: single SQL statements run in order inside one transaction.
+/// One schema step: single SQL statements run in order inside one transaction, in
+/// SQLite's DDL (`statements`) and PostgreSQL's (`postgres`), which must leave the same
+/// tables, columns and keys. PostgreSQL's types: INTEGER → BIGINT, REAL → DOUBLE
+/// PRECISION, BLOB → BYTEA, `INTEGER PRIMARY KEY AUTOINCREMENT` → an identity column;
+/// triggers call a PL/pgSQL function of the trigger's name; foreign keys are left out,
+/// as SQLite (without `PRAGMA foreign_keys`) does not enforce them.
 pub struct Migration {
     pub area: &'static str,
     pub version: i64,
     pub statements: &'static [&'static str],
+    pub postgres: &'static [&'static str],
 }
