@@ -8,11 +8,9 @@
 //! contain. `spin_3_6_3_answers_the_same` runs every case under real Spin
 //! too and compares the answers (ignored unless Spin 3.6.3 is installed).
 //!
-//! PostgreSQL comes from the Debian package `postgresql`
-//! (scripts/install-test-deps.sh); its programs are under
-//! `/usr/lib/postgresql/<version>/bin`, found here. Without them the tests
-//! fail, saying so. initdb refuses to run as root, so as root the server runs
-//! as `nobody`.
+//! The servers come from `crates/test-postgres` (Debian's `postgresql`,
+//! installed by scripts/install-test-deps.sh); without it the tests fail,
+//! saying so.
 
 mod common;
 
@@ -21,261 +19,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const PASSWORD: &str = "pg-probe-pw";
-
-/// A PostgreSQL server of the test's own, in a temporary directory; stopped
-/// (fast shutdown) and removed when dropped.
-struct Postgres {
-    child: Child,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Postgres {
-    /// `postgres://` URL of the server's `postgres` database.
-    fn url(&self) -> String {
-        format!(
-            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
-            self.port
-        )
-    }
-
-    /// The key-value form of the same.
-    fn key_value(&self) -> String {
-        format!(
-            "host=127.0.0.1 port={} user=postgres password={PASSWORD} dbname=postgres",
-            self.port
-        )
-    }
-
-    /// The CA that signed the server's certificate (TLS servers only).
-    fn ca(&self) -> PathBuf {
-        self.dir.path().join("ca.crt")
-    }
-}
-
-/// The directory of PostgreSQL's programs: Debian's
-/// `/usr/lib/postgresql/<version>/bin` (the newest), else `pg_config --bindir`.
-fn pg_bin_dir() -> PathBuf {
-    let mut debian: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let version = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            (bin.join("initdb").is_file() && bin.join("postgres").is_file())
-                .then_some((version, bin))
-        })
-        .collect();
-    debian.sort();
-    if let Some((_, bin)) = debian.pop() {
-        return bin;
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if bin.join("initdb").is_file() && bin.join("postgres").is_file() {
-            return bin;
-        }
-    }
-    panic!(
-        "PostgreSQL is not installed: no /usr/lib/postgresql/<version>/bin/initdb and no \
-         pg_config on the PATH (scripts/install-test-deps.sh installs Debian's postgresql)"
-    );
-}
-
-fn output_of(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A command running `program` as the server's user: `nobody` when the test
-/// runs as root (initdb refuses root), else the test's own user. The server
-/// gets SIGINT (fast shutdown) if the test's thread dies first.
-fn as_server_user(program: &Path) -> Command {
-    let mut cmd = Command::new("setpriv");
-    if output_of(Command::new("id").arg("-u")) == "0" {
-        let gid = output_of(Command::new("id").args(["-g", "nobody"]));
-        cmd.args([
-            "--reuid=nobody",
-            &format!("--regid={gid}"),
-            "--clear-groups",
-        ]);
-    }
-    cmd.args(["--pdeathsig", "INT", "--"]).arg(program);
-    cmd
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A CA and a certificate it signs for 127.0.0.1 and localhost, made with
-/// the openssl command.
-fn make_certificates(dir: &Path) {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-    output_of(
-        Command::new("openssl")
-            .current_dir(dir)
-            .args(["req", "-x509", "-nodes", "-days", "2"])
-            .args(ec)
-            .args(["-keyout", "ca.key", "-out", "ca.crt"])
-            .args(["-subj", "/CN=spinflow test CA"]),
-    );
-    output_of(
-        Command::new("openssl")
-            .current_dir(dir)
-            .args(["req", "-nodes"])
-            .args(ec)
-            .args(["-keyout", "server.key", "-out", "server.csr"])
-            .args(["-subj", "/CN=localhost"]),
-    );
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    output_of(
-        Command::new("openssl")
-            .current_dir(dir)
-            .args(["x509", "-req", "-days", "2", "-in", "server.csr"])
-            .args(["-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial"])
-            .args(["-extfile", "server.ext", "-out", "server.crt"]),
-    );
-}
-
-/// Starts PostgreSQL (with TLS when `tls`) and waits until it accepts
-/// connections; panics with the reason when it cannot.
-fn postgres(tls: bool) -> Postgres {
-    let bin = pg_bin_dir();
-    let dir = tempfile::tempdir().unwrap();
-    let root = output_of(Command::new("id").arg("-u")) == "0";
-    if root {
-        let uid: u32 = output_of(Command::new("id").args(["-u", "nobody"]))
-            .parse()
-            .unwrap();
-        let gid: u32 = output_of(Command::new("id").args(["-g", "nobody"]))
-            .parse()
-            .unwrap();
-        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
-    }
-    let password_file = dir.path().join("password");
-    std::fs::write(&password_file, PASSWORD).unwrap();
-    let data = dir.path().join("data");
-    output_of(
-        as_server_user(&bin.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-E", "UTF8", "--locale=C"])
-            .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
-            .arg(format!("--pwfile={}", password_file.display()))
-            .args(["--no-sync", "--no-instructions"]),
-    );
-    if tls {
-        make_certificates(dir.path());
-        if root {
-            for file in ["server.key", "server.crt"] {
-                output_of(
-                    Command::new("chown")
-                        .arg("nobody")
-                        .arg(dir.path().join(file)),
-                );
-            }
-        }
-        output_of(
-            Command::new("chmod")
-                .arg("600")
-                .arg(dir.path().join("server.key")),
-        );
-    }
-    // A port found free may be taken by another test's server before ours
-    // binds it: then ours exits, and another port is tried.
-    let log_path = dir.path().join("server.log");
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    for _ in 0..5 {
-        let port = free_port();
-        let mut cmd = as_server_user(&bin.join("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .args(["-c", "fsync=off", "-c", "timezone=UTC"]);
-        if tls {
-            cmd.args(["-c", "ssl=on"])
-                .arg("-c")
-                .arg(format!(
-                    "ssl_cert_file={}",
-                    dir.path().join("server.crt").display()
-                ))
-                .arg("-c")
-                .arg(format!(
-                    "ssl_key_file={}",
-                    dir.path().join("server.key").display()
-                ));
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("postgres").display()));
-        let mut child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let running = child.as_mut().unwrap();
-            if let Ok(Some(status)) = running.try_wait() {
-                let log = log();
-                if log.contains("could not bind") {
-                    break;
-                }
-                panic!("PostgreSQL exited ({status}) before accepting connections:\n{log}");
-            }
-            // The server's own status line (8th of postmaster.pid), not a
-            // connection that another test's server could answer.
-            let status = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-            if status.lines().nth(7).map(str::trim) == Some("ready") {
-                let child = child.take().unwrap();
-                return Postgres { child, dir, port };
-            }
-            if Instant::now() > deadline {
-                let _ = running.kill();
-                panic!(
-                    "PostgreSQL did not accept connections on {port}:\n{}",
-                    log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    panic!("PostgreSQL found no free port:\n{}", log());
-}
+use test_postgres::Postgres;
 
 /// A port nothing listens on (tcpmux): connections to it are refused.
 const CLOSED_PORT: u16 = 1;
@@ -286,7 +30,7 @@ const CLOSED_PORT: u16 = 1;
 fn manifest(dir: &Path, pg: &Postgres, closed_port: u16) -> PathBuf {
     common::build_wasm(&["pg-probe"]);
     let probe = wasm_path("wasm32-wasip2", "pg-probe");
-    let port = pg.port;
+    let port = pg.port();
     let components = [
         (
             "allowed",
@@ -857,7 +601,7 @@ fn error_cases(url: &str) -> Vec<Case> {
 /// Opening connections: the allow-list, connection strings, servers that
 /// are not there or refuse.
 fn connection_cases(pg: &Postgres, closed_port: u16) -> Vec<Case> {
-    let port = pg.port;
+    let port = pg.port();
     let with = |component: &'static str, mut c: Case| {
         c.component = component;
         c
@@ -992,7 +736,10 @@ fn connection_cases(pg: &Postgres, closed_port: u16) -> Vec<Case> {
         case(
             "no such database",
             3,
-            &format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}/nope"),
+            &format!(
+                "postgres://postgres:{}@127.0.0.1:{port}/nope",
+                test_postgres::PASSWORD
+            ),
             ok.clone(),
             &[
                 r#"{"open":"Error::ConnectionFailed(\"Error occurred while creating a new object: db error: FATAL: database \\\"nope\\\" does not exist"#,
@@ -1037,7 +784,7 @@ fn unversioned_cases(pg: &Postgres, closed_port: u16) -> Vec<Case> {
         json!([query("SELECT 1", json!([]))]),
         &[&format!(
             r#"PgError::ConnectionFailed(\"address postgres://127.0.0.1:{} is not permitted\")"#,
-            pg.port
+            pg.port()
         )],
     );
     denied.component = "denied";
@@ -1129,7 +876,7 @@ fn spinflow(manifest: &Path, env: &[(&str, String)]) -> Host {
 
 #[test]
 fn values_round_trip_through_every_interface_version() {
-    let pg = postgres(false);
+    let pg = test_postgres::start(false);
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     let mut cases = value_cases_v4(&pg.url());
@@ -1139,7 +886,7 @@ fn values_round_trip_through_every_interface_version() {
 
 #[test]
 fn the_unversioned_interface_opens_a_connection_per_call() {
-    let pg = postgres(false);
+    let pg = test_postgres::start(false);
     let closed = CLOSED_PORT;
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, closed), &[]);
@@ -1148,7 +895,7 @@ fn the_unversioned_interface_opens_a_connection_per_call() {
 
 #[test]
 fn execute_counts_rows_and_nulls_are_stored() {
-    let pg = postgres(false);
+    let pg = test_postgres::start(false);
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     let mut cases = execute_cases(&pg.url(), 4);
@@ -1159,7 +906,7 @@ fn execute_counts_rows_and_nulls_are_stored() {
 
 #[test]
 fn statement_and_value_errors_are_reported_as_spin_reports_them() {
-    let pg = postgres(false);
+    let pg = test_postgres::start(false);
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
     check(&app, &error_cases(&pg.url()));
@@ -1167,7 +914,7 @@ fn statement_and_value_errors_are_reported_as_spin_reports_them() {
 
 #[test]
 fn connections_need_an_allowed_reachable_server() {
-    let pg = postgres(false);
+    let pg = test_postgres::start(false);
     let closed = CLOSED_PORT;
     let dir = tempfile::tempdir().unwrap();
     let app = spinflow(&manifest(dir.path(), &pg, closed), &[]);
@@ -1176,7 +923,7 @@ fn connections_need_an_allowed_reachable_server() {
     assert!(
         out.contains(&format!(
             "[denied] outbound connection to postgres://127.0.0.1:{} denied",
-            pg.port
+            pg.port()
         )),
         "{out}"
     );
@@ -1248,7 +995,7 @@ fn tls_cases(pg: &Postgres, trusted: bool) -> Vec<Case> {
 
 #[test]
 fn tls_is_used_and_verified_when_the_connection_string_asks() {
-    let pg = postgres(true);
+    let pg = test_postgres::start(true);
     let dir = tempfile::tempdir().unwrap();
     let manifest = manifest(dir.path(), &pg, CLOSED_PORT);
     // No trust store with the test's CA: the certificate is refused.

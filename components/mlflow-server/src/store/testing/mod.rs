@@ -5,7 +5,6 @@
 
 #[cfg(test)]
 mod concurrency;
-mod postgres;
 
 use super::db::{Db, Dialect, Row, SqlValue};
 use super::migrations::ensure_schema;
@@ -79,7 +78,7 @@ fn every_test_passes_on_postgres() {
     if postgres_url().is_some() {
         return; // this is the re-run itself
     }
-    let server = postgres::Postgres::start();
+    let server = test_postgres::start(false);
     let mut rerun = std::process::Command::new(std::env::current_exe().unwrap());
     rerun.env(POSTGRES_URL_ENV, server.url());
     // Property tests make a database per case (a schema and its migrations: ~50 ms on
