@@ -1034,7 +1034,7 @@ fn spin_3_6_3_answers_the_same() {
     // Plain server: every case; TLS server: trusted (SSL_CERT_FILE names its
     // CA), then untrusted (an empty trust store).
     for (tls, trusted) in [(false, false), (true, true), (true, false)] {
-        let pg = postgres(tls);
+        let pg = test_postgres::start(tls);
         let closed = CLOSED_PORT;
         let dir = tempfile::tempdir().unwrap();
         let manifest = manifest(dir.path(), &pg, closed);
@@ -1108,6 +1108,11 @@ fn normalised(answer: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 /// A running `spin up` (real Spin).
