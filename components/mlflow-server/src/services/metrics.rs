@@ -189,15 +189,15 @@ pub fn history_bulk(
     Ok(metrics)
 }
 
+/// Metric points and runs for the tests of this module and of the router's metric routes.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::params;
+pub(crate) mod fixtures {
     use crate::services::runs::create_run;
-    use crate::store::db::DbExt;
-    use crate::store::testing;
+    use crate::store::db::{transaction, Db};
+    use crate::store::metrics::{self as store, NewMetric};
 
-    fn point(key: &str, value: f64, timestamp: i64, step: i64) -> NewMetric {
+    /// A point without model or dataset.
+    pub fn point(key: &str, value: f64, timestamp: i64, step: i64) -> NewMetric {
         NewMetric {
             key: key.into(),
             value,
@@ -209,13 +209,24 @@ mod tests {
         }
     }
 
-    fn run(db: &dyn Db) -> String {
+    /// A new run's id.
+    pub fn run(db: &dyn Db) -> String {
         create_run(db, &Default::default()).unwrap().info.run_id
     }
 
-    fn log(db: &dyn Db, id: &str, points: &[NewMetric]) {
+    /// Logs `points` to run `id` in one transaction.
+    pub fn log(db: &dyn Db, id: &str, points: &[NewMetric]) {
         transaction(db, || store::insert(db, id, points)).unwrap();
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{log, point, run};
+    use super::*;
+    use crate::params;
+    use crate::store::db::DbExt;
+    use crate::store::testing;
 
     #[test]
     fn latest_is_max_of_step_timestamp_value() {

@@ -4,30 +4,8 @@
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
-use crate::services::runs::create_run;
-use crate::store::db::{transaction, Db};
-use crate::store::metrics::{self as store, NewMetric};
+use crate::services::metrics::fixtures::{log, point, run};
 use crate::store::testing;
-
-fn point(key: &str, value: f64, timestamp: i64, step: i64) -> NewMetric {
-    NewMetric {
-        key: key.into(),
-        value,
-        timestamp,
-        step,
-        model_id: None,
-        dataset_name: None,
-        dataset_digest: None,
-    }
-}
-
-fn run(db: &dyn Db) -> String {
-    create_run(db, &Default::default()).unwrap().info.run_id
-}
-
-fn log(db: &dyn Db, id: &str, points: &[NewMetric]) {
-    transaction(db, || store::insert(db, id, points)).unwrap();
-}
 
 #[test]
 fn bulk_history_of_several_runs() {
