@@ -98,8 +98,8 @@ k8s-image-docker: k8s-image
 	docker build -f deploy/Dockerfile -t $(IMAGE) target/oci/rootfs
 
 k8s-deploy:
-	@if [ "$(K8S_OVERLAY)" = production ] && [ ! -f k8s/overlays/production/iris-api-secrets.env ]; then \
-	  echo "k8s/overlays/production/iris-api-secrets.env is missing: copy the .example next to it and set real keys" >&2; exit 1; fi
+	@if [ "$(K8S_OVERLAY)" = production ]; then for f in iris-api-secrets.env mlflow-server-store.env; do \
+	  [ -f k8s/overlays/production/$$f ] || { echo "k8s/overlays/production/$$f is missing: copy the .example next to it and set real values" >&2; exit 1; }; done; fi
 	$(KUBECTL) apply -f runtimeclass.yaml
 	$(KUBECTL) apply -k k8s/overlays/$(K8S_OVERLAY)
 	@if [ "$(K8S_OVERLAY)" = local ]; then $(MAKE) --no-print-directory k8s-local-tls; fi

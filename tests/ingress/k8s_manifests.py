@@ -10,6 +10,8 @@ manifests and assert on the exact failure.
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -56,6 +59,11 @@ SHIM_STATE_DIR = PurePosixPath("/.spin")
 SHIM_RUNTIME_CONFIG = PurePosixPath("/runtime-config.toml")
 SHIM_DEFAULT_LISTEN_PORT = 80
 
+# The tracking server, and the Spin variables that move its store out of the pod
+# (spin.toml): PostgreSQL for runs and the registry, S3 for artifact bytes.
+TRACKING_COMPONENT = "mlflow-server"
+POSTGRES_DEFAULT_PORT = 5432
+
 
 # ---------------------------------------------------------------- rendering
 
@@ -84,14 +92,15 @@ def render(kustomization_dir: Path) -> list[dict]:
 
 
 def copy_k8s_tree(dest: Path) -> Path:
-    """A copy of k8s/ with the production secrets file filled from its example.
+    """A copy of k8s/ with each production secrets file filled from its example.
 
-    The real file is git-ignored (it holds production keys); rendering needs one.
+    The real files are git-ignored (they hold production keys and passwords);
+    rendering needs them.
     """
     tree = dest / "k8s"
     shutil.copytree(K8S, tree)
-    prod = tree / "overlays" / "production"
-    shutil.copy(prod / "iris-api-secrets.env.example", prod / "iris-api-secrets.env")
+    for example in (tree / "overlays" / "production").glob("*.env.example"):
+        shutil.copy(example, example.with_suffix(""))
     return tree
 
 
@@ -600,6 +609,188 @@ def _mounted_runtime_config(docs, pod: PodTemplate, container: dict, volumes: di
     return None
 
 
+def resolved_env(docs: list[dict], namespace: str | None, container: dict) -> dict[str, str | None]:
+    """Each env var as the container sees it: its literal value, or the ConfigMap or
+    Secret key it names (None where that key is missing)."""
+    out: dict[str, str | None] = {}
+    for e in container.get("env") or []:
+        src = e.get("valueFrom") or {}
+        if "value" in e or not src:
+            out[e["name"]] = e.get("value", "")
+        elif "secretKeyRef" in src:
+            ref = src["secretKeyRef"]
+            secret = find(docs, "Secret", ref["name"], namespace) or {}
+            if ref["key"] in (secret.get("stringData") or {}):
+                out[e["name"]] = secret["stringData"][ref["key"]]
+            elif ref["key"] in (secret.get("data") or {}):
+                out[e["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            else:
+                out[e["name"]] = None
+        elif "configMapKeyRef" in src:
+            ref = src["configMapKeyRef"]
+            cm = find(docs, "ConfigMap", ref["name"], namespace) or {}
+            out[e["name"]] = (cm.get("data") or {}).get(ref["key"])
+    return out
+
+
+def _replicas(docs: list[dict], workload: dict) -> int:
+    """The most replicas a workload runs: its own count or its HPA's maximum."""
+    most = workload.get("spec", {}).get("replicas", 1)
+    for hpa in (d for d in docs if d.get("kind") == "HorizontalPodAutoscaler"):
+        ref = hpa.get("spec", {}).get("scaleTargetRef", {})
+        if (ref.get("kind"), ref.get("name"), namespace_of(hpa)) == (
+                workload.get("kind"), workload["metadata"]["name"], namespace_of(workload)):
+            most = max(most, hpa["spec"].get("maxReplicas", most))
+    return most
+
+
+def _tracking_containers(docs: list[dict], runtime_classes: list[dict], spin: dict):
+    """(pod, container, its resolved env) for each shim container retaining the tracking server."""
+    names = {rc["metadata"]["name"] for rc in runtime_classes}
+    for pod in pod_templates(docs):
+        for c in shim_containers(pod, names):
+            if TRACKING_COMPONENT in _retained(c, spin):
+                yield pod, c, resolved_env(docs, pod.namespace, c)
+
+
+def replica_store_errors(docs: list[dict], runtime_classes: list[dict], spin: dict) -> list[str]:
+    """Only PostgreSQL lets more than one tracking pod run at a time.
+
+    Spin SQLite is one file that one process writes, on a volume that one pod
+    holds: on SQLite the tracking server runs as one replica that a rollout
+    stops before it starts the next (Recreate). Several replicas set
+    database_url to a PostgreSQL URL and mount no PersistentVolumeClaim.
+    """
+    problems = []
+    for pod, c, env in _tracking_containers(docs, runtime_classes, spin):
+        if pod.owner.get("kind") == "Pod":
+            continue
+        replicas = _replicas(docs, pod.owner)
+        who = f"{ident(pod.owner)} ({replicas} replicas)"
+        on_postgres = (env.get("SPIN_VARIABLE_DATABASE_URL") or "").startswith("postgres://")
+        strategy = pod.owner.get("spec", {}).get("strategy", {}).get("type", "RollingUpdate")
+        if not on_postgres and replicas > 1:
+            problems.append(f"{who} keeps {TRACKING_COMPONENT}'s store in per-pod SQLite: "
+                            f"set SPIN_VARIABLE_DATABASE_URL to a postgres:// URL")
+        elif not on_postgres and pod.owner.get("kind") == "Deployment" and strategy != "Recreate":
+            problems.append(f"{who} on SQLite rolls out with {strategy}, which runs the old and the "
+                            f"new pod on one database file: use Recreate")
+        if replicas > 1:
+            volumes = {v.get("name"): v for v in pod.spec.get("volumes") or []}
+            for m in c.get("volumeMounts") or []:
+                if "persistentVolumeClaim" in volumes.get(m.get("name"), {}):
+                    problems.append(f"{who} mounts PersistentVolumeClaim volume {m['name']} at "
+                                    f"{m['mountPath']}, which one pod holds at a time")
+    return problems
+
+
+def _host_port(authority: str, default_port: int) -> tuple[str, int]:
+    """`[user@]host[:port]` (IPv6 in brackets) as (host, port); port -1 when it is no number."""
+    parts = urlsplit("//" + authority)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.hostname or "", port or default_port
+
+
+def _store_destinations(env: dict) -> list[tuple[str, str, int]]:
+    """(setting, host, port) of each server the tracking store's settings name."""
+    out = []
+    db_host = env.get("SPIN_VARIABLE_DATABASE_HOST")
+    if db_host:
+        out.append(("database_host", *_host_port(db_host, POSTGRES_DEFAULT_PORT)))
+    endpoint = env.get("SPIN_VARIABLE_S3_ENDPOINT_URL")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, -1)
+        out.append(("s3_endpoint_url", parts.hostname or "", port))
+    return out
+
+
+def store_setting_errors(docs: list[dict], runtime_classes: list[dict], spin: dict) -> list[str]:
+    """The tracking store's settings agree with each other.
+
+    spin.toml lets mlflow-server open only `postgres://{{ database_host }}` and
+    call only `{{ s3_endpoint_url }}`, so database_url must name exactly that
+    host and port, and S3 artifacts need that endpoint.
+    """
+    problems = []
+    for pod, _c, env in _tracking_containers(docs, runtime_classes, spin):
+        who = ident(pod.owner)
+        for name in [n for n, v in env.items() if n.startswith("SPIN_VARIABLE_") and v is None]:
+            problems.append(f"{who} {name} names a ConfigMap or Secret key that does not exist")
+        url = env.get("SPIN_VARIABLE_DATABASE_URL") or ""
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme != "postgres":
+                problems.append(f"{who} database_url is not a postgres:// URL")
+            else:
+                named = _host_port(parts.netloc, POSTGRES_DEFAULT_PORT)
+                allowed = _host_port(env.get("SPIN_VARIABLE_DATABASE_HOST") or "", POSTGRES_DEFAULT_PORT)
+                if named != allowed:
+                    problems.append(f"{who} database_url names {named[0]}:{named[1]} but database_host allows "
+                                    f"{allowed[0]}:{allowed[1]}: Spin refuses the connection")
+        destination = env.get("SPIN_VARIABLE_ARTIFACTS_DESTINATION") or ""
+        if destination:
+            if not destination.startswith("s3://") or len(destination) <= len("s3://"):
+                problems.append(f"{who} artifacts_destination {destination!r} is not s3://bucket[/prefix]")
+            endpoint = env.get("SPIN_VARIABLE_S3_ENDPOINT_URL") or ""
+            if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname:
+                problems.append(f"{who} artifacts go to S3 but s3_endpoint_url {endpoint!r} is no http(s) URL")
+    return problems
+
+
+def _policy_types(policy: dict) -> list[str]:
+    spec = policy.get("spec", {})
+    return spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+
+
+def egress_allows(docs: list[dict], pod: PodTemplate, port: int, protocol: str = "TCP") -> bool:
+    """Whether the NetworkPolicies selecting `pod` let it open `port`/`protocol` somewhere.
+
+    Ports only: where the database or bucket lives is not in the manifests.
+    A pod that no egress policy selects may reach anything.
+    """
+    policies = [d for d in docs if d.get("kind") == "NetworkPolicy" and namespace_of(d) == pod.namespace
+                and "Egress" in _policy_types(d)
+                and selector_matches(d["spec"].get("podSelector", {}), pod.labels)]
+    if not policies:
+        return True
+    for policy in policies:
+        for rule in policy["spec"].get("egress") or []:
+            if not rule.get("ports"):
+                return True
+            for p in rule["ports"]:
+                if p.get("protocol", "TCP") != protocol:
+                    continue
+                first = p.get("port")
+                if first is None:
+                    return True
+                if isinstance(first, int) and first <= port <= p.get("endPort", first):
+                    return True
+    return False
+
+
+def store_egress_errors(docs: list[dict], runtime_classes: list[dict], spin: dict) -> list[str]:
+    """The network policies let the tracking server reach the servers its settings name, and DNS."""
+    problems = []
+    for pod, _c, env in _tracking_containers(docs, runtime_classes, spin):
+        needs_dns = False
+        for setting, host, port in _store_destinations(env):
+            if not egress_allows(docs, pod, port):
+                problems.append(f"{ident(pod.owner)} may not open TCP port {port} ({setting} {host}): "
+                                f"no egress rule of its NetworkPolicies allows it")
+            try:
+                ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                needs_dns = True
+        if needs_dns and not egress_allows(docs, pod, 53, "UDP"):
+            problems.append(f"{ident(pod.owner)} may not resolve its store's host names: "
+                            f"no egress rule allows DNS (UDP 53)")
+    return problems
+
+
 def all_cross_reference_errors(docs: list[dict], runtime_classes: list[dict], spin: dict) -> list[str]:
     return (
         namespace_errors(docs)
@@ -612,6 +803,9 @@ def all_cross_reference_errors(docs: list[dict], runtime_classes: list[dict], sp
         + reference_errors(docs)
         + selector_errors(docs)
         + storage_errors(docs, runtime_classes, spin)
+        + replica_store_errors(docs, runtime_classes, spin)
+        + store_setting_errors(docs, runtime_classes, spin)
+        + store_egress_errors(docs, runtime_classes, spin)
     )
 
 
