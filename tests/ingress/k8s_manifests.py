@@ -91,16 +91,18 @@ def render(kustomization_dir: Path) -> list[dict]:
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
 
 
-def copy_k8s_tree(dest: Path) -> Path:
+def copy_k8s_tree(dest: Path, own_settings: bool = False) -> Path:
     """A copy of k8s/ with each production secrets file filled from its example.
 
     The real files are git-ignored (they hold production keys and passwords);
-    rendering needs them.
+    rendering needs them. With `own_settings`, real files that exist are kept,
+    so that the checks look at the settings an operator is about to apply.
     """
     tree = dest / "k8s"
     shutil.copytree(K8S, tree)
     for example in (tree / "overlays" / "production").glob("*.env.example"):
-        shutil.copy(example, example.with_suffix(""))
+        if not (own_settings and example.with_suffix("").exists()):
+            shutil.copy(example, example.with_suffix(""))
     return tree
 
 
@@ -813,7 +815,7 @@ if __name__ == "__main__":  # python tests/ingress/k8s_manifests.py: check every
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        tree = copy_k8s_tree(Path(tmp))
+        tree = copy_k8s_tree(Path(tmp), own_settings=True)
         rcs = load_yaml_file(RUNTIMECLASS)
         spin_manifest = load_spin_manifest()
         failed = False
