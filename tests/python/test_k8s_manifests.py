@@ -89,15 +89,16 @@ def env_file(path: Path) -> dict:
     return dict(line.split("=", 1) for line in lines)
 
 
-def egress_ports(docs, deployment) -> set[tuple[str, int]] | None:
+def egress_ports(docs, deployment) -> set[tuple[str, int | str]] | None:
     """(protocol, port) pairs the Deployment's pods may open; None when no policy limits egress."""
     labels = obj(docs, "Deployment", deployment)["spec"]["template"]["metadata"]["labels"]
     policies = [d for d in docs if d["kind"] == "NetworkPolicy" and "Egress" in d["spec"]["policyTypes"]
                 and km.selector_matches(d["spec"]["podSelector"], labels)]
     if not policies:
         return None
-    return {(p.get("protocol", "TCP"), p["port"])
-            for pol in policies for rule in pol["spec"].get("egress") or [] for p in rule["ports"]}
+    any_port = [{"protocol": "any", "port": "any"}]
+    return {(p.get("protocol", "TCP"), p.get("port", "any"))
+            for pol in policies for rule in pol["spec"].get("egress") or [] for p in rule.get("ports") or any_port}
 
 
 # ------------------------------------------------------------ the real manifests
