@@ -1,17 +1,20 @@
-//! The Spin entry point: opens the database, migrates it if needed, streams artifact
+//! The Spin entry point: opens the database (`store::select`: Spin SQLite or PostgreSQL,
+//! by the `database_url` variable), migrates it if needed, streams artifact
 //! uploads/downloads (the proxy's and the web UI's) chunk by chunk, and hands every other
 //! request to the router with its body buffered (bounded).
 
 use crate::error::{ApiResult, MlflowError};
 use crate::handlers::artifacts as artifact_http;
+use crate::handlers::server_info::unusable_store;
 use crate::handlers::web_ui::artifact_files;
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::artifacts as artifact_service;
 use crate::store::artifacts::StoredFile;
+use crate::store::db::Db;
 use crate::store::migrations::ensure_schema;
-use crate::store::spin::SpinDb;
+use crate::store::select;
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
@@ -23,14 +26,14 @@ const MAX_BUFFERED_BODY: usize = 16 << 20;
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let method = Method::parse(&method_name(&req));
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
-    let db = match SpinDb::open_default() {
+    let path = path_and_query.split('?').next().unwrap_or("/").to_string();
+    let db = match select::open() {
         Ok(db) => db,
-        Err(e) => return send(out, ApiResponse::error(&e.into())),
+        Err(e) => return send(out, unusable_store(&path, e)),
     };
     if let Err(e) = ensure_schema(&db) {
         return send(out, ApiResponse::error(&e));
     }
-    let path = path_and_query.split('?').next().unwrap_or("/").to_string();
     if let Some(target) = artifact_http::streaming_target(method, &path) {
         let target = target.to_string();
         return match method {
@@ -90,7 +93,7 @@ async fn read_body(req: IncomingRequest) -> ApiResult<Vec<u8>> {
 
 /// Streams the request body into the store in CHUNK_SIZE pieces: memory stays at about
 /// one chunk whatever the file size.
-async fn upload(db: &SpinDb, target: &str, req: IncomingRequest) -> ApiResult<ApiResponse> {
+async fn upload(db: &dyn Db, target: &str, req: IncomingRequest) -> ApiResult<ApiResponse> {
     let (path, blob) = artifact_service::begin_upload(db, target)?;
     let result = async {
         let mut stream = req.into_body_stream();
@@ -130,7 +133,7 @@ async fn upload(db: &SpinDb, target: &str, req: IncomingRequest) -> ApiResult<Ap
 }
 
 /// Streams a stored file out chunk by chunk.
-async fn download(db: &SpinDb, target: &str, out: ResponseOutparam) {
+async fn download(db: &dyn Db, target: &str, out: ResponseOutparam) {
     match artifact_service::open_proxied(db, target) {
         Ok((path, file)) => stream_file(db, &path, file, out).await,
         Err(e) => send(out, ApiResponse::error(&e)),
@@ -138,7 +141,7 @@ async fn download(db: &SpinDb, target: &str, out: ResponseOutparam) {
 }
 
 /// Streams an opened file (`path` is its store path) out chunk by chunk.
-async fn stream_file(db: &SpinDb, path: &str, file: StoredFile, out: ResponseOutparam) {
+async fn stream_file(db: &dyn Db, path: &str, file: StoredFile, out: ResponseOutparam) {
     let headers = artifact_http::download_headers(path, file.size);
     let response = OutgoingResponse::new(fields(&headers));
     let _ = response.set_status_code(200);

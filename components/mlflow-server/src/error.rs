@@ -99,32 +99,86 @@ impl fmt::Display for MlflowError {
 
 impl std::error::Error for MlflowError {}
 
-/// A database failure reported by the backend.
+/// A database failure reported by the backend. PostgreSQL backends end their text with
+/// the failure's SQLSTATE (`… (SQLSTATE xxxxx)`), which [`StoreFailure::of`] reads; a
+/// connection that cannot be made or is lost is `08001` or `08006`, the standard codes
+/// a client reports for those.
 #[derive(Debug, Clone)]
 pub struct StoreError(pub String);
 
-impl From<StoreError> for MlflowError {
-    /// The backend's text (which may quote the statement and its values) goes to stderr
-    /// only: answers carry a generic message, so no SQL or stored data leaks to clients.
-    fn from(e: StoreError) -> Self {
-        eprintln!("mlflow-server: database error: {}", e.0);
-        // A busy database is transient: 503 makes the MLflow client retry.
-        if e.0.contains("locked") || e.0.contains("busy") || postgres_transient(&e.0) {
-            MlflowError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "The database is busy; try again.",
-            )
-        } else {
-            MlflowError::internal("Internal database error; the server log has the details.")
+/// What a database failure means for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFailure {
+    /// Another writer holds the lock (SQLite), or PostgreSQL aborted the transaction to
+    /// resolve a conflict with one (serialization failure, deadlock): nothing was
+    /// written, and the transaction may run again.
+    Conflict,
+    /// The database cannot be reached or refuses work for now (server down, connection
+    /// lost or refused, shutting down or starting, out of connections).
+    Unavailable,
+    /// Anything else: the statement itself failed.
+    Failed,
+}
+
+impl StoreFailure {
+    pub fn of(e: &StoreError) -> StoreFailure {
+        let text = e.0.as_str();
+        let Some(code) = sqlstate(text) else {
+            // SQLite's SQLITE_BUSY ("database is locked").
+            return if text.contains("locked") || text.contains("busy") {
+                StoreFailure::Conflict
+            } else {
+                StoreFailure::Failed
+            };
+        };
+        match code {
+            "40001" | "40P01" => StoreFailure::Conflict,
+            // Connection exceptions; admin and crash shutdown, "cannot connect now"
+            // (starting up), "database is being dropped"; insufficient resources
+            // (too many connections, disk full, out of memory).
+            _ if code.starts_with("08") || code.starts_with("53") => StoreFailure::Unavailable,
+            "57P01" | "57P02" | "57P03" | "57P04" => StoreFailure::Unavailable,
+            _ => StoreFailure::Failed,
         }
     }
 }
 
-/// Whether a PostgreSQL backend's error text (`… (SQLSTATE xxxxx)`) is a serialization
-/// failure or deadlock: the transaction was aborted, nothing was written, and the
-/// request may be tried again.
-fn postgres_transient(message: &str) -> bool {
-    message.ends_with("(SQLSTATE 40001)") || message.ends_with("(SQLSTATE 40P01)")
+/// The SQLSTATE at the end of a PostgreSQL backend's error text.
+fn sqlstate(text: &str) -> Option<&str> {
+    let code = text.strip_suffix(')')?.rsplit_once("(SQLSTATE ")?.1;
+    (code.len() == 5).then_some(code)
+}
+
+const CONFLICT_MESSAGE: &str = "The database is busy; try again.";
+const UNAVAILABLE_MESSAGE: &str = "The database is unavailable; try again.";
+
+impl From<StoreError> for MlflowError {
+    /// The backend's text (which may quote the statement and its values) goes to stderr
+    /// only: answers carry a generic message, so no SQL or stored data leaks to clients.
+    /// Transient failures are 503 `TEMPORARILY_UNAVAILABLE`, which the MLflow client
+    /// retries.
+    fn from(e: StoreError) -> Self {
+        eprintln!("mlflow-server: database error: {}", e.0);
+        match StoreFailure::of(&e) {
+            StoreFailure::Conflict => {
+                MlflowError::new(ErrorCode::TemporarilyUnavailable, CONFLICT_MESSAGE)
+            }
+            StoreFailure::Unavailable => {
+                MlflowError::new(ErrorCode::TemporarilyUnavailable, UNAVAILABLE_MESSAGE)
+            }
+            StoreFailure::Failed => {
+                MlflowError::internal("Internal database error; the server log has the details.")
+            }
+        }
+    }
+}
+
+impl MlflowError {
+    /// Whether this is a database conflict ([`StoreFailure::Conflict`]): the
+    /// transaction that met it wrote nothing and may run again.
+    pub fn is_store_conflict(&self) -> bool {
+        self.code == ErrorCode::TemporarilyUnavailable && self.message == CONFLICT_MESSAGE
+    }
 }
 
 /// Returns the non-empty value of a required field or the MLflow "missing" error.
@@ -151,6 +205,39 @@ mod tests {
         }
         assert_eq!(ErrorCode::ResourceAlreadyExists.http_status(), 400);
         assert_eq!(ErrorCode::ResourceDoesNotExist.http_status(), 404);
+    }
+
+    #[test]
+    fn store_failures_are_classified_by_sqlstate() {
+        use StoreFailure::*;
+        for (text, failure) in [
+            ("database is locked", Conflict),
+            ("could not serialize access (SQLSTATE 40001)", Conflict),
+            ("deadlock detected (SQLSTATE 40P01)", Conflict),
+            ("connection refused (SQLSTATE 08001)", Unavailable),
+            ("connection closed (SQLSTATE 08006)", Unavailable),
+            ("terminating connection (SQLSTATE 57P01)", Unavailable),
+            ("too many clients (SQLSTATE 53300)", Unavailable),
+            ("duplicate key (SQLSTATE 23505)", Failed),
+            ("syntax error at end of input", Failed),
+            ("value (SQLSTATE 08001) in the middle", Failed),
+        ] {
+            let of = StoreFailure::of(&StoreError(text.into()));
+            assert_eq!(of, failure, "{text}");
+        }
+    }
+
+    #[test]
+    fn transient_store_failures_are_503_and_only_conflicts_retry() {
+        let conflict: MlflowError = StoreError("deadlock detected (SQLSTATE 40P01)".into()).into();
+        assert_eq!(conflict.status(), 503);
+        assert!(conflict.is_store_conflict());
+        let down: MlflowError = StoreError("connection closed (SQLSTATE 08006)".into()).into();
+        assert_eq!(down.status(), 503);
+        assert_eq!(down.code, ErrorCode::TemporarilyUnavailable);
+        assert!(!down.is_store_conflict());
+        let unique: MlflowError = StoreError("duplicate key (SQLSTATE 23505)".into()).into();
+        assert_eq!(unique.status(), 500);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! HTTP handlers of `/health`, `/version` and `/api/3.0/mlflow/server-info` (constant
-//! answers: no service or store behind them).
+//! HTTP handlers of `/health` (the store's check), `/version` and
+//! `/api/3.0/mlflow/server-info` (constant answers).
 
-use crate::error::ApiResult;
+use crate::error::{ApiResult, MlflowError, StoreError};
 use crate::http::route::{route, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::services::health;
 
 pub const ROOT_ROUTES: &[Route] = &[
     route(Method::Get, "health", health),
@@ -17,8 +18,33 @@ pub const V3_ROUTES: &[Route] = &[route(Method::Get, "server-info", server_info)
 /// endpoints (which need a server >= 3.4) that we do not serve.
 pub const MLFLOW_VERSION: &str = "2.9.2";
 
-fn health(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    Ok(ApiResponse::text(200, "OK"))
+/// 200 `OK` when the database answers, else 503 with the reason (a readiness check).
+/// Under the whole app iris-api owns `/health`; a deployment that runs mlflow-server
+/// alone (its Kubernetes pods, `--component-id mlflow-server`) answers it here.
+fn health(ctx: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
+    Ok(match health::check_store(ctx.db) {
+        Ok(()) => ApiResponse::text(200, "OK"),
+        Err(e) => unusable_store_health(&e),
+    })
+}
+
+fn unusable_store_health(e: &StoreError) -> ApiResponse {
+    eprintln!("mlflow-server: health: the database is unusable: {}", e.0);
+    ApiResponse::text(
+        503,
+        &format!("mlflow-server cannot use its database: {}\n", e.0),
+    )
+}
+
+/// The answer to a request when the database cannot be opened: `/health` says why
+/// (the operator's view), every other path gets the MLflow error, 503 when the failure
+/// is transient.
+pub fn unusable_store(path: &str, e: StoreError) -> ApiResponse {
+    if path.trim_end_matches('/') == "/health" {
+        unusable_store_health(&e)
+    } else {
+        ApiResponse::error(&MlflowError::from(e))
+    }
 }
 
 fn version(_: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {

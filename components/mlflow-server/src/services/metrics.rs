@@ -26,7 +26,7 @@ pub fn log_metric(db: &dyn Db, m: &wire::LogMetric) -> ApiResult<()> {
     } else {
         transaction(db, || {
             get_active_run(db, run_id)?;
-            store::insert(db, run_id, &[point])
+            store::insert(db, run_id, std::slice::from_ref(&point))
         })?;
     }
     Ok(())

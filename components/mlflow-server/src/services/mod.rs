@@ -5,13 +5,14 @@
 //! Dependencies between services run one way: `validation` ← `registry_validation`;
 //! `experiments` ← `runs` ← `metrics`; `experiments` ← `logged_models`;
 //! `registered_models` ← `model_versions` (which also uses `runs` and `logged_models`) ←
-//! `aliases`; `datasets` stands alone. Tracking services never use registry ones.
+//! `aliases`; `datasets` and `health` stand alone. Tracking services never use registry ones.
 
 pub mod aliases;
 pub mod artifact_paths;
 pub mod artifacts;
 pub mod datasets;
 pub mod experiments;
+pub mod health;
 pub mod logged_models;
 pub mod metrics;
 pub mod model_versions;

@@ -232,7 +232,7 @@ pub fn log_param(db: &dyn Db, m: &wire::RunKeyValue) -> ApiResult<()> {
     })?;
     transaction(db, || {
         get_active_run(db, run_id)?;
-        write_params(db, run_id, &[p])
+        write_params(db, run_id, std::slice::from_ref(&p))
     })
 }
 
@@ -247,7 +247,7 @@ pub fn set_tag(db: &dyn Db, m: &wire::RunKeyValue) -> ApiResult<()> {
     })?;
     transaction(db, || {
         get_active_run(db, run_id)?;
-        write_tags(db, run_id, &[t])
+        write_tags(db, run_id, std::slice::from_ref(&t))
     })
 }
 
@@ -384,7 +384,7 @@ pub fn log_model(db: &dyn Db, m: &wire::LogModel) -> ApiResult<()> {
         let mut history: Vec<serde_json::Value> = tag_store::value(db, run_id, HISTORY_TAG)?
             .and_then(|value| serde_json::from_str(&value).ok())
             .unwrap_or_default();
-        history.push(model);
+        history.push(model.clone());
         let value = serde_json::to_string(&history).unwrap_or_default();
         write_tags(db, run_id, &[(HISTORY_TAG.to_string(), value)])
     })

@@ -160,13 +160,38 @@ pub trait DbExt: Db {
 }
 impl<T: Db + ?Sized> DbExt for T {}
 
+/// How many times a PostgreSQL transaction runs again after the server aborted it to
+/// resolve a conflict with another writer (deadlock, serialization failure), before the
+/// conflict is answered as 503 (which the client retries in turn).
+const CONFLICT_RETRIES: usize = 3;
+
 /// Runs `f` inside `BEGIN IMMEDIATE … COMMIT` (SQLite) or `BEGIN … COMMIT` (PostgreSQL),
 /// rolling back on error, so a multi-statement write is all-or-nothing; on SQLite
 /// concurrent writers queue on the write lock up front, on PostgreSQL on the rows they
 /// write (see `model_versions::next_number` for the one read-then-write that needs more).
+/// On PostgreSQL a transaction aborted by a conflict runs again, up to
+/// [`CONFLICT_RETRIES`] times, so `f` must do the same work each time it is called.
 pub fn transaction<T>(
     db: &dyn Db,
-    f: impl FnOnce() -> Result<T, MlflowError>,
+    mut f: impl FnMut() -> Result<T, MlflowError>,
+) -> Result<T, MlflowError> {
+    let mut retries = match db.dialect() {
+        Dialect::Postgres => CONFLICT_RETRIES,
+        // SQLite waits for the lock statement by statement (`spin::SpinDb`).
+        Dialect::Sqlite => 0,
+    };
+    loop {
+        match attempt(db, &mut f) {
+            Err(e) if retries > 0 && e.is_store_conflict() => retries -= 1,
+            result => return result,
+        }
+    }
+}
+
+/// One run of a transaction: `f` between BEGIN and COMMIT, or ROLLBACK on error.
+fn attempt<T>(
+    db: &dyn Db,
+    f: &mut impl FnMut() -> Result<T, MlflowError>,
 ) -> Result<T, MlflowError> {
     db.exec(db.dialect().begin(), &[])?;
     match f() {

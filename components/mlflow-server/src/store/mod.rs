@@ -22,6 +22,7 @@ pub mod model_versions;
 #[cfg(test)]
 pub mod native;
 pub mod params;
+pub mod pg_errors;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 pub mod pg_native;
 #[cfg(target_arch = "wasm32")]
@@ -30,6 +31,7 @@ pub mod pg_sql;
 pub mod registered_models;
 pub mod runs;
 pub mod schema;
+pub mod select;
 #[cfg(target_arch = "wasm32")]
 pub mod spin;
 pub mod tags;

@@ -4,6 +4,7 @@
 //! [`placeholders`].
 
 use super::db::{Db, Dialect, Row, SqlValue};
+use super::pg_errors;
 use super::pg_sql::placeholders;
 use crate::error::StoreError;
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
@@ -17,7 +18,7 @@ impl PgNativeDb {
     /// Connects to `url`; with `schema`, creates it and works in it only (each test gets
     /// a schema of its own in the one server).
     pub fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let err = |e: tokio_postgres::Error| StoreError(e.to_string());
+        let err = |e: tokio_postgres::Error| StoreError(pg_errors::cannot_connect(&e.to_string()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -143,10 +144,11 @@ impl Db for PgNativeDb {
     }
 }
 
-/// The server's message with its SQLSTATE (the driver's own text is only "db error").
+/// The server's message with its SQLSTATE (the driver's own text is only "db error"),
+/// or a lost connection marked as such (`pg_errors`).
 fn pg_error(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        None => e.to_string(),
+        Some(db) => pg_errors::server_error(db.message(), db.code().code()),
+        None => pg_errors::client_error(&format!("{e:?}")),
     }
 }

@@ -2,6 +2,7 @@
 //! component when `database_url` names a PostgreSQL server.
 
 use super::db::{Db, Dialect, Row, SqlValue};
+use super::pg_errors;
 use super::pg_sql::placeholders;
 use crate::error::StoreError;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
@@ -16,7 +17,7 @@ impl SpinPgDb {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Connection::open(url)
             .map(|conn| SpinPgDb { conn })
-            .map_err(|e| StoreError(format!("cannot connect to PostgreSQL: {e:?}")))
+            .map_err(|e| StoreError(pg_error(e)))
     }
 }
 
@@ -70,12 +71,15 @@ impl Db for SpinPgDb {
     }
 }
 
-/// The server's message with its SQLSTATE, which `StoreError`'s conversion reads.
+/// The server's message with its SQLSTATE, or what the connection's failure means
+/// (`pg_errors`), as `StoreError`'s conversion reads it.
 fn pg_error(e: PgError) -> String {
     match e {
         PgError::QueryFailed(QueryError::DbError(db)) => {
-            format!("{} (SQLSTATE {})", db.message, db.code)
+            pg_errors::server_error(&db.message, &db.code)
         }
+        PgError::QueryFailed(QueryError::Text(text)) => pg_errors::client_error(&text),
+        PgError::ConnectionFailed(reason) => pg_errors::cannot_connect(&reason),
         other => format!("{other:?}"),
     }
 }
