@@ -7,8 +7,11 @@
 //! - `bench load URL ...`: the load generator alone (like wrk, with POST bodies).
 //! - `bench floor --listen ADDR`: the native HTTP floor server.
 //! - `bench timing URL ...`: medians of a route's `Server-Timing` parts.
+//! - `bench pages --spin-bin PATH -f spin.toml --component ID PATH ...`: the pages of
+//!   linear memory one request costs the component under real Spin.
 
 mod client;
+mod fault_trace;
 mod floor;
 mod harness;
 mod hostfig;
@@ -17,7 +20,9 @@ mod launch;
 mod loadgen;
 mod machine;
 mod manifest;
+mod memory_slots;
 mod options;
+mod pages;
 mod paths;
 mod predict;
 mod procs;
@@ -34,6 +39,7 @@ mod storage_names;
 mod systems;
 mod timing;
 mod tracking;
+mod wasm_stack;
 mod web_ui;
 mod wrk;
 
@@ -119,6 +125,40 @@ enum Cmd {
         #[arg(short = 'H', long = "header")]
         headers: Vec<String>,
     },
+    /// Count the pages of linear memory one request costs a component under real Spin:
+    /// those Spin's reset rewrites afterwards and those the request writes, by region
+    /// (stack, memory image, heap). Root only; prints JSON.
+    Pages {
+        /// The Spin CLI.
+        #[arg(long, env = "SPIN_BIN", value_name = "PATH")]
+        spin_bin: PathBuf,
+        /// The app's manifest.
+        #[arg(short = 'f', long, default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// The component measured (Spin serves it alone: `--component-id`).
+        #[arg(long)]
+        component: String,
+        /// Path of the request, e.g. `/predict`.
+        path: String,
+        /// A request body; the method becomes POST.
+        #[arg(long)]
+        body: Option<String>,
+        /// Extra header, `name: value` (repeatable).
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Requests before the measured one.
+        #[arg(short = 'w', long, default_value_t = 5)]
+        warmup: usize,
+        /// Path that answers 200 once Spin is ready.
+        #[arg(long, default_value = "/health")]
+        ready_path: String,
+        /// Environment of `spin up`, `NAME=value` (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
+        /// `spin up --runtime-config-file`.
+        #[arg(long)]
+        runtime_config_file: Option<PathBuf>,
+    },
     /// Serve fixed bytes on every request (the HTTP floor of this machine).
     Floor {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -190,6 +230,46 @@ fn main() -> Result<()> {
             let spec = load_spec(&url, body, &headers)?;
             let parts = rt.block_on(timing::run(&spec, warmup, requests.max(1)))?;
             println!("{}", serde_json::to_string_pretty(&parts)?);
+        }
+        Cmd::Pages {
+            spin_bin,
+            manifest,
+            component,
+            path,
+            body,
+            headers,
+            warmup,
+            ready_path,
+            env,
+            runtime_config_file,
+        } => {
+            let env = env
+                .iter()
+                .map(|e| {
+                    e.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .context("--env takes NAME=VALUE")
+                })
+                .collect::<Result<_>>()?;
+            let spin_args = runtime_config_file
+                .map(|f| vec!["--runtime-config-file".into(), f.display().to_string()])
+                .unwrap_or_default();
+            let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let opts = pages::Options {
+                spin_bin,
+                manifest: std::path::absolute(manifest)?,
+                component,
+                spin_args,
+                env,
+                ready_path,
+                warmup,
+                path,
+                body,
+                headers,
+                spin_cache: repo.join("target/bench-spin-cache"),
+            };
+            let report = rt.block_on(pages::run(&opts))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Cmd::Floor { listen, body } => rt.block_on(floor::serve(listen, body.into()))?,
     }

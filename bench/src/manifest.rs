@@ -98,6 +98,25 @@ pub fn local_sources(manifest: &str, dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The local `source` of `[component.<id>]` in `manifest` (the text of a spin.toml in
+/// `dir`), resolved against `dir`.
+pub fn component_source(manifest: &str, dir: &Path, id: &str) -> Option<PathBuf> {
+    let target = format!("component.{id}");
+    let mut section = String::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if let Some(s) = section_of(trimmed) {
+            section = s;
+        }
+        if section == target {
+            if let Some(path) = source_value(trimmed).filter(|p| !p.contains("://")) {
+                return Some(dir.join(path));
+            }
+        }
+    }
+    None
+}
+
 /// The manifest of another checkout of this app (`--baseline-app DIR`), served as it
 /// is: `DIR/spin.toml`, once every local file it serves is there (its components are
 /// built), else an error naming what is missing.
@@ -205,6 +224,17 @@ pub fn rewrite_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_component_source_is_found_in_its_own_section() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let text = fs::read_to_string(repo.join("spin.toml")).unwrap();
+        assert_eq!(
+            component_source(&text, repo, "iris-api"),
+            Some(repo.join("target/wasm32-wasip2/wasm-release/iris_api.preinit.wasm"))
+        );
+        assert_eq!(component_source(&text, repo, "nope"), None);
+    }
 
     #[test]
     fn toml_strings_are_escaped() {

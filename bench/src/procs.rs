@@ -163,7 +163,7 @@ pub fn tree_rss_kib(root: u32) -> u64 {
 }
 
 /// `root` and every descendant.
-fn tree_pids(root: u32) -> Vec<u32> {
+pub fn tree_pids(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = fs::read_dir("/proc") {
         for entry in entries.flatten() {
