@@ -929,6 +929,37 @@ fn connections_need_an_allowed_reachable_server() {
     );
 }
 
+/// A server that accepts connections and never answers (a stalled or
+/// blackholed database): opening a connection fails after the host's
+/// timeouts instead of holding the request for good. Spin sets no timeout
+/// there, so `spin_3_6_3_answers_the_same` leaves this case out.
+#[test]
+fn a_server_that_never_answers_is_a_connection_failure() {
+    let pg = test_postgres::start(false);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Accepted connections are kept open, unanswered, until the test ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = spinflow(&manifest(dir.path(), &pg, port), &[]);
+    let ok = json!([query("SELECT 1 AS one", json!([]))]);
+    check(
+        &app,
+        &[case(
+            "server never answers",
+            4,
+            &format!("postgres://postgres:x@127.0.0.1:{port}/postgres?sslmode=disable"),
+            ok,
+            &[r#"{"open":"Error::ConnectionFailed(\"Timeout occurred while creating a new object"#],
+        )],
+    );
+}
+
 /// TLS cases against a server with TLS: verified against the system's trust
 /// store (`SSL_CERT_FILE` for the host process names the test's CA, when given).
 fn tls_cases(pg: &Postgres, trusted: bool) -> Vec<Case> {

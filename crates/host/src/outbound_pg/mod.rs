@@ -13,6 +13,13 @@
 //! connection strings kept, the least recently used pool dropped beyond),
 //! and are cleaned when handed back. TLS is used unless the string says
 //! `sslmode=disable` (`tls`).
+//!
+//! Unlike Spin, which sets no timeout, nothing here waits without bound on a
+//! server that does not answer: a TCP connect gives up after
+//! [`CONNECT_TIMEOUT`] (unless the string sets `connect_timeout`), making a
+//! connection (TLS and login included) after [`CREATE_TIMEOUT`], checking a
+//! pooled one after [`RECYCLE_TIMEOUT`], and waiting for a free one after
+//! [`WAIT_TIMEOUT`]. The guest sees each as `connection-failed`.
 
 // Results carry 4.0.0's `error` as is: its size is the interface's.
 #![allow(clippy::result_large_err)]
@@ -30,9 +37,10 @@ mod values;
 use crate::outbound_http::OutboundHooks;
 use anyhow::{Context, Result};
 use bindings::spin::postgres4_0_0::postgres as v4;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use futures::TryStreamExt;
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::NoTls;
@@ -73,6 +81,14 @@ const MAX_RESULT_BYTES: usize = 128 << 20;
 const POOL_SIZE: usize = 64;
 /// Pools kept, one per connection string (Spin's).
 const POOLS_KEPT: usize = 16;
+/// Longest wait for a TCP connection to a server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a new connection, TLS handshake and login included.
+const CREATE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest check of a pooled connection before it is handed out again.
+const RECYCLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a connection when all of a pool's are in use.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Whether the component may reach every host `address` names; checked as
 /// Spin 3.6.3 checks it, quirks included: the port is the one at the host's
@@ -122,9 +138,12 @@ async fn pool(address: &str) -> Result<Pool> {
     if let Some(pool) = cached_pool(address) {
         return Ok(pool);
     }
-    let config: tokio_postgres::Config = address
+    let mut config: tokio_postgres::Config = address
         .parse()
         .context("parsing Postgres connection string")?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Clean,
     };
@@ -135,6 +154,10 @@ async fn pool(address: &str) -> Result<Pool> {
     };
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
+        .runtime(Runtime::Tokio1)
+        .create_timeout(Some(CREATE_TIMEOUT))
+        .recycle_timeout(Some(RECYCLE_TIMEOUT))
+        .wait_timeout(Some(WAIT_TIMEOUT))
         .build()
         .context("building Postgres connection pool")?;
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
