@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The MLflow 2.9 client of the reference deployment (py-test-mlflow29, and the 2.9 paging check).
 VENV29 := .venv-mlflow29
 
-.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 test-reliability lint
+.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 py-test-postgres test-postgres test-reliability lint
 
 ## Build everything and run the whole app on 127.0.0.1:3000 (runtime-config.toml:
 ## iris-api's key-value store in memory, tracking data on disk under .spin/).
@@ -31,7 +31,7 @@ components-p3: components
 	$(SPINFLOW) build -f spin-wasip3.toml
 
 ## Run every test: Rust unit and end-to-end tests, then the Python suites.
-test: test-deps build components-p3 venv rust-test py-test py-test-mlflow29
+test: test-deps build components-p3 venv rust-test py-test py-test-mlflow29 py-test-postgres
 
 test-deps:
 	bash scripts/install-test-deps.sh
@@ -47,8 +47,21 @@ $(VENV)/.installed: tests/python/requirements.txt
 rust-test: build components-p3
 	cargo test --release --workspace
 
-py-test: build components-p3 venv $(VENV29)/.installed
+py-test: build components-p3 venv $(VENV29)/.installed test-postgres
 	$(VENV)/bin/pytest tests/python -q
+
+## The tests' own PostgreSQL server (crates/test-postgres), for the Python suites on PostgreSQL.
+test-postgres:
+	cargo build --release -p test-postgres
+
+## The tracking and registry suites again with mlflow-server's data in PostgreSQL: one server
+## for the session (target/release/test-postgres), a database of its own per app, and the
+## session's app as two `spinflow up` replicas on one database behind a round-robin proxy.
+PG_SUITES := $(addprefix tests/python/,test_tracking.py test_tracking_artifacts.py \
+	test_tracking_concurrency.py test_registry_client.py test_registry_loop.py \
+	test_iris_registry.py test_graphql.py test_reliability_tracking.py)
+py-test-postgres: build components-p3 venv test-postgres
+	SPINFLOW_TEST_STORE=postgres SPINFLOW_TEST_REPLICAS=2 $(VENV)/bin/pytest $(PG_SUITES) -q
 
 ## The reliability suite alone (issue 21): stalled and idle clients, kill -9 mid-upload and
 ## mid-log-batch, oversized requests, user errors, and the property tests of the input

@@ -4,7 +4,11 @@
 //! scripts/install-test-deps.sh), a cluster in a temporary directory with C
 //! collation (text sorts by bytes, as SQLite's BINARY), a free loopback port, TLS
 //! on request, run as `nobody` when the tests run as root (initdb refuses root),
-//! and a fast shutdown when dropped (or when the test's thread dies).
+//! and a fast shutdown when dropped (or when the test's thread dies). A
+//! server can be stopped and started again on its port and data (a database
+//! outage), and hands out databases of their own (`CREATE DATABASE`) to tests
+//! that share it. The `test-postgres` program offers the same to the Python
+//! tests (src/main.rs).
 //! Without PostgreSQL's programs a test fails, saying so; it never skips.
 
 use std::path::{Path, PathBuf};
@@ -17,24 +21,17 @@ pub const PASSWORD: &str = "spinflow-test-pw";
 /// A PostgreSQL server of the test's own, in a temporary directory; stopped
 /// (fast shutdown) and removed when dropped.
 pub struct Postgres {
-    child: Child,
+    /// The running server; `None` while stopped.
+    child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    bin: PathBuf,
+    tls: bool,
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -63,6 +60,55 @@ impl Postgres {
     /// The CA that signed the server's certificate (TLS servers only).
     pub fn ca(&self) -> PathBuf {
         self.dir.path().join("ca.crt")
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended) and waits
+    /// until it has exited; the data stays. Nothing happens if it is stopped.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts a stopped server again, on the same port and data; panics with
+    /// the reason when it cannot (the port taken meanwhile, for one).
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            match spawn(&self.bin, self.dir.path(), self.port, self.tls) {
+                Ok(child) => self.child = Some(child),
+                Err(log) => panic!("PostgreSQL did not start again on {}:\n{log}", self.port),
+            }
+        }
+    }
+
+    /// Creates the database `name` (letters, digits and `_`) and returns its
+    /// `postgres://` URL.
+    pub fn create_database(&self, name: &str) -> String {
+        assert!(
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "database names here are letters, digits and _: {name:?}"
+        );
+        output_of(
+            Command::new(self.bin.join("createdb"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(["-U", "postgres", name])
+                .env("PGPASSWORD", PASSWORD),
+        );
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/{name}",
+            self.port
+        )
     }
 }
 
@@ -211,63 +257,71 @@ pub fn start(tls: bool) -> Postgres {
     }
     // A port found free may be taken by another test's server before ours
     // binds it: then ours exits, and another port is tried.
-    let log_path = dir.path().join("server.log");
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut last_log = String::new();
     for _ in 0..5 {
         let port = free_port();
-        let mut cmd = as_server_user(&bin.join("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .args(["-c", "fsync=off", "-c", "timezone=UTC"]);
-        if tls {
-            cmd.args(["-c", "ssl=on"])
-                .arg("-c")
-                .arg(format!(
-                    "ssl_cert_file={}",
-                    dir.path().join("server.crt").display()
-                ))
-                .arg("-c")
-                .arg(format!(
-                    "ssl_key_file={}",
-                    dir.path().join("server.key").display()
-                ));
-        }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("postgres").display()));
-        let mut child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let running = child.as_mut().unwrap();
-            if let Ok(Some(status)) = running.try_wait() {
-                let log = log();
-                if log.contains("could not bind") {
-                    break;
+        match spawn(&bin, dir.path(), port, tls) {
+            Ok(child) => {
+                return Postgres {
+                    child: Some(child),
+                    dir,
+                    port,
+                    bin,
+                    tls,
                 }
-                panic!("PostgreSQL exited ({status}) before accepting connections:\n{log}");
             }
-            // The server's own status line (8th of postmaster.pid), not a
-            // connection that another test's server could answer.
-            let status = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
-            if status.lines().nth(7).map(str::trim) == Some("ready") {
-                let child = child.take().unwrap();
-                return Postgres { child, dir, port };
-            }
-            if Instant::now() > deadline {
-                let _ = running.kill();
-                panic!(
-                    "PostgreSQL did not accept connections on {port}:\n{}",
-                    log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            Err(log) if log.contains("could not bind") => last_log = log,
+            Err(log) => panic!("PostgreSQL did not accept connections on {port}:\n{log}"),
         }
     }
-    panic!("PostgreSQL found no free port:\n{}", log());
+    panic!("PostgreSQL found no free port:\n{last_log}");
+}
+
+/// Runs the server of the cluster in `dir` on `port` and waits until it is
+/// ready; `Err` is its log when it exits or does not get ready in time.
+fn spawn(bin: &Path, dir: &Path, port: u16, tls: bool) -> Result<Child, String> {
+    let data = dir.join("data");
+    let log_path = dir.join("server.log");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut cmd = as_server_user(&bin.join("postgres"));
+    cmd.arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string()])
+        .args(["-c", "listen_addresses=127.0.0.1"])
+        .arg("-c")
+        .arg(format!("unix_socket_directories={}", dir.display()))
+        .args(["-c", "fsync=off", "-c", "timezone=UTC"]);
+    if tls {
+        cmd.args(["-c", "ssl=on"])
+            .arg("-c")
+            .arg(format!(
+                "ssl_cert_file={}",
+                dir.join("server.crt").display()
+            ))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", dir.join("server.key").display()));
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.join("postgres").display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("exited ({status}):\n{}", log()));
+        }
+        // The server's own status line (8th of postmaster.pid), not a
+        // connection that another test's server could answer.
+        let status = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+        if status.lines().nth(7).map(str::trim) == Some("ready") {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("not ready after 60 s:\n{}", log()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
