@@ -20,8 +20,6 @@ pub mod oip_datatype;
 mod parser_properties;
 pub mod predict_answer;
 pub mod preload;
-#[cfg(all(feature = "wasip2", target_arch = "wasm32"))]
-mod request_arena;
 pub mod scoring;
 pub mod serving;
 #[cfg(feature = "wasip2")]
@@ -60,9 +58,6 @@ mod preinit {
                     panic!("the model to bake cannot be served: {e}");
                 }
             }
-            // From here on, each instance allocates from its request's arena.
-            #[cfg(feature = "wasip2")]
-            crate::request_arena::reserve();
         }
     }
 
