@@ -64,6 +64,8 @@ pub struct Options {
 pub struct Report {
     pub component: String,
     pub request: String,
+    /// The measured request's status.
+    pub status: u16,
     /// The memory's size when the measured instance was dropped, in 4 KiB pages.
     pub memory_pages: u64,
     /// Every page of that memory, by region.
@@ -103,15 +105,15 @@ async fn measure(opts: &Options, work: &Path) -> Result<Report> {
     let server = start(opts, work, None).await?;
     let spec = opts.request(server.port)?;
     let outcome = async {
-        send(&spec, opts.warmup + 1).await?;
+        let status = send(&spec, opts.warmup + 1).await?;
         settle().await;
         let pid = trigger_pid(&server)?;
         let (slot, pages) = slot_in_use(pid)?;
-        Ok::<_, anyhow::Error>((slot, pages))
+        Ok::<_, anyhow::Error>((status, slot, pages))
     }
     .await;
     server.stop();
-    let (slot, rewritten) = outcome?;
+    let (status, slot, rewritten) = outcome?;
     let layout = Layout {
         stack_pages,
         image: slot.image.clone(),
@@ -150,6 +152,7 @@ async fn measure(opts: &Options, work: &Path) -> Result<Report> {
     Ok(Report {
         component: opts.component.clone(),
         request: format!("{} {}", spec.method, spec.path),
+        status,
         memory_pages: layout.memory_pages,
         layout: ByRegion::all(&layout),
         rewritten_at_reset: ByRegion::count(rewritten, &layout),
@@ -199,12 +202,14 @@ async fn start(opts: &Options, work: &Path, keep_resident: Option<&str>) -> Resu
     procs::start(launch, &state).await
 }
 
-/// Sends `spec` `n` times, one after another; each must answer 2xx.
-async fn send(spec: &RequestSpec, n: usize) -> Result<()> {
+/// Sends `spec` `n` times, one after another, and returns the last answer's status.
+/// A 5xx is an error (a trapped instance answers 500).
+async fn send(spec: &RequestSpec, n: usize) -> Result<u16> {
     let mut sender = loadgen::connect(&spec.authority).await?;
+    let mut last = 0;
     for _ in 0..n {
         let (status, body) = loadgen::send(&mut sender, spec.build()?).await?;
-        if !(200..300).contains(&status) {
+        if status >= 500 {
             let text = String::from_utf8_lossy(&body);
             bail!(
                 "{} {} answered {status}: {text:.300}",
@@ -212,8 +217,9 @@ async fn send(spec: &RequestSpec, n: usize) -> Result<()> {
                 spec.path
             );
         }
+        last = status;
     }
-    Ok(())
+    Ok(last)
 }
 
 /// Lets Spin drop the instance of the last answer (and reset its memory).
