@@ -1,6 +1,7 @@
 //! The one error mapper: the server's error type and its mapping to MLflow's `error_code`
 //! and HTTP status (reference table: mlflow-rest-api.md §1), and the mapping of database
-//! failures ([`StoreError`]) onto it. Every layer returns `Result<_, MlflowError>`;
+//! failures ([`StoreError`]) and object-store failures ([`ObjectStoreError`]) onto it.
+//! Every layer returns `Result<_, MlflowError>`;
 //! `http::ApiResponse::error` turns it into the JSON body the MLflow client expects.
 //!
 //! User mistakes must never become 5xx: the MLflow client retries 5xx for minutes.
@@ -181,6 +182,59 @@ impl MlflowError {
     }
 }
 
+/// A failure of the S3-compatible object store that holds the artifacts
+/// (`store::s3`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObjectStoreError {
+    /// No answer: connection refused, DNS failure, a timeout, a connection lost.
+    Unreachable(String),
+    /// The runtime refused the request: the endpoint is not in `allowed_outbound_hosts`.
+    Denied(String),
+    /// An error answer: its HTTP status and S3's `Code` and `Message`.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// An answer that is not what the S3 API promises.
+    Malformed(String),
+}
+
+impl From<ObjectStoreError> for MlflowError {
+    /// A missing object is the client's 404; a store that is down or overloaded is
+    /// 503, which the MLflow client retries; anything else (a missing bucket, refused
+    /// credentials) is the server's configuration: 500 with S3's code in the message.
+    fn from(e: ObjectStoreError) -> Self {
+        eprintln!("mlflow-server: artifact store error: {e:?}");
+        match e {
+            ObjectStoreError::Unreachable(detail) => MlflowError::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!("The artifact store is unreachable ({detail}); try again."),
+            ),
+            ObjectStoreError::Denied(detail) => {
+                MlflowError::internal(format!("The artifact store cannot be reached: {detail}"))
+            }
+            ObjectStoreError::Status {
+                status,
+                code,
+                message,
+            } => {
+                let text = format!("S3 error {code} (HTTP {status}): {message}");
+                if code == "NoSuchKey" {
+                    MlflowError::not_found(text)
+                } else if status >= 500 || code == "SlowDown" {
+                    MlflowError::new(ErrorCode::TemporarilyUnavailable, text)
+                } else {
+                    MlflowError::internal(text)
+                }
+            }
+            ObjectStoreError::Malformed(detail) => MlflowError::internal(format!(
+                "The artifact store sent an answer that cannot be read: {detail}"
+            )),
+        }
+    }
+}
+
 /// Returns the non-empty value of a required field or the MLflow "missing" error.
 pub fn required<'a>(value: &'a Option<String>, field: &str) -> ApiResult<&'a str> {
     match value.as_deref() {
@@ -238,6 +292,36 @@ mod tests {
         assert!(!down.is_store_conflict());
         let unique: MlflowError = StoreError("duplicate key (SQLSTATE 23505)".into()).into();
         assert_eq!(unique.status(), 500);
+    }
+
+    #[test]
+    fn object_store_errors_map_to_mlflow_codes() {
+        let status = |status: u16, code: &str| ObjectStoreError::Status {
+            status,
+            code: code.into(),
+            message: "m".into(),
+        };
+        let code = |e: ObjectStoreError| MlflowError::from(e).code;
+        assert_eq!(
+            code(status(404, "NoSuchKey")),
+            ErrorCode::ResourceDoesNotExist
+        );
+        assert_eq!(
+            code(status(503, "SlowDown")),
+            ErrorCode::TemporarilyUnavailable
+        );
+        assert_eq!(
+            code(status(500, "InternalError")),
+            ErrorCode::TemporarilyUnavailable
+        );
+        assert_eq!(
+            code(ObjectStoreError::Unreachable("refused".into())),
+            ErrorCode::TemporarilyUnavailable
+        );
+        let missing_bucket = MlflowError::from(status(404, "NoSuchBucket"));
+        assert_eq!(missing_bucket.code, ErrorCode::InternalError);
+        assert!(missing_bucket.message.contains("NoSuchBucket"));
+        assert_eq!(code(status(403, "AccessDenied")), ErrorCode::InternalError);
     }
 
     #[test]

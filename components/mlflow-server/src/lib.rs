@@ -15,7 +15,8 @@
 //!   tokens.
 //!
 //! Imports go handlers → services → store only, and no module imports one that imports it
-//! back. Only `entry` touches Spin's HTTP types; everything else runs natively in unit tests.
+//! back. Only `entry` and `artifact_streams` touch Spin's HTTP types (and `store::s3::wasi_http`
+//! its outbound HTTP); everything else runs natively in unit tests.
 
 pub mod error;
 pub mod handlers;
@@ -25,5 +26,7 @@ pub mod services;
 pub mod store;
 pub mod util;
 
+#[cfg(target_arch = "wasm32")]
+mod artifact_streams;
 #[cfg(target_arch = "wasm32")]
 mod entry;

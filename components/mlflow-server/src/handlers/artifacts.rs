@@ -100,7 +100,7 @@ fn guess_mime(name: &str) -> &'static str {
 fn list_proxied(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     let m: wire::ListProxiedArtifacts = req.message()?;
     // The query value is already decoded: it is checked as a literal path.
-    let files = service::list_proxied(ctx.db, &m.path.unwrap_or_default())?;
+    let files = service::list_proxied(ctx.artifacts, &m.path.unwrap_or_default())?;
     ApiResponse::json(&ListArtifactsResponse {
         files,
         ..Default::default()
@@ -108,7 +108,7 @@ fn list_proxied(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRes
 }
 
 fn download(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    let (path, bytes) = service::download(ctx.db, p.get("path"))?;
+    let (path, bytes) = service::download(ctx.artifacts, p.get("path"))?;
     let mut resp = ApiResponse::raw(200, "application/octet-stream", Vec::new());
     resp.headers = download_headers(&path, bytes.len() as i64);
     resp.body = bytes;
@@ -116,12 +116,12 @@ fn download(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse>
 }
 
 fn upload(ctx: &Ctx, req: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    service::upload(ctx.db, p.get("path"), &req.body)?;
+    service::upload(ctx.artifacts, p.get("path"), &req.body)?;
     ApiResponse::empty()
 }
 
 fn delete(ctx: &Ctx, _: &ApiRequest, p: &PathParams) -> ApiResult<ApiResponse> {
-    service::delete(ctx.db, p.get("path"))?;
+    service::delete(ctx.artifacts, p.get("path"))?;
     ApiResponse::empty()
 }
 
@@ -130,7 +130,12 @@ fn list_run_artifacts(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<
     let m: wire::ListArtifacts = req.message()?;
     let run_id = m.run.id().ok_or_else(|| MlflowError::missing("run_id"))?;
     let path = m.path.clone().unwrap_or_default();
-    ApiResponse::json(&service::list_run_artifacts(ctx.db, run_id, &path)?)
+    ApiResponse::json(&service::list_run_artifacts(
+        ctx.db,
+        ctx.artifacts,
+        run_id,
+        &path,
+    )?)
 }
 
 #[cfg(test)]

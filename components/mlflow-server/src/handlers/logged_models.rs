@@ -115,6 +115,7 @@ fn list_artifacts(ctx: &Ctx, req: &ApiRequest, p: &PathParams) -> ApiResult<ApiR
         .unwrap_or_default();
     ApiResponse::json(&artifacts::list_logged_model_artifacts(
         ctx.db,
+        ctx.artifacts,
         p.get("model_id"),
         &directory,
     )?)

@@ -4,11 +4,14 @@
 
 use super::{ApiRequest, ApiResponse, Method};
 use crate::error::ApiResult;
+use crate::store::artifact_store::ArtifactStore;
 use crate::store::db::Db;
 
 /// What a handler gets besides the request.
 pub struct Ctx<'a> {
     pub db: &'a dyn Db,
+    /// Where artifact bytes live (the database or S3).
+    pub artifacts: &'a dyn ArtifactStore,
 }
 
 /// `{name}` segments captured from the route pattern, percent-decoded.

@@ -1,22 +1,22 @@
 //! Artifacts: the proxied store's files (list, download, upload, delete, and the
-//! chunk-by-chunk forms the Spin entry point streams with), the listings of a run's or a
+//! piece-by-piece forms the Spin entry point streams with), the listings of a run's or a
 //! logged model's artifacts, and the web UI's files of runs, model versions and logged
-//! models. Every path is checked by `artifact_paths` before it reaches
-//! `store::artifacts`, and an owner's files are found under its `mlflow-artifacts:` root.
+//! models. Every path is checked by `artifact_paths` before it reaches the
+//! [`ArtifactStore`] that holds the bytes (the database or S3), and an owner's files are
+//! found under its `mlflow-artifacts:` root.
 
 use super::artifact_paths::{from_artifact_uri, join, literal_path, safe_path};
 use super::{logged_models, model_versions, runs};
 use crate::error::{ApiResult, MlflowError};
-use crate::store::artifacts::{self as store, StoredFile};
+use crate::store::artifact_store::{ArtifactReader, ArtifactStore, ArtifactWriter};
 use crate::store::db::Db;
 use mlflow_wire::tracking::{FileInfo, ListArtifactsResponse};
 
-pub use crate::store::artifacts::CHUNK_SIZE;
-
 /// Immediate children of `dir`, each named `prefix/<basename>` (or just the basename when
 /// `prefix` is empty). A file path or a missing directory lists as empty.
-pub fn list(db: &dyn Db, dir: &str, prefix: &str) -> ApiResult<Vec<FileInfo>> {
-    Ok(store::children(db, dir)?
+pub fn list(files: &dyn ArtifactStore, dir: &str, prefix: &str) -> ApiResult<Vec<FileInfo>> {
+    Ok(files
+        .children(dir)?
         .into_iter()
         .map(|(name, size)| FileInfo {
             path: join(prefix, &name),
@@ -28,61 +28,63 @@ pub fn list(db: &dyn Db, dir: &str, prefix: &str) -> ApiResult<Vec<FileInfo>> {
 }
 
 /// The proxy's listing of a directory given as a (decoded) query value.
-pub fn list_proxied(db: &dyn Db, raw: &str) -> ApiResult<Vec<FileInfo>> {
+pub fn list_proxied(files: &dyn ArtifactStore, raw: &str) -> ApiResult<Vec<FileInfo>> {
     let dir = literal_path(raw)?;
-    list(db, &dir, "")
+    list(files, &dir, "")
 }
 
 /// A whole file of the proxy (the buffered form of a download): its store path and
 /// bytes.
-pub fn download(db: &dyn Db, raw: &str) -> ApiResult<(String, Vec<u8>)> {
+pub fn download(files: &dyn ArtifactStore, raw: &str) -> ApiResult<(String, Vec<u8>)> {
     let path = safe_path(raw)?;
-    let bytes = store::get(db, &path)?
+    let bytes = files
+        .get(&path)?
         .ok_or_else(|| MlflowError::not_found(format!("File not found: {path}")))?;
     Ok((path, bytes))
 }
 
-/// Stores a buffered body as the proxy's file `raw`.
-pub fn upload(db: &dyn Db, raw: &str, body: &[u8]) -> ApiResult<()> {
+/// A file path to write: a checked path that names a file, not the root.
+fn file_path(raw: &str) -> ApiResult<String> {
     let path = safe_path(raw)?;
-    store::put(db, &path, body)
+    if path.is_empty() {
+        return Err(MlflowError::invalid(
+            "Invalid path: an artifact needs a file name",
+        ));
+    }
+    Ok(path)
+}
+
+/// Stores a buffered body as the proxy's file `raw`.
+pub fn upload(files: &dyn ArtifactStore, raw: &str, body: &[u8]) -> ApiResult<()> {
+    files.put(&file_path(raw)?, body)
 }
 
 /// Deletes the proxy's file or directory `raw`.
-pub fn delete(db: &dyn Db, raw: &str) -> ApiResult<()> {
+pub fn delete(files: &dyn ArtifactStore, raw: &str) -> ApiResult<()> {
     let path = safe_path(raw)?;
-    store::delete(db, &path)
+    files.delete(&path)
 }
 
-/// Starts a streamed upload to the proxy's file `raw`: its store path and upload id.
-pub fn begin_upload(db: &dyn Db, raw: &str) -> ApiResult<(String, i64)> {
-    let path = safe_path(raw)?;
-    let blob = store::begin_upload(db)?;
-    Ok((path, blob))
-}
-
-pub fn write_chunk(db: &dyn Db, blob: i64, seq: i64, data: Vec<u8>) -> ApiResult<()> {
-    store::write_chunk(db, blob, seq, data)
-}
-
-pub fn commit_upload(db: &dyn Db, path: &str, blob: i64, size: i64) -> ApiResult<()> {
-    store::commit_upload(db, path, blob, size)
-}
-
-pub fn abort_upload(db: &dyn Db, blob: i64) -> ApiResult<()> {
-    store::abort_upload(db, blob)
+/// Starts a streamed upload to the proxy's file `raw`: its store path and writer.
+pub fn begin_upload<'f>(
+    files: &'f dyn ArtifactStore,
+    raw: &str,
+) -> ApiResult<(String, Box<dyn ArtifactWriter + 'f>)> {
+    let path = file_path(raw)?;
+    let writer = files.create(&path)?;
+    Ok((path, writer))
 }
 
 /// Opens the proxy's file `raw` for a streamed download.
-pub fn open_proxied(db: &dyn Db, raw: &str) -> ApiResult<(String, StoredFile)> {
+pub fn open_proxied<'f>(
+    files: &'f dyn ArtifactStore,
+    raw: &str,
+) -> ApiResult<(String, Box<dyn ArtifactReader + 'f>)> {
     let path = safe_path(raw)?;
-    let file = store::open(db, &path)?
+    let file = files
+        .open(&path)?
         .ok_or_else(|| MlflowError::not_found(format!("File not found: {path}")))?;
     Ok((path, file))
-}
-
-pub fn read_chunk(db: &dyn Db, blob: i64, seq: i64) -> ApiResult<Vec<u8>> {
-    store::read_chunk(db, blob, seq)
 }
 
 /// The store path of an artifact root URI this server serves.
@@ -103,6 +105,7 @@ fn run_root(db: &dyn Db, run_id: &str) -> ApiResult<String> {
 /// query value).
 pub fn list_run_artifacts(
     db: &dyn Db,
+    files: &dyn ArtifactStore,
     run_id: &str,
     path: &str,
 ) -> ApiResult<ListArtifactsResponse> {
@@ -114,10 +117,9 @@ pub fn list_run_artifacts(
             info.artifact_uri
         ))
     })?;
-    let files = list(db, &join(&root, &rel), &rel)?;
     Ok(ListArtifactsResponse {
+        files: list(files, &join(&root, &rel), &rel)?,
         root_uri: Some(info.artifact_uri),
-        files,
         next_page_token: None,
     })
 }
@@ -125,6 +127,7 @@ pub fn list_run_artifacts(
 /// A directory of a logged model's artifacts (paths relative to the model root).
 pub fn list_logged_model_artifacts(
     db: &dyn Db,
+    files: &dyn ArtifactStore,
     model_id: &str,
     directory: &str,
 ) -> ApiResult<ListArtifactsResponse> {
@@ -136,10 +139,9 @@ pub fn list_logged_model_artifacts(
             model.info.model_id, model.info.artifact_uri
         ))
     })?;
-    let files = list(db, &join(&root, &relative), &relative)?;
     Ok(ListArtifactsResponse {
+        files: list(files, &join(&root, &relative), &relative)?,
         root_uri: Some(model.info.artifact_uri),
-        files,
         next_page_token: None,
     })
 }
@@ -164,10 +166,13 @@ pub fn logged_model_file(db: &dyn Db, model_id: &str, rel: &str) -> ApiResult<St
 }
 
 /// Opens a file, telling a directory (400) from a missing file (404) as MLflow does.
-pub fn open_file(db: &dyn Db, path: String) -> ApiResult<(String, StoredFile)> {
-    match store::open(db, &path)? {
+pub fn open_file<'f>(
+    files: &'f dyn ArtifactStore,
+    path: String,
+) -> ApiResult<(String, Box<dyn ArtifactReader + 'f>)> {
+    match files.open(&path)? {
         Some(file) => Ok((path, file)),
-        None if store::is_dir(db, &path)? => Err(MlflowError::invalid(format!(
+        None if files.is_dir(&path)? => Err(MlflowError::invalid(format!(
             "Artifact path refers to a directory, not a file: '{path}'"
         ))),
         None => Err(MlflowError::not_found(format!(
@@ -176,33 +181,44 @@ pub fn open_file(db: &dyn Db, path: String) -> ApiResult<(String, StoredFile)> {
     }
 }
 
-/// A whole opened file (the buffered form of a UI download).
-pub fn read_file(db: &dyn Db, path: &str) -> ApiResult<Vec<u8>> {
-    store::get(db, path)?
-        .ok_or_else(|| MlflowError::not_found(format!("No such artifact: '{path}'")))
+/// The rest of an opened file, in memory (the buffered form of a UI download).
+pub fn read_all(mut file: Box<dyn ArtifactReader + '_>) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0));
+    while let Some(piece) = file.next_piece()? {
+        bytes.extend(piece);
+    }
+    Ok(bytes)
 }
 
 /// The web UI's upload: `body` becomes file `rel` (checked) of the run.
-pub fn upload_run_file(db: &dyn Db, run_id: &str, rel: &str, body: &[u8]) -> ApiResult<()> {
+pub fn upload_run_file(
+    db: &dyn Db,
+    files: &dyn ArtifactStore,
+    run_id: &str,
+    rel: &str,
+    body: &[u8],
+) -> ApiResult<()> {
     let root = run_root(db, run_id)?;
-    store::put(db, &join(&root, rel), body)
+    files.put(&join(&root, rel), body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::artifacts::{begin_upload, commit_upload, put};
+    use crate::store::database_artifacts::DatabaseArtifacts;
     use crate::store::testing;
 
     #[test]
     fn listing_and_delete() {
         let db = testing::db();
+        let files = DatabaseArtifacts(&db);
         put(&db, "1/r/artifacts/a.txt", b"a").unwrap();
         put(&db, "1/r/artifacts/empty", b"").unwrap();
         put(&db, "1/r/artifacts/dir/b.txt", b"bb").unwrap();
         put(&db, "1/r/artifacts/dir/sub/c.txt", b"ccc").unwrap();
         put(&db, "1/r/artifacts0/other", b"x").unwrap();
-        let root = list(&db, "1/r/artifacts", "").unwrap();
+        let root = list(&files, "1/r/artifacts", "").unwrap();
         let names: Vec<_> = root
             .iter()
             .map(|f| (f.path.as_str(), f.is_dir, f.file_size))
@@ -215,13 +231,13 @@ mod tests {
                 ("empty", false, None)
             ]
         );
-        let sub = list(&db, "1/r/artifacts/dir", "dir").unwrap();
+        let sub = list(&files, "1/r/artifacts/dir", "dir").unwrap();
         assert_eq!(sub[0].path, "dir/b.txt");
         assert_eq!(sub[1].path, "dir/sub");
-        assert!(list(&db, "1/r/artifacts/a.txt", "").unwrap().is_empty());
+        assert!(list(&files, "1/r/artifacts/a.txt", "").unwrap().is_empty());
         assert!(commit_upload(&db, "1/r/artifacts/dir", begin_upload(&db).unwrap(), 0).is_err());
-        store::delete(&db, "1/r/artifacts/dir").unwrap();
-        assert_eq!(list(&db, "1/r/artifacts", "").unwrap().len(), 2);
-        assert!(store::get(&db, "1/r/artifacts0/other").unwrap().is_some());
+        files.delete("1/r/artifacts/dir").unwrap();
+        assert_eq!(list(&files, "1/r/artifacts", "").unwrap().len(), 2);
+        assert!(files.get("1/r/artifacts0/other").unwrap().is_some());
     }
 }

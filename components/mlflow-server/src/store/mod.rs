@@ -7,10 +7,18 @@
 //!
 //! Layout: `db` (the seam, values, rows, transactions), `migrations` (versioned steps,
 //! applied on first use) with the tables in `schema`, and one module per entity.
+//!
+//! Artifact bytes have a seam of their own (`artifact_store`): chunks in the database
+//! (`database_artifacts` over `artifacts`) or objects in an S3 bucket (`s3`), chosen by
+//! the component's variables (`artifact_destination`).
 
 pub mod aliases;
+#[cfg(target_arch = "wasm32")]
+pub mod artifact_destination;
+pub mod artifact_store;
 pub mod artifact_uploads;
 pub mod artifacts;
+pub mod database_artifacts;
 pub mod db;
 pub mod experiments;
 pub mod inputs;
@@ -30,6 +38,7 @@ pub mod pg_spin;
 pub mod pg_sql;
 pub mod registered_models;
 pub mod runs;
+pub mod s3;
 pub mod schema;
 pub mod select;
 #[cfg(target_arch = "wasm32")]

@@ -5,6 +5,7 @@
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::db::DbExt;
 use crate::store::testing;
 use crate::store::testing::TestDb;
@@ -61,7 +62,13 @@ fn apollo(query: &str) -> String {
 }
 
 fn call(db: &TestDb, method: Method, path: &str, body: &str) -> (u16, Value) {
-    let response = dispatch(&Ctx { db }, &ApiRequest::new(method, path, body));
+    let response = dispatch(
+        &Ctx {
+            db,
+            artifacts: &DatabaseArtifacts(db),
+        },
+        &ApiRequest::new(method, path, body),
+    );
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, value)
 }
@@ -769,7 +776,10 @@ fn variables_aliases_and_fragments_behave_as_graphql() {
     let (_, raw) = {
         let body = json!({"query": "{ b: test(inputString: \"2\") { output } a: test(inputString: \"1\") { output } }"});
         let response = dispatch(
-            &Ctx { db: &f.db },
+            &Ctx {
+                db: &f.db,
+                artifacts: &DatabaseArtifacts(&f.db),
+            },
             &ApiRequest::new(Method::Post, "/graphql", body.to_string()),
         );
         (response.status, String::from_utf8(response.body).unwrap())

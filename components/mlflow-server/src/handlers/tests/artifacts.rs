@@ -5,10 +5,17 @@ use crate::handlers::artifacts::streaming_target;
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::testing;
 
 fn call(db: &dyn crate::store::db::Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
-    dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
+    dispatch(
+        &Ctx {
+            db,
+            artifacts: &DatabaseArtifacts(db),
+        },
+        &ApiRequest::new(method, uri, body.to_vec()),
+    )
 }
 
 #[test]

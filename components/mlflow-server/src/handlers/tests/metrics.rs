@@ -5,6 +5,7 @@ use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
 use crate::services::metrics::fixtures::{log, point, run};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::testing;
 
 #[test]
@@ -27,7 +28,13 @@ fn bulk_history_of_several_runs() {
             &format!("/ajax-api/2.0/mlflow/metrics/get-history-bulk?{query}"),
             Vec::new(),
         );
-        let r = dispatch(&Ctx { db: &db }, &req);
+        let r = dispatch(
+            &Ctx {
+                db: &db,
+                artifacts: &DatabaseArtifacts(&db),
+            },
+            &req,
+        );
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         (r.status, v)
     };
@@ -80,5 +87,15 @@ fn bulk_history_of_several_runs() {
         &format!("/api/2.0/mlflow/metrics/get-history-bulk?run_id={a}&metric_key=loss"),
         Vec::new(),
     );
-    assert_eq!(dispatch(&Ctx { db: &db }, &api).status, 404);
+    assert_eq!(
+        dispatch(
+            &Ctx {
+                db: &db,
+                artifacts: &DatabaseArtifacts(&db)
+            },
+            &api
+        )
+        .status,
+        404
+    );
 }

@@ -6,6 +6,7 @@ use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::logged_models::{self, NewLoggedModel};
 use crate::services::{aliases, model_versions as versions, registered_models as models};
 use crate::services::{experiments, runs};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::testing;
 use crate::store::testing::TestDb;
 use mlflow_wire::registry::CreateModelVersion;
@@ -44,7 +45,13 @@ fn call(db: &TestDb, method: Method, path: &str, body: Value) -> (u16, Value) {
     } else {
         body.to_string().into_bytes()
     };
-    let response: ApiResponse = dispatch(&Ctx { db }, &ApiRequest::new(method, path, body));
+    let response: ApiResponse = dispatch(
+        &Ctx {
+            db,
+            artifacts: &DatabaseArtifacts(db),
+        },
+        &ApiRequest::new(method, path, body),
+    );
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, value)
 }

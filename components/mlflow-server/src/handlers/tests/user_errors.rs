@@ -4,6 +4,7 @@
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, Method};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::db::DbExt;
 use crate::store::testing;
 use crate::store::testing::TestDb;
@@ -11,7 +12,13 @@ use serde_json::{json, Value};
 
 fn call(db: &TestDb, method: Method, path: &str, body: &str) -> (u16, Value) {
     let path = format!("/api/2.0/mlflow/{path}");
-    let response = dispatch(&Ctx { db }, &ApiRequest::new(method, &path, body));
+    let response = dispatch(
+        &Ctx {
+            db,
+            artifacts: &DatabaseArtifacts(db),
+        },
+        &ApiRequest::new(method, &path, body),
+    );
     let value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     (response.status, value)
 }

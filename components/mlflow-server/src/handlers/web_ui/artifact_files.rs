@@ -6,7 +6,7 @@
 //!
 //! Each reads the owner and the relative path from the query; `services::artifacts`
 //! checks the path (so nothing escapes the owner's root) and resolves it into a store
-//! path. In Spin the downloads stream chunk by chunk: the entry point asks
+//! path. In Spin the downloads stream piece by piece: the entry point asks
 //! [`download_target`] before buffering anything; the buffered handlers here answer the
 //! same routes natively.
 
@@ -18,7 +18,7 @@ use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::artifact_paths::literal_path;
 use crate::services::artifacts as service;
 use crate::services::registry_validation as v;
-use crate::store::artifacts::StoredFile;
+use crate::store::artifact_store::{ArtifactReader, ArtifactStore};
 use crate::store::db::Db;
 
 /// MLflow's limit for the UI's upload.
@@ -59,11 +59,18 @@ fn owner_of(method: Method, path: &str) -> Option<Owner> {
     }
 }
 
+/// A download's store path and its opened file.
+pub type OpenedFile<'f> = (String, Box<dyn ArtifactReader + 'f>);
+
 /// The file a UI download names, resolved and opened: `None` when the request is not one
 /// of the UI's downloads (the entry point then routes it as usual).
-pub fn download_target(db: &dyn Db, req: &ApiRequest) -> Option<ApiResult<(String, StoredFile)>> {
+pub fn download_target<'f>(
+    db: &dyn Db,
+    files: &'f dyn ArtifactStore,
+    req: &ApiRequest,
+) -> Option<ApiResult<OpenedFile<'f>>> {
     let owner = owner_of(req.method, &req.path)?;
-    Some(resolve(db, &owner, req).and_then(|path| service::open_file(db, path)))
+    Some(resolve(db, &owner, req).and_then(|path| service::open_file(files, path)))
 }
 
 fn required_query(req: &ApiRequest, name: &str) -> ApiResult<String> {
@@ -109,19 +116,20 @@ fn resolve(db: &dyn Db, owner: &Owner, req: &ApiRequest) -> ApiResult<String> {
 }
 
 /// The buffered form of a download (native; Spin streams instead, see the module doc).
-fn serve(db: &dyn Db, req: &ApiRequest) -> ApiResult<ApiResponse> {
-    let Some(target) = download_target(db, req) else {
+fn serve(ctx: &Ctx, req: &ApiRequest) -> ApiResult<ApiResponse> {
+    let Some(target) = download_target(ctx.db, ctx.artifacts, req) else {
         return Err(MlflowError::internal("not a UI download"));
     };
     let (path, file) = target?;
-    let bytes = service::read_file(db, &path)?;
+    let size = file.size();
+    let bytes = service::read_all(file)?;
     let mut resp = ApiResponse::raw(200, "application/octet-stream", bytes);
-    resp.headers = download_headers(&path, file.size);
+    resp.headers = download_headers(&path, size);
     Ok(resp)
 }
 
 pub fn get_run_artifact(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
-    serve(ctx.db, req)
+    serve(ctx, req)
 }
 
 pub fn get_model_version_artifact(
@@ -129,7 +137,7 @@ pub fn get_model_version_artifact(
     req: &ApiRequest,
     _: &PathParams,
 ) -> ApiResult<ApiResponse> {
-    serve(ctx.db, req)
+    serve(ctx, req)
 }
 
 pub fn get_logged_model_artifact(
@@ -138,7 +146,7 @@ pub fn get_logged_model_artifact(
     _: &PathParams,
 ) -> ApiResult<ApiResponse> {
     ajax_only(req)?;
-    serve(ctx.db, req)
+    serve(ctx, req)
 }
 
 /// Stores the body as `path` under the run's artifact root (MLflow's checks, in its order;
@@ -162,6 +170,6 @@ pub fn upload(ctx: &Ctx, req: &ApiRequest, _: &PathParams) -> ApiResult<ApiRespo
     if req.body.is_empty() {
         return Err(MlflowError::invalid("Request must specify data."));
     }
-    service::upload_run_file(ctx.db, &run_id, &rel, &req.body)?;
+    service::upload_run_file(ctx.db, ctx.artifacts, &run_id, &rel, &req.body)?;
     Ok(ApiResponse::raw(200, "application/json", Vec::new()))
 }

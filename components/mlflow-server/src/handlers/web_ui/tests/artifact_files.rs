@@ -9,6 +9,7 @@ use crate::services::logged_models;
 use crate::services::model_versions as versions;
 use crate::services::runs::create_run;
 use crate::store::artifacts as store;
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::db::Db;
 use crate::store::testing;
 
@@ -213,14 +214,15 @@ fn model_version_and_logged_model_files() {
 #[test]
 fn downloads_are_recognised_for_streaming() {
     let db = testing::db();
+    let files = DatabaseArtifacts(&db);
     let (run, root) = run_with_files(&db);
     let req = ApiRequest::new(
         Method::Get,
         &format!("/get-artifact?path=notes/readme.txt&run_uuid={run}"),
         Vec::new(),
     );
-    let (path, file) = download_target(&db, &req).unwrap().unwrap();
-    assert_eq!((path, file.size), (format!("{root}/notes/readme.txt"), 5));
+    let (path, file) = download_target(&db, &files, &req).unwrap().unwrap();
+    assert_eq!((path, file.size()), (format!("{root}/notes/readme.txt"), 5));
     for other in [
         "/get-artifacts?path=x",
         "/api/2.0/mlflow/logged-models/m-1/artifacts/files",
@@ -228,10 +230,10 @@ fn downloads_are_recognised_for_streaming() {
         "/ajax-api/2.0/mlflow/runs/get",
     ] {
         let req = ApiRequest::new(Method::Get, other, Vec::new());
-        assert!(download_target(&db, &req).is_none(), "{other}");
+        assert!(download_target(&db, &files, &req).is_none(), "{other}");
     }
     let post = ApiRequest::new(Method::Post, "/get-artifact?path=x&run_uuid=y", Vec::new());
-    assert!(download_target(&db, &post).is_none());
+    assert!(download_target(&db, &files, &post).is_none());
 }
 
 #[test]

@@ -11,11 +11,18 @@ mod session;
 use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
+use crate::store::database_artifacts::DatabaseArtifacts;
 use crate::store::db::Db;
 use serde_json::Value;
 
 pub fn call(db: &dyn Db, method: Method, uri: &str, body: &[u8]) -> ApiResponse {
-    dispatch(&Ctx { db }, &ApiRequest::new(method, uri, body.to_vec()))
+    dispatch(
+        &Ctx {
+            db,
+            artifacts: &DatabaseArtifacts(db),
+        },
+        &ApiRequest::new(method, uri, body.to_vec()),
+    )
 }
 
 /// Status and JSON body (`Null` when the body is not JSON).
