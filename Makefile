@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # The MLflow 2.9 client of the reference deployment (py-test-mlflow29, and the 2.9 paging check).
 VENV29 := .venv-mlflow29
 
-.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 py-test-postgres test-postgres test-reliability lint
+.PHONY: up build host components components-p3 test test-deps venv rust-test py-test py-test-mlflow29 py-test-postgres test-postgres py-test-s3 test-s3 test-reliability lint
 
 ## Build everything and run the whole app on 127.0.0.1:3000 (runtime-config.toml:
 ## iris-api's key-value store in memory, tracking data on disk under .spin/).
@@ -47,8 +47,17 @@ $(VENV)/.installed: tests/python/requirements.txt
 rust-test: build components-p3
 	cargo test --release --workspace
 
-py-test: build components-p3 venv $(VENV29)/.installed test-postgres
+py-test: build components-p3 venv $(VENV29)/.installed test-postgres test-s3
 	$(VENV)/bin/pytest tests/python -q
+
+## The tests' own S3 server (crates/test-s3: s3s-fs, the S3 API over a directory).
+test-s3:
+	cargo build --release -p test-s3
+
+## mlflow-server's artifacts in S3 (artifacts_destination = s3://...) against test-s3,
+## through the official client; `make test` runs the same file in py-test.
+py-test-s3: build venv test-s3
+	$(VENV)/bin/pytest tests/python/test_artifacts_s3.py -q
 
 ## The tests' own PostgreSQL server (crates/test-postgres), for the Python suites on PostgreSQL.
 test-postgres:
