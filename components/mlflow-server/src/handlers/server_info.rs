@@ -24,26 +24,42 @@ pub const MLFLOW_VERSION: &str = "2.9.2";
 fn health(ctx: &Ctx, _: &ApiRequest, _: &PathParams) -> ApiResult<ApiResponse> {
     Ok(match health::check_store(ctx.db) {
         Ok(()) => ApiResponse::text(200, "OK"),
-        Err(e) => unusable_store_health(&e),
+        Err(e) => unusable_store_health(&e.0),
     })
 }
 
-fn unusable_store_health(e: &StoreError) -> ApiResponse {
-    eprintln!("mlflow-server: health: the database is unusable: {}", e.0);
+/// `/health`'s answer when the store is unusable, with the reason for the operator.
+fn unusable_store_health(reason: &str) -> ApiResponse {
+    eprintln!("mlflow-server: health: the database is unusable: {reason}");
     ApiResponse::text(
         503,
-        &format!("mlflow-server cannot use its database: {}\n", e.0),
+        &format!("mlflow-server cannot use its database: {reason}\n"),
     )
+}
+
+fn is_health(path: &str) -> bool {
+    path.trim_end_matches('/') == "/health"
 }
 
 /// The answer to a request when the database cannot be opened: `/health` says why
 /// (the operator's view), every other path gets the MLflow error, 503 when the failure
 /// is transient.
 pub fn unusable_store(path: &str, e: StoreError) -> ApiResponse {
-    if path.trim_end_matches('/') == "/health" {
-        unusable_store_health(&e)
+    if is_health(path) {
+        unusable_store_health(&e.0)
     } else {
         ApiResponse::error(&MlflowError::from(e))
+    }
+}
+
+/// The answer to a request when the schema cannot be brought up to date (a database
+/// user that may not create tables, say): `/health` is 503 with the failure (the
+/// database's own words are in the log), every other path gets the MLflow error.
+pub fn unmigrated_store(path: &str, e: MlflowError) -> ApiResponse {
+    if is_health(path) {
+        unusable_store_health(&e.message)
+    } else {
+        ApiResponse::error(&e)
     }
 }
 

@@ -281,12 +281,12 @@ pub fn log_batch_checked(db: &dyn Db, m: &wire::LogBatch) -> ApiResult<()> {
             v::MAX_BATCH_METRICS, v::MAX_BATCH_PARAMS, v::MAX_BATCH_TAGS, v::MAX_BATCH_ENTITIES
         )));
     }
-    let metrics: Vec<NewMetric> = m
+    let mut metrics: Vec<NewMetric> = m
         .metrics
         .iter()
         .map(validate_metric)
         .collect::<ApiResult<_>>()?;
-    let params: Vec<(String, String)> = m
+    let mut params: Vec<(String, String)> = m
         .params
         .iter()
         .map(checked_param)
@@ -301,7 +301,15 @@ pub fn log_batch_checked(db: &dyn Db, m: &wire::LogBatch) -> ApiResult<()> {
             }
         }
     }
-    let tags: Vec<(String, String)> = m.tags.iter().map(checked_tag).collect::<ApiResult<_>>()?;
+    let mut tags: Vec<(String, String)> =
+        m.tags.iter().map(checked_tag).collect::<ApiResult<_>>()?;
+    // Written in key order (stable: a tag given twice keeps its last value), so that
+    // concurrent batches on one run lock its latest-metric, param and tag rows in the
+    // same order: on PostgreSQL, where replicas write side by side, they queue instead
+    // of deadlocking. The order of a batch's entries means nothing in MLflow.
+    metrics.sort_by(|a, b| a.key.cmp(&b.key));
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
     transaction(db, || {
         get_active_run(db, run_id)?;
         metric_store::insert(db, run_id, &metrics)?;

@@ -2,6 +2,13 @@
 //! `crate::error::StoreFailure` classifies: the server's own code when it sent one,
 //! else the standard client-side code for a connection that cannot be made (`08001`)
 //! or is lost (`08006`).
+//!
+//! Spin's `query` hands over a failure raised while the statement runs (a unique
+//! violation, a deadlock, a session the server ends) as text only, without its code
+//! (Spin 3.6.3 does; `spinflow up` answers the same): `db error: ERROR: deadlock
+//! detected…`. For the failures whose meaning matters here, the code is read back from
+//! the severity and the server's message, which PostgreSQL words in English unless its
+//! `lc_messages` says otherwise; any other such failure stays without a code (a 500).
 
 /// A failure the server reported, with its SQLSTATE.
 pub fn server_error(message: &str, code: &str) -> String {
@@ -14,15 +21,38 @@ pub fn cannot_connect(reason: &str) -> String {
     format!("cannot connect to PostgreSQL: {reason} (SQLSTATE 08001)")
 }
 
-/// A failure without a server code: a lost connection is marked as such, anything else
-/// is passed on as it is.
+/// A failure without a server code: a conflict or an ended session told as text gets
+/// its code back, a lost connection is marked as such, anything else is passed on as
+/// it is.
 pub fn client_error(text: &str) -> String {
     let text = without_backtrace(text);
-    if connection_lost(text) {
+    if let Some(code) = code_of_server_text(text) {
+        server_error(text, code)
+    } else if connection_lost(text) {
         format!("lost the connection to PostgreSQL: {text} (SQLSTATE 08006)")
     } else {
         text.to_string()
     }
+}
+
+/// Messages of the transaction conflicts, by which a text-only failure is recognised.
+const CONFLICTS: &[(&str, &str)] = &[
+    ("ERROR: deadlock detected", "40P01"),
+    ("ERROR: could not serialize access", "40001"),
+];
+
+/// The SQLSTATE of a server failure told as text (`db error: SEVERITY: message`), for
+/// the ones recognised: the conflicts above, and any FATAL or PANIC, with which the
+/// server ends the session (shutting down, terminated): the connection is lost.
+fn code_of_server_text(text: &str) -> Option<&'static str> {
+    let first = text.lines().next()?.strip_prefix("db error: ")?;
+    if first.starts_with("FATAL: ") || first.starts_with("PANIC: ") {
+        return Some("08006");
+    }
+    CONFLICTS
+        .iter()
+        .find(|(message, _)| first.starts_with(message))
+        .map(|(_, code)| *code)
 }
 
 /// The text without the host's stack trace: Spin words errors with anyhow's `{:?}`,
@@ -81,6 +111,28 @@ mod tests {
              (os error 111) (SQLSTATE 08001)"
         );
         assert_eq!(failure(cannot_connect(traced)), StoreFailure::Unavailable);
+    }
+
+    #[test]
+    fn conflicts_and_ended_sessions_told_as_text_get_their_code() {
+        // As Spin 3.6.3 words a failure raised while a statement runs.
+        let deadlock = "db error: ERROR: deadlock detected\nDETAIL: Process 1 waits for \
+                        ShareLock on transaction 2; blocked by process 3.\n\nCaused by:\n    \
+                        ERROR: deadlock detected";
+        assert!(client_error(deadlock).ends_with("(SQLSTATE 40P01)"));
+        assert_eq!(failure(client_error(deadlock)), StoreFailure::Conflict);
+        let serialization = "db error: ERROR: could not serialize access due to concurrent \
+                             update\n\nCaused by:\n    ERROR: could not serialize access";
+        assert_eq!(failure(client_error(serialization)), StoreFailure::Conflict);
+        let terminated = "db error: FATAL: terminating connection due to administrator \
+                          command\n\nCaused by:\n    FATAL: terminating connection";
+        assert_eq!(failure(client_error(terminated)), StoreFailure::Unavailable);
+        let unique = "db error: ERROR: duplicate key value violates unique constraint \
+                      \"u_pkey\"\nDETAIL: Key (id)=(1) already exists.";
+        assert_eq!(failure(client_error(unique)), StoreFailure::Failed);
+        // A message that only quotes such words elsewhere is not one of them.
+        let quoted = "db error: ERROR: invalid input syntax: \"ERROR: deadlock detected\"";
+        assert_eq!(failure(client_error(quoted)), StoreFailure::Failed);
     }
 
     #[test]
