@@ -118,3 +118,46 @@ impl ArtifactWriter for ChunkWriter<'_> {
         let _ = chunks::abort_upload(self.db, self.blob);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::db::DbExt;
+    use crate::store::testing;
+
+    fn chunk_rows(db: &dyn Db) -> i64 {
+        db.query_one("SELECT COUNT(*) FROM artifact_chunks", &[])
+            .unwrap()
+            .unwrap()
+            .int(0)
+    }
+
+    #[test]
+    fn pieces_of_any_size_become_whole_chunks() {
+        let db = testing::db();
+        let files = DatabaseArtifacts(&db);
+        let data: Vec<u8> = (0..(2 * CHUNK_SIZE + 777))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let mut writer = files.create("1/r/artifacts/f.bin").unwrap();
+        for piece in data.chunks(65_537) {
+            writer.write(piece).unwrap();
+        }
+        writer.commit().unwrap();
+        assert_eq!(chunk_rows(&db), 3);
+        let mut reader = files.open("1/r/artifacts/f.bin").unwrap().unwrap();
+        assert_eq!(reader.size(), data.len() as i64);
+        let mut back = Vec::new();
+        while let Some(piece) = reader.next_piece().unwrap() {
+            back.extend(piece);
+        }
+        assert!(back == data);
+
+        // An aborted upload leaves neither a file nor chunks.
+        let mut writer = files.create("1/r/artifacts/g.bin").unwrap();
+        writer.write(&data).unwrap();
+        writer.abort();
+        assert!(files.open("1/r/artifacts/g.bin").unwrap().is_none());
+        assert_eq!(chunk_rows(&db), 3);
+    }
+}
