@@ -148,6 +148,15 @@ def test_files_and_directories_round_trip_through_the_bucket(s3, s3_app, tmp_pat
                                               dst_path=str(tmp_path / "one"))
     assert Path(one).read_text() == "hello text"
 
+    # The web UI's listing and file preview read the bucket too.
+    listing = requests.get(f"{s3_app.url}/api/2.0/mlflow/artifacts/list",
+                           params={"run_id": run.info.run_id, "path": "tree/nested"}, timeout=30).json()
+    assert {f["path"] for f in listing["files"]} == {"tree/nested/b c+d.bin", "tree/nested/deeper", "tree/nested/empty"}
+    preview = requests.get(f"{s3_app.url}/get-artifact",
+                           params={"run_uuid": run.info.run_id, "path": "notes/hello.txt"}, timeout=30)
+    assert preview.status_code == 200 and preview.content == b"hello text"
+    assert preview.headers["content-type"] == "text/plain"
+
     # An object written beside ours by another writer (MLflow itself, a copy job) is
     # listed too: the bucket is the listing.
     other = s3.object_path(run_key(run, "tree/written-elsewhere.txt"))
