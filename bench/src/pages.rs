@@ -121,6 +121,7 @@ async fn measure(opts: &Options, work: &Path) -> Result<Report> {
     };
 
     // Nothing kept resident: the request's write faults are the pages it writes.
+    check_small_pages()?;
     let server = start(opts, work, Some("0")).await?;
     let spec = opts.request(server.port)?;
     let written = async {
@@ -200,6 +201,18 @@ async fn start(opts: &Options, work: &Path, keep_resident: Option<&str>) -> Resu
         ready_timeout: Duration::from_secs(300),
     };
     procs::start(launch, &state).await
+}
+
+/// Fails when transparent huge pages are on for all memory: one fault could then map
+/// 512 pages, and the faults would undercount the pages written.
+fn check_small_pages() -> Result<()> {
+    const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+    let setting = fs::read_to_string(THP).unwrap_or_default();
+    ensure!(
+        !setting.contains("[always]"),
+        "{THP} is `always`: set it to `madvise` to count the pages a request writes"
+    );
+    Ok(())
 }
 
 /// Sends `spec` `n` times, one after another, and returns the last answer's status.
