@@ -167,20 +167,21 @@ impl<H: ObjectHttp> ArtifactStore for S3Artifacts<H> {
         loop {
             let (entries, next) = self.list_page(&prefix, true, PAGE, token.as_deref())?;
             for entry in entries {
+                // Entries outside the prefix (a server that ignores it) are skipped, and
+                // a key equal to the prefix is a "folder" marker, not a file.
                 match entry {
-                    Listed::Dir(p) => {
-                        let name = p[prefix.len()..].trim_end_matches('/');
-                        if !name.is_empty() {
-                            children.insert(name.to_string(), None);
+                    Listed::Dir(p) => match p.strip_prefix(prefix.as_str()) {
+                        Some(name) if !name.trim_end_matches('/').is_empty() => {
+                            children.insert(name.trim_end_matches('/').to_string(), None);
                         }
-                    }
-                    // A key equal to the prefix is a "folder" marker, not a file.
-                    Listed::File(key, size) => {
-                        let name = &key[prefix.len()..];
-                        if !name.is_empty() {
+                        _ => {}
+                    },
+                    Listed::File(key, size) => match key.strip_prefix(prefix.as_str()) {
+                        Some(name) if !name.is_empty() => {
                             children.entry(name.to_string()).or_insert(Some(size));
                         }
-                    }
+                        _ => {}
+                    },
                 }
             }
             match next {
