@@ -102,6 +102,25 @@ impl RequestSpec {
         self.accepts(status, body) && (!self.expect_echo || body == sent)
     }
 
+    /// The request a command line names: an `http://` URL, a body (POST when given)
+    /// and `name: value` headers.
+    pub fn from_command_line(url: &str, body: Option<String>, headers: &[String]) -> Result<Self> {
+        let rest = url.strip_prefix("http://").context("only http:// URLs")?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let mut spec = match body {
+            Some(b) => Self::post_json(authority, path, b),
+            None => Self::get(authority, path),
+        };
+        for h in headers {
+            let (name, value) = h.split_once(':').context("headers are `name: value`")?;
+            spec = spec.header(name.trim(), value.trim());
+        }
+        Ok(spec)
+    }
+
     pub fn vary(mut self, body_fn: BodyFn) -> Self {
         self.body_fn = Some(body_fn);
         self

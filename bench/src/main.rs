@@ -211,7 +211,7 @@ fn main() -> Result<()> {
             body,
             headers,
         } => {
-            let spec = load_spec(&url, body, &headers)?;
+            let spec = loadgen::RequestSpec::from_command_line(&url, body, &headers)?;
             let opts = loadgen::LoadOptions {
                 connections,
                 warmup: Duration::from_secs_f64(warmup),
@@ -227,7 +227,7 @@ fn main() -> Result<()> {
             body,
             headers,
         } => {
-            let spec = load_spec(&url, body, &headers)?;
+            let spec = loadgen::RequestSpec::from_command_line(&url, body, &headers)?;
             let parts = rt.block_on(timing::run(&spec, warmup, requests.max(1)))?;
             println!("{}", serde_json::to_string_pretty(&parts)?);
         }
@@ -274,23 +274,6 @@ fn main() -> Result<()> {
         Cmd::Floor { listen, body } => rt.block_on(floor::serve(listen, body.into()))?,
     }
     Ok(())
-}
-
-fn load_spec(url: &str, body: Option<String>, headers: &[String]) -> Result<loadgen::RequestSpec> {
-    let rest = url.strip_prefix("http://").context("only http:// URLs")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let mut spec = match body {
-        Some(b) => loadgen::RequestSpec::post_json(authority, path, b),
-        None => loadgen::RequestSpec::get(authority, path),
-    };
-    for h in headers {
-        let (name, value) = h.split_once(':').context("headers are `name: value`")?;
-        spec = spec.header(name.trim(), value.trim());
-    }
-    Ok(spec)
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ impl Options {
     /// The request against a Spin listening on `port`.
     fn request(&self, port: u16) -> Result<RequestSpec> {
         let url = format!("http://127.0.0.1:{port}{}", self.path);
-        crate::load_spec(&url, self.body.clone(), &self.headers)
+        RequestSpec::from_command_line(&url, self.body.clone(), &self.headers)
     }
 }
 
