@@ -182,10 +182,25 @@ pub fn transaction<T>(
     };
     loop {
         match attempt(db, &mut f) {
-            Err(e) if retries > 0 && e.is_store_conflict() => retries -= 1,
+            Err(e) if retries > 0 && e.is_store_conflict() => {
+                retries -= 1;
+                pause_before_retry();
+            }
             result => return result,
         }
     }
+}
+
+/// A random pause of 1 to 16 ms: two writers that deadlocked and retried at once would
+/// take their first locks together again and deadlock anew; a random delay lets one of
+/// them finish first.
+fn pause_before_retry() {
+    use std::hash::{BuildHasher, Hasher};
+    // RandomState's keys come from the system's randomness and change with every call.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    std::thread::sleep(std::time::Duration::from_micros(1_000 + random % 15_000));
 }
 
 /// One run of a transaction: `f` between BEGIN and COMMIT, or ROLLBACK on error.

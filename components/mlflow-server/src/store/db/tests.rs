@@ -76,6 +76,11 @@ fn a_transaction_aborted_by_a_deadlock_runs_again_on_postgres() {
     });
     let rows = dbs[0].query("SELECT x FROM t ORDER BY id", &[]).unwrap();
     assert_eq!(rows.iter().map(|r| r.int(0)).collect::<Vec<_>>(), [2, 2]);
-    // One of the two ran twice: the deadlock happened and was resolved by a retry.
-    assert_eq!(attempts.into_inner(), 3);
+    // The deadlock happened and was resolved by retries: at least one transaction ran
+    // again (a retry can meet the other writer again under load, so maybe more than once).
+    let attempts = attempts.into_inner();
+    assert!(
+        (3..=2 * (1 + CONFLICT_RETRIES)).contains(&attempts),
+        "{attempts} attempts"
+    );
 }
