@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 from sklearn.linear_model import LogisticRegression
 
 from conftest import REPO, SpinflowApp
+from tracking_helpers import read_tree, write_tree
 
 TEST_S3 = REPO / "target" / "release" / "test-s3"
 ACCESS_KEY = "spinflow-test-key"
@@ -98,26 +99,15 @@ def run_key(run, rel=""):
     return f"{PREFIX}/{exp}/{rid}/artifacts" + (f"/{rel}" if rel else "")
 
 
-def tree(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            full = os.path.join(dirpath, f)
-            out[os.path.relpath(full, root)] = Path(full).read_bytes()
-    return out
-
-
 def test_files_and_directories_round_trip_through_the_bucket(s3, s3_app, tmp_path):
     src = tmp_path / "src"
-    (src / "nested" / "deeper").mkdir(parents=True)
     files = {
         "a.txt": b"alpha\n",
         "nested/b c+d.bin": bytes(range(256)) * 40,
         "nested/deeper/c.csv": b"x,y\n1,2\n",
         "nested/empty": b"",
     }
-    for rel, data in files.items():
-        (src / rel).write_bytes(data)
+    write_tree(src, files)
     single = tmp_path / "single.json"
     single.write_bytes(b'{"k": 1}')
 
@@ -143,7 +133,7 @@ def test_files_and_directories_round_trip_through_the_bucket(s3, s3_app, tmp_pat
 
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="tree",
                                                 dst_path=str(tmp_path / "down"))
-    assert tree(local) == files
+    assert read_tree(local) == files
     one = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="notes/hello.txt",
                                               dst_path=str(tmp_path / "one"))
     assert Path(one).read_text() == "hello text"

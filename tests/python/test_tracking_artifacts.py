@@ -8,7 +8,14 @@ import mlflow
 import pytest
 import requests
 
-from tracking_helpers import MLFLOW_MAJOR, client, experiment_id, tracking_uri  # noqa: F401
+from tracking_helpers import (  # noqa: F401
+    MLFLOW_MAJOR,
+    client,
+    experiment_id,
+    read_tree,
+    tracking_uri,
+    write_tree,
+)
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -21,27 +28,15 @@ def list_under(client, run, path):
     return mlflow.artifacts.list_artifacts(artifact_uri=f"{run.info.artifact_uri}/{path}")
 
 
-def tree(root):
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            full = os.path.join(dirpath, f)
-            with open(full, "rb") as fh:
-                out[os.path.relpath(full, root)] = fh.read()
-    return out
-
-
 def test_log_list_and_download(client, experiment_id, tmp_path):
     src = tmp_path / "src"
-    (src / "nested" / "deeper").mkdir(parents=True)
     files = {
         "a.txt": b"alpha\n",
         "nested/b.bin": bytes(range(256)) * 40,
         "nested/deeper/c.csv": b"x,y\n1,2\n",
         "nested/empty": b"",
     }
-    for rel, data in files.items():
-        (src / rel).write_bytes(data)
+    write_tree(src, files)
     single = tmp_path / "single.json"
     single.write_bytes(b'{"k": 1}')
 
@@ -67,7 +62,7 @@ def test_log_list_and_download(client, experiment_id, tmp_path):
 
     dest = tmp_path / "down"
     local = mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="tree", dst_path=str(dest))
-    assert tree(local) == files
+    assert read_tree(local) == files
 
     notes = mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="notes", dst_path=str(tmp_path / "n"))
     assert open(os.path.join(notes, "hello.txt")).read() == "hello text"

@@ -1,7 +1,9 @@
 """Helpers shared by the tracking suites (test_tracking*.py): point the official MLflow
 client at the session's `spinflow up` and give each test its own experiment."""
 
+import os
 import uuid
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -37,3 +39,21 @@ def experiment_id(tracking_uri):
 def rest(base, method, endpoint, **kwargs):
     """A raw REST call (for limits the client would split or check on its own)."""
     return requests.request(method, f"{base}/api/2.0/mlflow/{endpoint}", timeout=60, **kwargs)
+
+
+def write_tree(root, files):
+    """Writes `files` ({relative path: bytes}) below `root`, creating directories."""
+    for rel, data in files.items():
+        path = Path(root) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def read_tree(root):
+    """Every file below `root` as {relative path: bytes}: what a download brought back."""
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            out[os.path.relpath(full, root)] = Path(full).read_bytes()
+    return out
