@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::cpu::CpuMeter;
 use crate::launch;
 use crate::loadgen;
 use crate::manifest;
@@ -24,6 +25,7 @@ use crate::shell;
 use crate::systems::{self, Model, Runtime, PREDICT_SYSTEMS, TRACKING_SYSTEMS};
 use crate::tracking;
 use crate::{hostfig, largest, sizes, stalled, storage, storage_names, web_ui};
+use crate::{postgres_names, tracking_postgres};
 
 /// The fixed answer of the floor: the size and shape of a one-row prediction.
 pub const FLOOR_BODY: &str = r#"{"predictions":[{"class":"setosa","class_index":0,"probabilities":{"setosa":0.97,"versicolor":0.03,"virginica":0.0}}],"model":{"name":"iris","version":"1","source":"embedded"}}"#;
@@ -91,9 +93,16 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
         storage::run(&paths, &opts, &mut info, &mut results).await;
     }
     // The whole app's compiled code, for the workloads that serve it.
-    let whole_app = ["prediction", "tracking", "stalled", "largest", "web-ui"]
-        .iter()
-        .any(|w| opts.runs(w));
+    let whole_app = [
+        "prediction",
+        "tracking",
+        postgres_names::SELECTOR,
+        "stalled",
+        "largest",
+        "web-ui",
+    ]
+    .iter()
+    .any(|w| opts.runs(w));
     if whole_app && opts.wants("spinflow") {
         let manifest = paths.repo.join("spin.toml");
         if let Err(e) = hostfig::prime_cache(&paths, Runtime::Spinflow, &manifest).await {
@@ -189,6 +198,9 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
             }
         }
     }
+    if opts.runs(postgres_names::SELECTOR) {
+        tracking_postgres::run(&paths, &opts, &mut info, &mut results).await;
+    }
 
     if opts.runs("stalled") {
         stalled::run(&paths, &opts, &mut results).await;
@@ -276,13 +288,14 @@ fn check_workloads(opts: &Options) -> Result<()> {
 }
 
 /// The systems of the selected workloads that may need the peers' venv: prediction
-/// (and its trained model) and tracking; the web UI compares with `mlflow`.
+/// (and its trained model) and tracking (on SQLite or PostgreSQL); the web UI
+/// compares with `mlflow`.
 fn peer_systems(opts: &Options) -> Vec<&'static str> {
     let mut v = Vec::new();
     if opts.runs("prediction") {
         v.extend(PREDICT_SYSTEMS);
     }
-    if opts.runs("tracking") || opts.runs("web-ui") {
+    if opts.runs("tracking") || opts.runs(postgres_names::SELECTOR) || opts.runs("web-ui") {
         v.extend(TRACKING_SYSTEMS);
     }
     v
@@ -545,7 +558,11 @@ async fn tracking_system(
         system,
         idle,
     );
-    if let Err(e) = tracking::run_all(&server.authority(), system, rep, plan, results).await {
+    let target = tracking::Target::new(
+        vec![server.authority()],
+        CpuMeter::new(vec![server.child.id()], None),
+    );
+    if let Err(e) = tracking::run_all(&target, system, rep, plan, results).await {
         results.note(format!("{system} (tracking): {e:#}\n{}", server.log_tail()));
     }
     results.record(

@@ -40,6 +40,10 @@ pub struct RequestSpec {
     pub expect_echo: bool,
     pub body_fn: Option<BodyFn>,
     pub path_fn: Option<PathFn>,
+    /// Further servers of the same app (replicas): connection `i` addresses the
+    /// `i`-th of `authority` and these, in turn, so that the load is split between
+    /// them with no proxy in between.
+    pub replicas: Vec<String>,
 }
 
 impl RequestSpec {
@@ -54,6 +58,7 @@ impl RequestSpec {
             expect_echo: false,
             body_fn: None,
             path_fn: None,
+            replicas: Vec::new(),
         }
     }
 
@@ -68,6 +73,7 @@ impl RequestSpec {
             expect_echo: false,
             body_fn: None,
             path_fn: None,
+            replicas: Vec::new(),
         }
     }
 
@@ -131,6 +137,21 @@ impl RequestSpec {
         self
     }
 
+    /// Splits the connections between `authority` and `replicas` (see
+    /// [`RequestSpec::replicas`]).
+    pub fn spread_over(mut self, replicas: &[String]) -> Self {
+        self.replicas = replicas.to_vec();
+        self
+    }
+
+    /// The server connection `conn` addresses.
+    pub fn authority_of(&self, conn: usize) -> &str {
+        match conn % (self.replicas.len() + 1) {
+            0 => &self.authority,
+            i => &self.replicas[i - 1],
+        }
+    }
+
     pub fn build(&self) -> Result<hyper::Request<Full<Bytes>>> {
         self.build_nth(0, 0)
     }
@@ -162,7 +183,7 @@ impl RequestSpec {
         let mut req = hyper::Request::builder()
             .method(self.method.clone())
             .uri(path)
-            .header(hyper::header::HOST, &self.authority);
+            .header(hyper::header::HOST, self.authority_of(conn));
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.as_str());
         }
@@ -181,6 +202,9 @@ pub struct LoadOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct LoadResult {
     pub requests: u64,
+    /// Every accepted answer, the warm-up's and those after the window included:
+    /// what the server acknowledged (for checks that count what it stored).
+    pub acknowledged: u64,
     pub errors: u64,
     pub reconnects: u64,
     pub seconds: f64,
@@ -196,6 +220,7 @@ pub struct LoadResult {
 struct ConnStats {
     hist: Histogram<u64>,
     ok: u64,
+    acknowledged: u64,
     errors: u64,
     reconnects: u64,
     first_error: Option<String>,
@@ -248,11 +273,13 @@ pub async fn run(spec: &RequestSpec, opts: LoadOptions) -> Result<LoadResult> {
         }));
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let (mut ok, mut errors, mut reconnects, mut first_error) = (0, 0, 0, None);
+    let (mut ok, mut acknowledged, mut errors, mut reconnects, mut first_error) =
+        (0, 0, 0, 0, None);
     for t in tasks {
         let s = t.await??;
         hist.add(&s.hist)?;
         ok += s.ok;
+        acknowledged += s.acknowledged;
         errors += s.errors;
         reconnects += s.reconnects;
         if first_error.is_none() {
@@ -263,6 +290,7 @@ pub async fn run(spec: &RequestSpec, opts: LoadOptions) -> Result<LoadResult> {
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     Ok(LoadResult {
         requests: ok,
+        acknowledged,
         errors,
         reconnects,
         seconds,
@@ -284,6 +312,7 @@ async fn connection_loop(
     let mut stats = ConnStats {
         hist: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?,
         ok: 0,
+        acknowledged: 0,
         errors: 0,
         reconnects: 0,
         first_error: None,
@@ -297,7 +326,7 @@ async fn connection_loop(
         }
         let measuring = now >= measure_from;
         if sender.is_none() {
-            match connect(&spec.authority).await {
+            match connect(spec.authority_of(conn_index)).await {
                 Ok(s) => sender = Some(s),
                 Err(e) => {
                     note_error(&mut stats, measuring, format!("{e:#}"));
@@ -318,6 +347,7 @@ async fn connection_loop(
         match outcome {
             Ok((status, body)) => {
                 if spec.answers(&sent, status, &body) {
+                    stats.acknowledged += 1;
                     if done_in_window {
                         stats.ok += 1;
                         stats.hist.saturating_record(micros);
@@ -387,6 +417,7 @@ pub async fn sequential(spec: &RequestSpec, count: usize) -> Result<LoadResult> 
     let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
     Ok(LoadResult {
         requests: hist.len(),
+        acknowledged: hist.len(),
         errors,
         reconnects: 0,
         seconds,
@@ -397,4 +428,23 @@ pub async fn sequential(spec: &RequestSpec, count: usize) -> Result<LoadResult> 
         max_ms: hist.max() as f64 / 1000.0,
         first_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_are_split_between_replicas_in_turn() {
+        let one = RequestSpec::get("127.0.0.1:1", "/");
+        assert_eq!(one.authority_of(3), "127.0.0.1:1");
+        let two = one.spread_over(&["127.0.0.1:2".to_string()]);
+        let served: Vec<&str> = (0..4).map(|c| two.authority_of(c)).collect();
+        assert_eq!(
+            served,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:2"]
+        );
+        let host = two.build_nth(1, 0).unwrap();
+        assert_eq!(host.headers()[hyper::header::HOST], "127.0.0.1:2");
+    }
 }

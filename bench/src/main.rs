@@ -10,7 +10,9 @@
 //! - `bench pages --spin-bin PATH -f spin.toml --component ID PATH ...`: the pages of
 //!   linear memory one request costs the component under real Spin.
 
+mod cells;
 mod client;
+mod cpu;
 mod fault_trace;
 mod floor;
 mod harness;
@@ -24,9 +26,11 @@ mod memory_slots;
 mod options;
 mod pages;
 mod paths;
+mod postgres_names;
 mod predict;
 mod procs;
 mod report;
+mod report_postgres;
 mod results;
 mod run_info;
 mod settings;
@@ -39,6 +43,7 @@ mod storage_names;
 mod systems;
 mod timing;
 mod tracking;
+mod tracking_postgres;
 mod wasm_stack;
 mod web_ui;
 mod wrk;
@@ -68,7 +73,7 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
         /// Only these workloads, comma-separated: host, storage, prediction, tracking,
-        /// stalled, largest, web-ui (default: all of them).
+        /// tracking-postgres, stalled, largest, web-ui (default: all of them).
         #[arg(long, value_delimiter = ',')]
         workloads: Option<Vec<String>>,
         /// Directory of the report and plots.

@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use crate::loadgen::LoadOptions;
 use crate::settings::Plan;
-use crate::storage_names;
 use crate::systems::{self, Runtime};
+use crate::{postgres_names, storage_names};
 
 /// The workloads `--workloads` selects from, in the order `bench all` runs them:
 /// the host figures (trivial component, cold start), the storage round trips,
-/// prediction, tracking, stalled clients, largest requests, and the web UI.
+/// prediction, tracking, tracking on PostgreSQL, stalled clients, largest requests,
+/// and the web UI.
 pub const WORKLOADS: &[&str] = &[
     "host",
     storage_names::SELECTOR,
     "prediction",
     "tracking",
+    postgres_names::SELECTOR,
     "stalled",
     "largest",
     "web-ui",

@@ -10,46 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::cells::{cell, fmt, fmt_unit};
 use crate::options::Options;
 use crate::paths::Paths;
 use crate::results::{Better, Figure, Results};
 use crate::run_info::RunInfo;
 use crate::settings::{self, log_metric_workload};
-use crate::{storage_names, systems};
-
-/// `value` with a precision that suits its size.
-pub fn fmt(v: f64) -> String {
-    if v.is_nan() {
-        "-".into()
-    } else if v >= 1000.0 {
-        format!("{v:.0}")
-    } else if v >= 100.0 {
-        format!("{v:.1}")
-    } else if v >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-/// `value` as [`fmt`] shows it, or as a whole number for counts.
-fn fmt_unit(v: f64, unit: &str) -> String {
-    if unit == "count" && v.is_finite() {
-        format!("{v:.0}")
-    } else {
-        fmt(v)
-    }
-}
-
-/// Median with its spread over the repetitions: `123 (118–130)`.
-fn cell(f: &Figure) -> String {
-    let show = |v: f64| fmt_unit(v, &f.unit);
-    if f.values.len() > 1 {
-        format!("{} ({}–{})", show(f.median()), show(f.min()), show(f.max()))
-    } else {
-        show(f.median())
-    }
-}
+use crate::{postgres_names, report_postgres, storage_names, systems};
 
 /// spinflow / peer, and whether that is the good direction.
 fn ratio(ours: &Figure, peer: &Figure) -> (f64, bool) {
@@ -72,10 +39,13 @@ fn our_name(workload: &str) -> &'static str {
     }
 }
 
-/// Which of our figures a peer is compared with (request for request).
+/// Which of our figures a peer is compared with (request for request): a peer on
+/// PostgreSQL with spinflow on PostgreSQL.
 fn our_counterpart(workload: &str, peer: &str) -> &'static str {
     if peer == "mlflow-serve" && workload.starts_with("predict") {
         "spinflow /invocations"
+    } else if peer.ends_with(postgres_names::SUFFIX) {
+        postgres_names::SPINFLOW
     } else {
         our_name(workload)
     }
@@ -592,11 +562,12 @@ fn metrics_of<'a>(results: &'a Results, workload: &str) -> BTreeSet<&'a str> {
         .collect()
 }
 
-/// The metrics of `workload` that ratios are shown for: not error counts (their
-/// table says how many there were; a ratio of two zeros says nothing).
+/// The metrics of `workload` that ratios are shown for: not counts of errors or lost
+/// writes (their table says how many there were; a ratio of two zeros says nothing).
 fn ratio_metrics<'a>(results: &'a Results, workload: &str) -> BTreeSet<&'a str> {
     let mut m = metrics_of(results, workload);
     m.remove("errors");
+    m.remove("lost writes");
     m
 }
 
@@ -696,6 +667,9 @@ const SPIN_PAIRS: &[(&str, &str)] = &[
     ("spin", "mlflow"),
     ("spin", "mlflow-nodelay"),
     ("spin", "fasttrackml"),
+    (postgres_names::SPIN, postgres_names::MLFLOW),
+    (postgres_names::SPIN, postgres_names::FASTTRACKML),
+    (postgres_names::SPIN, postgres_names::SPINFLOW),
     ("spin", "floor"),
     ("spin", "spinflow"),
     ("spin-registry", "spin"),
@@ -900,6 +874,7 @@ pub fn write(opts: &Options, paths: &Paths, info: &RunInfo, results: &Results) -
     }
 
     storage_section(&mut out, results);
+    report_postgres::section(&mut out, results, &opts.tracking_plan(), info.machine.cores);
 
     if !plots.is_empty() {
         let _ = writeln!(out, "## Plots\n");
@@ -970,6 +945,10 @@ fn workloads_text(opts: &Options) -> String {
 - **log-metric, {lm0} connections / {lm1} connections**: that many connections, each `runs/log-metric` with a new step per \
   request to its own run, {lmdur} measured after a {lmwarm} warm-up; afterwards the stored points are counted (no \
   acknowledged point may be missing).
+- **tracking on PostgreSQL** (`tracking-postgres`): every figure above, on one PostgreSQL server started \
+  for the run (a new database per system and repetition), against `spinflow up`, `spin up` (with a Spin CLI), \
+  `mlflow server` and FastTrackML; then log-batch and log-metric against one and against two `spinflow up` \
+  replicas on one database (see Tracking on PostgreSQL).
 - **search-runs**: `runs/search` over the {runs} runs with `metrics.loss < 0.5` and `order_by metrics.loss DESC` \
   (half the runs answer; count and order are checked once), {sq} queries from one client, one after another.
 - **get-history**: a {hp}-point metric (checked once), {hq} queries from one client, one after another.

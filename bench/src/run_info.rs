@@ -70,6 +70,7 @@ impl RunInfo {
                 "scikit-learn",
                 "prometheus-client",
                 "fasttrackml",
+                "psycopg",
             ] {
                 versions.push((dist.into(), setup::pip_version(paths, dist)));
             }

@@ -4,7 +4,7 @@
 //! repository, the runtime and model of each variant of our app, and a line
 //! describing each for the report. How each is launched is `launch.rs`.
 
-use crate::storage_names;
+use crate::{postgres_names, storage_names};
 
 /// Prediction servers. `spin…` systems run only with a Spin CLI (`--spin-bin`), and
 /// `spinflow-baked`, their counterpart in our host, by default only then too.
@@ -150,6 +150,12 @@ pub fn describe(system: &str) -> &'static str {
         "spin (trivial component)" | "spin (whole app)" => "`spin up`, the real Spin CLI",
         storage_names::SPINFLOW_DISK => "`spinflow up` serving bench/apps/roundtrip: the `default` key-value store and SQLite database as its defaults (files in the state dir, no runtime config)",
         storage_names::SPIN_DISK => "`spin up`, the real Spin CLI, serving the same .wasm and manifest: Spin's default stores (files in the state dir, no runtime config)",
+        postgres_names::SPINFLOW => "mlflow-server in `spinflow up --component-id mlflow-server` on PostgreSQL (`SPIN_VARIABLE_DATABASE_URL` and `SPIN_VARIABLE_DATABASE_HOST`), on a database of its own of the run's PostgreSQL server",
+        postgres_names::SPIN => "the same in real Spin, `spin up --component-id mlflow-server` (the URL with `?connect_timeout=10`, as the docs advise for Spin)",
+        postgres_names::MLFLOW => "`mlflow server --backend-store-uri postgresql://…` (psycopg 3), its default 4 uvicorn workers, on a database of its own",
+        postgres_names::FASTTRACKML => "FastTrackML `fml server --database-uri postgres://…`, on a database of its own",
+        postgres_names::ONE_REPLICA => "one `spinflow up` (mlflow-server) on PostgreSQL, a new database: the concurrent write figures, with CPU time per request",
+        postgres_names::TWO_REPLICAS => "two `spinflow up` on one new database, the load split between them by the load generator (each log-batch writer and log-metric connection addresses one directly, in turn)",
         storage_names::SPINFLOW_MEMORY | storage_names::SPIN_MEMORY => "the same, with a runtime config that keeps the `default` key-value store in memory (`[key_value_store.default] type = \"spin\"`, no path)",
         _ => "",
     }
@@ -199,10 +205,19 @@ mod tests {
             storage_names::SPINFLOW_MEMORY,
             storage_names::SPIN_MEMORY,
         ];
+        let postgres = [
+            postgres_names::SPINFLOW,
+            postgres_names::SPIN,
+            postgres_names::MLFLOW,
+            postgres_names::FASTTRACKML,
+            postgres_names::ONE_REPLICA,
+            postgres_names::TWO_REPLICAS,
+        ];
         for s in PREDICT_SYSTEMS
             .iter()
             .chain(TRACKING_SYSTEMS)
             .chain(&storage)
+            .chain(&postgres)
         {
             assert!(!describe(s).is_empty(), "{s} has no description");
         }

@@ -1,16 +1,21 @@
 //! Tracking workloads over the MLflow REST API, the same requests for every server:
 //! create runs, log-batch ingest (verified by reading back), single log-metric under
-//! concurrency, search with a metric filter and order_by, get-history.
+//! concurrency, search with a metric filter and order_by, get-history. Each figure
+//! counts its errors (answers other than 2xx); the write figures also count what was
+//! acknowledged and read back, and, with a [`CpuMeter`], the CPU time per request.
+//! The concurrent writes can be spread over several replicas of one app
+//! ([`Target`]), each writer and connection addressing one of them directly.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
 use crate::client::{now_ms, Client};
+use crate::cpu::CpuMeter;
 use crate::loadgen::{self, LoadOptions, RequestSpec};
 use crate::results::{Better, Results};
 use crate::settings::{log_metric_workload, Plan};
@@ -76,6 +81,98 @@ async fn history(c: &mut Client, run: &str, key: &str) -> Result<Vec<Value>> {
     }
 }
 
+/// The servers a tracking workload addresses (one, or several replicas of one app on
+/// one database) and the processes its CPU time is read from.
+pub struct Target {
+    /// `host:port` of each server; never empty.
+    pub authorities: Vec<String>,
+    pub meter: CpuMeter,
+}
+
+impl Target {
+    pub fn new(authorities: Vec<String>, meter: CpuMeter) -> Self {
+        assert!(!authorities.is_empty(), "a target has a server");
+        Target { authorities, meter }
+    }
+
+    /// The server of the sequential figures and of the set-up and read-back requests.
+    fn first(&self) -> &str {
+        &self.authorities[0]
+    }
+
+    /// The other servers, which concurrent writes are spread over with the first.
+    fn others(&self) -> &[String] {
+        &self.authorities[1..]
+    }
+}
+
+/// What a write figure (log-batch, log-metric) wrote: the runs and keys, the points
+/// the servers acknowledged (a 2xx answer; warm-up included) and the points read
+/// back afterwards through the API.
+#[derive(Clone, Debug)]
+pub struct Writes {
+    pub runs: Vec<String>,
+    pub keys: Vec<String>,
+    pub acknowledged: u64,
+    pub read_back: u64,
+}
+
+impl Writes {
+    /// Acknowledged points missing from `stored`.
+    pub fn lost(&self, stored: u64) -> u64 {
+        self.acknowledged.saturating_sub(stored)
+    }
+}
+
+/// Records the `errors` figure (a count) of `workload`, with a note naming the first.
+fn record_errors(
+    results: &mut Results,
+    workload: &str,
+    system: &str,
+    errors: u64,
+    first: Option<&str>,
+) {
+    results.record(
+        workload,
+        "errors",
+        "count",
+        Better::Lower,
+        system,
+        errors as f64,
+    );
+    if errors > 0 {
+        results.note(format!(
+            "{system}: {workload} had {errors} errors (first: {})",
+            first.unwrap_or("-")
+        ));
+    }
+}
+
+/// Records `lost writes` of a write figure: acknowledged points missing from `stored`.
+pub fn record_lost(
+    results: &mut Results,
+    workload: &str,
+    system: &str,
+    writes: &Writes,
+    stored: u64,
+) {
+    let lost = writes.lost(stored);
+    results.record(
+        workload,
+        "lost writes",
+        "count",
+        Better::Lower,
+        system,
+        lost as f64,
+    );
+    if lost > 0 {
+        results.note(format!(
+            "{system}: {workload}: {lost} acknowledged points missing ({} acknowledged, {stored} stored)",
+            writes.acknowledged
+        ));
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     d.as_micros().max(1) as u64
 }
@@ -84,15 +181,16 @@ fn quantile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-/// Runs every tracking workload once against the server at `authority` and records
-/// the figures under `system`. A failed workload is noted and the next one runs.
+/// Runs every tracking workload once against `target` and records the figures under
+/// `system`. A failed workload is noted and the next one runs.
 pub async fn run_all(
-    authority: &str,
+    target: &Target,
     system: &str,
     rep: usize,
     plan: &Plan,
     results: &mut Results,
 ) -> Result<()> {
+    let authority = target.first();
     let mut c = Client::new(authority);
     let tag = format!("{system}-{rep}-{}", now_ms());
     let exp = create_experiment(&mut c, &format!("bench-search-{tag}")).await?;
@@ -100,20 +198,36 @@ pub async fn run_all(
     // 1. Create runs, one client, one after another.
     let mut hist = Histogram::<u64>::new(3)?;
     let mut runs = Vec::with_capacity(plan.runs);
+    let (mut errors, mut first_error) = (0, None);
     let t0 = Instant::now();
     for i in 0..plan.runs {
-        let (id, t) = create_run(&mut c, &exp, &format!("run-{i}")).await?;
-        hist.record(micros(t))?;
-        runs.push(id);
+        match create_run(&mut c, &exp, &format!("run-{i}")).await {
+            Ok((id, t)) => {
+                hist.record(micros(t))?;
+                runs.push(id);
+            }
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert(format!("{e:#}"));
+            }
+        }
     }
     let secs = t0.elapsed().as_secs_f64();
+    record_errors(
+        results,
+        "create-runs",
+        system,
+        errors,
+        first_error.as_deref(),
+    );
+    ensure!(!runs.is_empty(), "no run was created");
     results.record(
         "create-runs",
         "runs/s",
         "runs/s",
         Better::Higher,
         system,
-        plan.runs as f64 / secs,
+        runs.len() as f64 / secs,
     );
     results.record(
         "create-runs",
@@ -138,7 +252,7 @@ pub async fn run_all(
     for (index, chunk) in runs.chunks(per_task).enumerate() {
         let chunk = chunk.to_vec();
         let authority = authority.to_string();
-        let n = plan.runs;
+        let n = runs.len();
         let start = index * per_task;
         tasks.push(tokio::spawn(async move {
             let mut c = Client::new(&authority);
@@ -153,22 +267,41 @@ pub async fn run_all(
         t.await??;
     }
 
-    if let Err(e) = search(&mut c, authority, system, &exp, plan, results).await {
+    if let Err(e) = search(&mut c, authority, system, &exp, runs.len(), plan, results).await {
         results.note(format!("{system}: search-runs failed: {e:#}"));
     }
     if let Err(e) = get_history(&mut c, authority, system, &runs[0], plan, results).await {
         results.note(format!("{system}: get-history failed: {e:#}"));
     }
-    if let Err(e) = ingest(authority, system, &tag, plan, results).await {
-        results.note(format!("{system}: log-batch failed: {e:#}"));
+    for (workload, writes) in write_figures(target, system, &tag, plan, results).await {
+        record_lost(results, &workload, system, &writes, writes.read_back);
+    }
+    Ok(())
+}
+
+/// The concurrent write figures, log-batch and log-metric at each connection count,
+/// spread over the target's servers; what each wrote, for checks of what is stored.
+/// A failed figure is noted and left out.
+pub async fn write_figures(
+    target: &Target,
+    system: &str,
+    tag: &str,
+    plan: &Plan,
+    results: &mut Results,
+) -> Vec<(String, Writes)> {
+    let mut written = Vec::new();
+    match ingest(target, system, tag, plan, results).await {
+        Ok(w) => written.push(("log-batch".to_string(), w)),
+        Err(e) => results.note(format!("{system}: log-batch failed: {e:#}")),
     }
     for clients in plan.log_metric_clients {
         let workload = log_metric_workload(clients);
-        if let Err(e) = log_metric(authority, system, &tag, clients, plan, results).await {
-            results.note(format!("{system}: {workload} failed: {e:#}"));
+        match log_metric(target, system, tag, clients, plan, results).await {
+            Ok(w) => written.push((workload, w)),
+            Err(e) => results.note(format!("{system}: {workload} failed: {e:#}")),
         }
     }
-    Ok(())
+    written
 }
 
 async fn search(
@@ -176,6 +309,7 @@ async fn search(
     authority: &str,
     system: &str,
     exp: &str,
+    runs: usize,
     plan: &Plan,
     results: &mut Results,
 ) -> Result<()> {
@@ -190,7 +324,7 @@ async fn search(
         .ok("POST", &format!("{API}/runs/search"), Some(&body))
         .await?;
     let found = v["runs"].as_array().map(Vec::len).unwrap_or(0);
-    let expected = plan.runs.div_ceil(2);
+    let expected = runs.div_ceil(2);
     ensure!(
         found == expected,
         "search found {found} runs, expected {expected}"
@@ -220,7 +354,14 @@ async fn search(
     )
     .expect("\"runs\"");
     let r = loadgen::sequential(&spec, plan.search_queries).await?;
-    ensure!(r.errors == 0, "search errors: {:?}", r.first_error);
+    record_errors(
+        results,
+        "search-runs",
+        system,
+        r.errors,
+        r.first_error.as_deref(),
+    );
+    ensure!(r.requests > 0, "no search succeeded");
     results.record("search-runs", "p50", "ms", Better::Lower, system, r.p50_ms);
     results.record("search-runs", "p99", "ms", Better::Lower, system, r.p99_ms);
     Ok(())
@@ -249,35 +390,57 @@ async fn get_history(
     let path = format!("{API}/metrics/get-history?run_id={run}&metric_key=hist");
     let spec = RequestSpec::get(authority, &path).expect("\"metrics\"");
     let r = loadgen::sequential(&spec, plan.history_queries).await?;
-    ensure!(r.errors == 0, "get-history errors: {:?}", r.first_error);
+    record_errors(
+        results,
+        "get-history",
+        system,
+        r.errors,
+        r.first_error.as_deref(),
+    );
+    ensure!(r.requests > 0, "no get-history succeeded");
     results.record("get-history", "p50", "ms", Better::Lower, system, r.p50_ms);
     results.record("get-history", "p99", "ms", Better::Lower, system, r.p99_ms);
     Ok(())
 }
 
+/// What one log-batch writer saw: latencies of its acknowledged batches, and its errors.
+struct WriterStats {
+    hist: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
 /// `writers` clients, each logging `batches` batches of `batch_size` metrics to its
-/// own run at the same time; then every point is read back.
+/// own run at the same time (batch `b` of writer `w` to server `w + b` of the
+/// target, in turn); then every point is read back.
 async fn ingest(
-    authority: &str,
+    target: &Target,
     system: &str,
     tag: &str,
     plan: &Plan,
     results: &mut Results,
-) -> Result<()> {
-    let mut c = Client::new(authority);
+) -> Result<Writes> {
+    let workload = "log-batch";
+    let mut c = Client::new(target.first());
     let exp = create_experiment(&mut c, &format!("bench-ingest-{tag}")).await?;
     let mut runs = Vec::new();
     for w in 0..plan.writers {
         runs.push(create_run(&mut c, &exp, &format!("writer-{w}")).await?.0);
     }
     let steps_per_batch = plan.batch_size / KEYS;
+    let cpu_before = target.meter.read();
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for run in runs.clone() {
-        let authority = authority.to_string();
+    for (w, run) in runs.iter().cloned().enumerate() {
+        let authorities = target.authorities.clone();
         let plan = *plan;
         tasks.push(tokio::spawn(async move {
-            let mut c = Client::new(&authority);
+            let mut clients: Vec<Client> = authorities.iter().map(|a| Client::new(a)).collect();
+            let mut stats = WriterStats {
+                hist: Histogram::<u64>::new(3)?,
+                errors: 0,
+                first_error: None,
+            };
             for b in 0..plan.batches {
                 let ts = now_ms();
                 let mut metrics = Vec::with_capacity(plan.batch_size);
@@ -292,51 +455,88 @@ async fn ingest(
                         ));
                     }
                 }
-                log_batch(&mut c, &run, metrics).await?;
+                let client = &mut clients[(w + b) % authorities.len()];
+                match log_batch(client, &run, metrics).await {
+                    Ok(t) => stats.hist.record(micros(t))?,
+                    Err(e) => {
+                        stats.errors += 1;
+                        stats.first_error.get_or_insert(format!("{e:#}"));
+                    }
+                }
             }
-            anyhow::Ok(())
+            anyhow::Ok(stats)
         }));
     }
+    let mut hist = Histogram::<u64>::new(3)?;
+    let (mut errors, mut first_error) = (0, None);
     for t in tasks {
-        t.await??;
+        let s = t.await??;
+        hist.add(&s.hist)?;
+        errors += s.errors;
+        first_error = first_error.or(s.first_error);
     }
     let secs = t0.elapsed().as_secs_f64();
-    let total = plan.writers * plan.batches * steps_per_batch * KEYS;
+    let batches = hist.len();
+    target
+        .meter
+        .record_since(cpu_before, batches, workload, system, results);
+    record_errors(results, workload, system, errors, first_error.as_deref());
+    ensure!(batches > 0, "no batch was acknowledged");
 
-    // Read back: every key of every run holds every step; only a verified figure counts.
-    let expected = plan.batches * steps_per_batch;
+    // Read back: every key of every run, counted against what was acknowledged.
+    let keys: Vec<String> = (0..KEYS).map(|k| format!("m{k}")).collect();
+    let mut read_back = 0;
     for run in &runs {
-        for k in 0..KEYS {
-            let got = history(&mut c, run, &format!("m{k}")).await?.len();
-            if got != expected {
-                bail!("read back {got} points of m{k} in run {run}, expected {expected}");
-            }
+        for key in &keys {
+            read_back += history(&mut c, run, key).await?.len() as u64;
         }
     }
-    let rate = total as f64 / secs;
+    let acknowledged = batches * plan.batch_size as u64;
     results.record(
-        "log-batch",
+        workload,
         "metrics/s",
         "metrics/s",
         Better::Higher,
         system,
-        rate,
+        acknowledged as f64 / secs,
     );
-    Ok(())
+    results.record(
+        workload,
+        "p50",
+        "ms",
+        Better::Lower,
+        system,
+        quantile_ms(&hist, 0.5),
+    );
+    results.record(
+        workload,
+        "p99",
+        "ms",
+        Better::Lower,
+        system,
+        quantile_ms(&hist, 0.99),
+    );
+    Ok(Writes {
+        runs,
+        keys,
+        acknowledged,
+        read_back,
+    })
 }
 
 /// `clients` connections each logging one metric per request to its own run (a new
-/// step each time) for a fixed duration.
+/// step each time) for a fixed duration, the connections split between the target's
+/// servers; afterwards the stored points are read back.
 async fn log_metric(
-    authority: &str,
+    target: &Target,
     system: &str,
     tag: &str,
     clients: usize,
     plan: &Plan,
     results: &mut Results,
-) -> Result<()> {
+) -> Result<Writes> {
     let workload = log_metric_workload(clients);
-    let mut c = Client::new(authority);
+    let mut c = Client::new(target.first());
     let exp = create_experiment(&mut c, &format!("bench-logmetric-{clients}-{tag}")).await?;
     let mut runs = Vec::new();
     for i in 0..clients {
@@ -353,33 +553,42 @@ async fn log_metric(
         });
         Bytes::from(serde_json::to_vec(&body).expect("json"))
     });
-    let spec = RequestSpec::post_json(authority, &format!("{API}/runs/log-metric"), Bytes::new())
-        .vary(body_fn);
+    let spec = RequestSpec::post_json(
+        target.first(),
+        &format!("{API}/runs/log-metric"),
+        Bytes::new(),
+    )
+    .vary(body_fn)
+    .spread_over(target.others());
     let opts = LoadOptions {
         connections: clients,
         ..plan.log_metric
     };
+    let cpu_before = target.meter.read();
     let r = loadgen::run(&spec, opts).await?;
-    if r.errors > 0 {
-        results.note(format!(
-            "{system}: {workload} had {} errors (first: {:?})",
-            r.errors, r.first_error
-        ));
-    }
-
-    // Nothing acknowledged may be missing (warm-up requests are extra points).
-    let mut stored = 0;
-    for run in &runs {
-        stored += history(&mut c, run, "lm").await?.len() as u64;
-    }
-    ensure!(
-        stored >= r.requests,
-        "{stored} points stored, {} acknowledged",
-        r.requests
+    target
+        .meter
+        .record_since(cpu_before, r.acknowledged, &workload, system, results);
+    record_errors(
+        results,
+        &workload,
+        system,
+        r.errors,
+        r.first_error.as_deref(),
     );
     ensure!(r.requests > 0, "no request succeeded");
+
+    let mut read_back = 0;
+    for run in &runs {
+        read_back += history(&mut c, run, "lm").await?.len() as u64;
+    }
     results.record(&workload, "req/s", "req/s", Better::Higher, system, r.rps);
     results.record(&workload, "p50", "ms", Better::Lower, system, r.p50_ms);
     results.record(&workload, "p99", "ms", Better::Lower, system, r.p99_ms);
-    Ok(())
+    Ok(Writes {
+        runs,
+        keys: vec!["lm".to_string()],
+        acknowledged: r.acknowledged,
+        read_back,
+    })
 }

@@ -1,7 +1,9 @@
 //! Smoke test of the benchmark harness: `bench all --quick` against spinflow alone
 //! (no peers, so no Python venv), so that the harness cannot silently rot.
 //!
-//! Needs the host and the components built (`make build`; `make test` does it first).
+//! Needs the host and the components built (`make build`; `make test` does it first),
+//! and Debian's PostgreSQL for the tracking-postgres workload (installed by
+//! scripts/install-test-deps.sh).
 
 use std::path::Path;
 use std::process::Command;
@@ -72,6 +74,8 @@ fn quick_run_against_spinflow_alone_writes_a_report() {
         "### storage: key-value round trip, 16 connections",
         "### storage: SQLite round trip, 16 connections",
         "## Storage round trips (spinflow / Spin)",
+        "## Tracking on PostgreSQL",
+        "### One against two replicas on PostgreSQL",
     ] {
         assert!(
             report.contains(section),
@@ -177,6 +181,41 @@ fn quick_run_against_spinflow_alone_writes_a_report() {
         ("resources (tracking)", "cold start"),
     ] {
         assert_positive(&figures, workload, metric, "spinflow");
+    }
+    // The same figures with mlflow-server on PostgreSQL.
+    for (workload, metric) in [
+        ("create-runs", "runs/s"),
+        ("log-batch", "metrics/s"),
+        ("log-metric, 16 connections", "p99"),
+        ("search-runs", "p50"),
+        ("get-history", "p50"),
+    ] {
+        assert_positive(&figures, workload, metric, "spinflow (PostgreSQL)");
+    }
+    // One and two replicas on one database: every acknowledged point is a row of the
+    // database afterwards, and the CPU time of servers and database was read.
+    for system in [
+        "spinflow (PostgreSQL, 1 replica)",
+        "spinflow (PostgreSQL, 2 replicas)",
+    ] {
+        for (workload, metric) in [
+            ("log-batch", "metrics/s"),
+            ("log-metric, 8 connections", "req/s"),
+            ("log-metric, 16 connections", "req/s"),
+        ] {
+            assert_positive(&figures, workload, metric, system);
+            assert_positive(&figures, workload, "server CPU per request", system);
+            assert_positive(&figures, workload, "database CPU per request", system);
+            for count in ["errors", "lost writes"] {
+                let f = figure(&figures, workload, count, system)
+                    .unwrap_or_else(|| panic!("no {count} of {workload} / {system}"));
+                assert_eq!(
+                    f["values"],
+                    serde_json::json!([0.0]),
+                    "{count} of {workload} / {system}"
+                );
+            }
+        }
     }
     // A workload that failed (or had failed requests) leaves a note instead.
     let failures: Vec<&Value> = notes

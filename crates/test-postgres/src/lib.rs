@@ -57,6 +57,12 @@ impl Postgres {
         self.port
     }
 
+    /// The server's process id while it runs (its backends are its children): for
+    /// reading the CPU time the database spends.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The CA that signed the server's certificate (TLS servers only).
     pub fn ca(&self) -> PathBuf {
         self.dir.path().join("ca.crt")
