@@ -23,6 +23,16 @@ pub struct CpuReading {
     database: f64,
 }
 
+impl CpuReading {
+    /// What was used between `before` and this reading.
+    pub fn since(self, before: CpuReading) -> CpuReading {
+        CpuReading {
+            servers: self.servers - before.servers,
+            database: self.database - before.database,
+        }
+    }
+}
+
 impl CpuMeter {
     pub fn new(servers: Vec<u32>, database: Option<u32>) -> Self {
         CpuMeter { servers, database }
@@ -35,12 +45,12 @@ impl CpuMeter {
         }
     }
 
-    /// Records the CPU time used since `before` per request (ms), as `server CPU per
-    /// request` and, with a database, `database CPU per request`. Nothing without
-    /// servers or requests.
-    pub fn record_since(
+    /// Records the CPU time `used` per request (ms), as `server CPU per request` and,
+    /// with a database, `database CPU per request`. Nothing without servers or
+    /// requests.
+    pub fn record(
         &self,
-        before: CpuReading,
+        used: CpuReading,
         requests: u64,
         workload: &str,
         system: &str,
@@ -49,7 +59,6 @@ impl CpuMeter {
         if self.servers.is_empty() || requests == 0 {
             return;
         }
-        let now = self.read();
         let per_request_ms = |seconds: f64| seconds * 1000.0 / requests as f64;
         results.record(
             workload,
@@ -57,7 +66,7 @@ impl CpuMeter {
             "ms",
             Better::Lower,
             system,
-            per_request_ms(now.servers - before.servers),
+            per_request_ms(used.servers),
         );
         if self.database.is_some() {
             results.record(
@@ -66,7 +75,7 @@ impl CpuMeter {
                 "ms",
                 Better::Lower,
                 system,
-                per_request_ms(now.database - before.database),
+                per_request_ms(used.database),
             );
         }
     }

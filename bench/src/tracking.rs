@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
@@ -213,14 +213,16 @@ pub async fn run_all(
         }
     }
     let secs = t0.elapsed().as_secs_f64();
-    record_errors(
-        results,
-        "create-runs",
-        system,
-        errors,
-        first_error.as_deref(),
-    );
-    ensure!(!runs.is_empty(), "no run was created");
+    if runs.is_empty() {
+        record_errors(
+            results,
+            "create-runs",
+            system,
+            errors,
+            first_error.as_deref(),
+        );
+        bail!("no run was created");
+    }
     results.record(
         "create-runs",
         "runs/s",
@@ -244,6 +246,13 @@ pub async fn run_all(
         Better::Lower,
         system,
         quantile_ms(&hist, 0.99),
+    );
+    record_errors(
+        results,
+        "create-runs",
+        system,
+        errors,
+        first_error.as_deref(),
     );
 
     // Each run gets `loss` = i / runs, so the filter below keeps the lower half.
@@ -354,6 +363,10 @@ async fn search(
     )
     .expect("\"runs\"");
     let r = loadgen::sequential(&spec, plan.search_queries).await?;
+    if r.requests > 0 {
+        results.record("search-runs", "p50", "ms", Better::Lower, system, r.p50_ms);
+        results.record("search-runs", "p99", "ms", Better::Lower, system, r.p99_ms);
+    }
     record_errors(
         results,
         "search-runs",
@@ -362,8 +375,6 @@ async fn search(
         r.first_error.as_deref(),
     );
     ensure!(r.requests > 0, "no search succeeded");
-    results.record("search-runs", "p50", "ms", Better::Lower, system, r.p50_ms);
-    results.record("search-runs", "p99", "ms", Better::Lower, system, r.p99_ms);
     Ok(())
 }
 
@@ -390,6 +401,10 @@ async fn get_history(
     let path = format!("{API}/metrics/get-history?run_id={run}&metric_key=hist");
     let spec = RequestSpec::get(authority, &path).expect("\"metrics\"");
     let r = loadgen::sequential(&spec, plan.history_queries).await?;
+    if r.requests > 0 {
+        results.record("get-history", "p50", "ms", Better::Lower, system, r.p50_ms);
+        results.record("get-history", "p99", "ms", Better::Lower, system, r.p99_ms);
+    }
     record_errors(
         results,
         "get-history",
@@ -398,8 +413,6 @@ async fn get_history(
         r.first_error.as_deref(),
     );
     ensure!(r.requests > 0, "no get-history succeeded");
-    results.record("get-history", "p50", "ms", Better::Lower, system, r.p50_ms);
-    results.record("get-history", "p99", "ms", Better::Lower, system, r.p99_ms);
     Ok(())
 }
 
@@ -476,12 +489,12 @@ async fn ingest(
         first_error = first_error.or(s.first_error);
     }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = target.meter.read().since(cpu_before);
     let batches = hist.len();
-    target
-        .meter
-        .record_since(cpu_before, batches, workload, system, results);
-    record_errors(results, workload, system, errors, first_error.as_deref());
-    ensure!(batches > 0, "no batch was acknowledged");
+    if batches == 0 {
+        record_errors(results, workload, system, errors, first_error.as_deref());
+        bail!("no batch was acknowledged");
+    }
 
     // Read back: every key of every run, counted against what was acknowledged.
     let keys: Vec<String> = (0..KEYS).map(|k| format!("m{k}")).collect();
@@ -516,6 +529,8 @@ async fn ingest(
         system,
         quantile_ms(&hist, 0.99),
     );
+    record_errors(results, workload, system, errors, first_error.as_deref());
+    target.meter.record(cpu, batches, workload, system, results);
     Ok(Writes {
         runs,
         keys,
@@ -566,17 +581,17 @@ async fn log_metric(
     };
     let cpu_before = target.meter.read();
     let r = loadgen::run(&spec, opts).await?;
-    target
-        .meter
-        .record_since(cpu_before, r.acknowledged, &workload, system, results);
-    record_errors(
-        results,
-        &workload,
-        system,
-        r.errors,
-        r.first_error.as_deref(),
-    );
-    ensure!(r.requests > 0, "no request succeeded");
+    let cpu = target.meter.read().since(cpu_before);
+    if r.requests == 0 {
+        record_errors(
+            results,
+            &workload,
+            system,
+            r.errors,
+            r.first_error.as_deref(),
+        );
+        bail!("no request succeeded");
+    }
 
     let mut read_back = 0;
     for run in &runs {
@@ -585,6 +600,16 @@ async fn log_metric(
     results.record(&workload, "req/s", "req/s", Better::Higher, system, r.rps);
     results.record(&workload, "p50", "ms", Better::Lower, system, r.p50_ms);
     results.record(&workload, "p99", "ms", Better::Lower, system, r.p99_ms);
+    record_errors(
+        results,
+        &workload,
+        system,
+        r.errors,
+        r.first_error.as_deref(),
+    );
+    target
+        .meter
+        .record(cpu, r.acknowledged, &workload, system, results);
     Ok(Writes {
         runs,
         keys: vec!["lm".to_string()],
