@@ -1,4 +1,4 @@
-//! The Spin entry point: opens the database (`store::select`: Spin SQLite or PostgreSQL,
+//! The Spin entry point: opens the database (`store::spin_store`: Spin SQLite or PostgreSQL,
 //! by the `database_url` variable), migrates it if needed, picks where artifact bytes
 //! live (`store::artifact_destination`: the database or S3), streams artifact
 //! uploads/downloads (the proxy's and the web UI's) piece by piece (`artifact_streams`),
@@ -15,7 +15,7 @@ use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::artifacts as artifact_service;
 use crate::store::artifact_destination::ArtifactDestination;
 use crate::store::migrations::ensure_schema;
-use crate::store::select;
+use crate::store::spin_store;
 use futures::StreamExt;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
@@ -28,7 +28,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let method = Method::parse(&method_name(&req));
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
     let path = path_and_query.split('?').next().unwrap_or("/").to_string();
-    let db = match select::open() {
+    let db = match spin_store::open() {
         Ok(db) => db,
         Err(e) => return send(out, unusable_store(&path, e)),
     };

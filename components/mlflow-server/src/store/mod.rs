@@ -5,8 +5,9 @@
 //! [`db::Dialect`]; `pg_sql` rewrites placeholders for PostgreSQL). Only this module's children hold SQL; services above it
 //! call one module per entity.
 //!
-//! Layout: `db` (the seam, values, rows, transactions), `migrations` (versioned steps,
-//! applied on first use) with the tables in `schema`, and one module per entity.
+//! Layout: `db` (the seam, values, rows, transactions), `select` (what `database_url`
+//! selects) and `spin_store` (the component's store it opens), `migrations` (versioned
+//! steps, applied on first use) with the tables in `schema`, and one module per entity.
 //!
 //! Artifact bytes have a seam of their own (`artifact_store`): chunks in the database
 //! (`database_artifacts` over `artifacts`) or objects in an S3 bucket (`s3`), chosen by
@@ -43,6 +44,8 @@ pub mod schema;
 pub mod select;
 #[cfg(target_arch = "wasm32")]
 pub mod spin;
+#[cfg(target_arch = "wasm32")]
+pub mod spin_store;
 pub mod tags;
 #[cfg(test)]
 pub mod testing;

@@ -14,6 +14,7 @@
 //! one `PutObject` up to [`upload::PART_SIZE`] and as a multipart upload beyond it
 //! (`upload`), so memory holds one part at most.
 
+mod client;
 pub mod config;
 pub mod transport;
 mod upload;
@@ -25,26 +26,17 @@ mod tests;
 
 use super::artifact_store::{ArtifactReader, ArtifactStore, ArtifactWriter};
 use crate::error::{ApiResult, ObjectStoreError};
-use config::S3Location;
+pub use client::S3Artifacts;
+use client::SIGNATURE_LIFETIME;
 use rusty_s3::actions::{ListObjectsV2, ObjectIdentifier};
-use rusty_s3::{Credentials, Method, S3Action};
+use rusty_s3::{Method, S3Action};
 use std::collections::BTreeMap;
-use std::time::Duration;
-use transport::{HttpReply, ObjectHttp, ReplyBody};
-use url::Url;
+use transport::{ObjectHttp, ReplyBody};
 
-/// How long a presigned URL stays valid; S3 checks it when the request starts.
-const SIGNATURE_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The most keys one `ListObjectsV2` or `DeleteObjects` call takes (S3's limit).
 const PAGE: usize = 1000;
 /// The most bytes of an object's body taken from the transport at once.
 const PIECE: usize = 1 << 20;
-
-/// The artifact files of one S3 destination.
-pub struct S3Artifacts<H> {
-    at: S3Location,
-    http: H,
-}
 
 /// One entry of a listing page.
 enum Listed {
@@ -53,46 +45,6 @@ enum Listed {
 }
 
 impl<H: ObjectHttp> S3Artifacts<H> {
-    pub fn new(at: S3Location, http: H) -> Self {
-        S3Artifacts { at, http }
-    }
-
-    fn credentials(&self) -> Option<&Credentials> {
-        self.at.credentials.as_ref()
-    }
-
-    /// Sends a request and turns an error answer into its S3 error.
-    fn call(
-        &self,
-        method: Method,
-        url: &Url,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<HttpReply, ObjectStoreError> {
-        let reply = self.http.send(method, url, headers, body)?;
-        if reply.is_success() {
-            return Ok(reply);
-        }
-        Err(match reply.into_error() {
-            ObjectStoreError::Status {
-                status,
-                code,
-                message,
-            } if code == "NoSuchBucket" => ObjectStoreError::Status {
-                status,
-                message: format!(
-                    "the bucket '{}' does not exist at {} {message}",
-                    self.at.bucket.name(),
-                    self.at.endpoint
-                )
-                .trim_end()
-                .to_string(),
-                code,
-            },
-            other => other,
-        })
-    }
-
     /// One page of the keys under `prefix`, grouped at the next `/` when `grouped`.
     fn list_page(
         &self,

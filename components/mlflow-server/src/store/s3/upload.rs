@@ -4,8 +4,8 @@
 //! so memory holds one part whatever the file's size. A failed or abandoned upload is
 //! aborted (`AbortMultipartUpload`), which frees the parts S3 kept.
 
+use super::client::{S3Artifacts, SIGNATURE_LIFETIME};
 use super::transport::ObjectHttp;
-use super::{S3Artifacts, SIGNATURE_LIFETIME};
 use crate::error::{ApiResult, MlflowError, ObjectStoreError};
 use crate::store::artifact_store::ArtifactWriter;
 use rusty_s3::actions::{CompleteMultipartUploadResponse, CreateMultipartUpload};
