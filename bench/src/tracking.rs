@@ -124,6 +124,22 @@ impl Writes {
     }
 }
 
+/// The latency and errors of a one-client figure; fails it when no request succeeded.
+fn record_sequential(
+    results: &mut Results,
+    figure: &str,
+    system: &str,
+    r: &loadgen::LoadResult,
+) -> Result<()> {
+    if r.requests > 0 {
+        results.record(figure, "p50", "ms", Better::Lower, system, r.p50_ms);
+        results.record(figure, "p99", "ms", Better::Lower, system, r.p99_ms);
+    }
+    record_errors(results, figure, system, r.errors, r.first_error.as_deref());
+    ensure!(r.requests > 0, "no {figure} request succeeded");
+    Ok(())
+}
+
 /// Records the `errors` figure (a count) of `workload`, with a note naming the first.
 fn record_errors(
     results: &mut Results,
@@ -363,19 +379,7 @@ async fn search(
     )
     .expect("\"runs\"");
     let r = loadgen::sequential(&spec, plan.search_queries).await?;
-    if r.requests > 0 {
-        results.record("search-runs", "p50", "ms", Better::Lower, system, r.p50_ms);
-        results.record("search-runs", "p99", "ms", Better::Lower, system, r.p99_ms);
-    }
-    record_errors(
-        results,
-        "search-runs",
-        system,
-        r.errors,
-        r.first_error.as_deref(),
-    );
-    ensure!(r.requests > 0, "no search succeeded");
-    Ok(())
+    record_sequential(results, "search-runs", system, &r)
 }
 
 async fn get_history(
@@ -401,19 +405,7 @@ async fn get_history(
     let path = format!("{API}/metrics/get-history?run_id={run}&metric_key=hist");
     let spec = RequestSpec::get(authority, &path).expect("\"metrics\"");
     let r = loadgen::sequential(&spec, plan.history_queries).await?;
-    if r.requests > 0 {
-        results.record("get-history", "p50", "ms", Better::Lower, system, r.p50_ms);
-        results.record("get-history", "p99", "ms", Better::Lower, system, r.p99_ms);
-    }
-    record_errors(
-        results,
-        "get-history",
-        system,
-        r.errors,
-        r.first_error.as_deref(),
-    );
-    ensure!(r.requests > 0, "no get-history succeeded");
-    Ok(())
+    record_sequential(results, "get-history", system, &r)
 }
 
 /// What one log-batch writer saw: latencies of its acknowledged batches, and its errors.
