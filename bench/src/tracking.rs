@@ -124,6 +124,26 @@ impl Writes {
     }
 }
 
+/// The p50 and p99 of a figure's latency histogram.
+fn record_latency(results: &mut Results, figure: &str, system: &str, hist: &Histogram<u64>) {
+    results.record(
+        figure,
+        "p50",
+        "ms",
+        Better::Lower,
+        system,
+        quantile_ms(hist, 0.5),
+    );
+    results.record(
+        figure,
+        "p99",
+        "ms",
+        Better::Lower,
+        system,
+        quantile_ms(hist, 0.99),
+    );
+}
+
 /// The latency and errors of a one-client figure; fails it when no request succeeded.
 fn record_sequential(
     results: &mut Results,
@@ -247,22 +267,7 @@ pub async fn run_all(
         system,
         runs.len() as f64 / secs,
     );
-    results.record(
-        "create-runs",
-        "p50",
-        "ms",
-        Better::Lower,
-        system,
-        quantile_ms(&hist, 0.5),
-    );
-    results.record(
-        "create-runs",
-        "p99",
-        "ms",
-        Better::Lower,
-        system,
-        quantile_ms(&hist, 0.99),
-    );
+    record_latency(results, "create-runs", system, &hist);
     record_errors(
         results,
         "create-runs",
@@ -505,22 +510,7 @@ async fn ingest(
         system,
         acknowledged as f64 / secs,
     );
-    results.record(
-        workload,
-        "p50",
-        "ms",
-        Better::Lower,
-        system,
-        quantile_ms(&hist, 0.5),
-    );
-    results.record(
-        workload,
-        "p99",
-        "ms",
-        Better::Lower,
-        system,
-        quantile_ms(&hist, 0.99),
-    );
+    record_latency(results, workload, system, &hist);
     record_errors(results, workload, system, errors, first_error.as_deref());
     target.meter.record(cpu, batches, workload, system, results);
     Ok(Writes {
