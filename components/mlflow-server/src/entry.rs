@@ -13,7 +13,8 @@ use crate::http::route::Ctx;
 use crate::http::router::dispatch;
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::artifacts as artifact_service;
-use crate::store::artifact_destination::ArtifactDestination;
+use crate::store::artifact_destination::LazyDestination;
+use crate::store::artifact_store::ArtifactStore;
 use crate::store::migrations::ensure_schema;
 use crate::store::spin_store;
 use futures::StreamExt;
@@ -35,8 +36,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     if let Err(e) = ensure_schema(&db) {
         return send(out, unmigrated_store(&path, e));
     }
-    let destination = ArtifactDestination::from_variables(&db);
-    let files = destination.store();
+    // Read from the variables only if the request touches an artifact.
+    let destination = LazyDestination::new(&db);
+    let files: &dyn ArtifactStore = &destination;
     if let Some(target) = artifact_http::streaming_target(method, &path) {
         let target = target.to_string();
         return match method {

@@ -3,6 +3,7 @@
 use super::parser::{parse_filter, parse_order_by, Clause, Entity, Op};
 use super::sql::{number_comparison, string_comparison, Fragment};
 use crate::error::{ApiResult, MlflowError};
+use crate::store::db::SqlValue;
 
 /// String attributes and their columns.
 fn string_attribute(name: &str) -> Option<&'static str> {
@@ -25,27 +26,38 @@ fn numeric_attribute(name: &str) -> Option<&'static str> {
     })
 }
 
-/// A key/value table joined on the run: params, tags, latest metrics.
-fn key_value_exists(table: &str, key: &str, cond: Fragment) -> Fragment {
-    let mut f = Fragment::default();
-    f.push(&format!(
-        "EXISTS (SELECT 1 FROM {table} kv WHERE kv.run_uuid = r.run_uuid AND kv.key = "
-    ));
-    f.bind(key);
-    f.push(" AND ");
-    f.append(cond);
-    f.push(")");
-    f
+/// `<value of the run's `key` in `table`> <cond>`: the value is a scalar subquery on the
+/// table's primary key (run_uuid, key), NULL when the run has no such key (which no
+/// comparison passes). Each run costs one index lookup whatever the planner knows of
+/// the tables; an `EXISTS` semi-join, planned on the statistics of tables just
+/// filled, can rescan every run's matching entries instead. `comparison` builds the
+/// condition on the column expression it is given; its `?`s follow the key's.
+fn key_value_matches(
+    table: &str,
+    value: &str,
+    key: &str,
+    comparison: impl FnOnce(&str) -> ApiResult<Fragment>,
+) -> ApiResult<Fragment> {
+    let column =
+        format!("(SELECT {value} FROM {table} kv WHERE kv.run_uuid = r.run_uuid AND kv.key = ?)");
+    let cond = comparison(&column)?;
+    let mut params = vec![SqlValue::from(key)];
+    params.extend(cond.params);
+    Ok(Fragment {
+        sql: cond.sql,
+        params,
+    })
 }
 
 fn clause_sql(c: &Clause) -> ApiResult<Fragment> {
     match c.entity {
         Entity::Metric => {
             let what = format!("metric '{}'", c.key);
-            let mut cond = Fragment::default();
-            cond.push("kv.is_nan = 0 AND ");
-            cond.append(number_comparison("kv.value", c.op, &c.value, &what)?);
-            Ok(key_value_exists("latest_metrics", &c.key, cond))
+            // A NaN point compares as no value: no comparison passes.
+            let value = "CASE WHEN kv.is_nan = 0 THEN kv.value END";
+            key_value_matches("latest_metrics", value, &c.key, |column| {
+                number_comparison(column, c.op, &c.value, &what)
+            })
         }
         Entity::Param | Entity::Tag => {
             let table = if c.entity == Entity::Param {
@@ -68,8 +80,9 @@ fn clause_sql(c: &Clause) -> ApiResult<Fragment> {
                     Ok(f)
                 }
                 Op::Eq | Op::Ne | Op::Like | Op::ILike => {
-                    let cond = string_comparison("kv.value", c.op, &c.value, &what)?;
-                    Ok(key_value_exists(table, &c.key, cond))
+                    key_value_matches(table, "kv.value", &c.key, |column| {
+                        string_comparison(column, c.op, &c.value, &what)
+                    })
                 }
                 _ => Err(MlflowError::invalid(format!(
                     "Invalid filter: comparator '{}' is not supported for {what}; use =, !=, LIKE, ILIKE, IS NULL or IS NOT NULL",

@@ -67,8 +67,12 @@ pub fn metric_history(
         }
     };
     let offset = page_token::decode(token)?;
-    get_run_info(db, run_id)?;
     let mut metrics = store::history(db, run_id, key, limit + 1, offset)?;
+    // Points exist only for a run that exists: the run is looked up (for its "not
+    // found") only when there are none, saving a statement per page.
+    if metrics.is_empty() {
+        get_run_info(db, run_id)?;
+    }
     let has_more = metrics.len() as i64 > limit;
     metrics.truncate(limit as usize);
     let next_page_token = page_token::next(offset, metrics.len(), has_more);

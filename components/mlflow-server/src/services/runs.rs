@@ -5,7 +5,7 @@
 use super::experiments::get_active_experiment;
 use super::validation::{self as v, checked_param, checked_tag, validate_key, validate_metric};
 use crate::error::{required, ApiResult, MlflowError};
-use crate::store::db::{transaction, Db};
+use crate::store::db::{transaction, Db, Dialect};
 use crate::store::inputs::{self, NewDatasetInput};
 use crate::store::lifecycle::{ACTIVE, DELETED};
 use crate::store::metrics::{self as metric_store, NewMetric};
@@ -80,32 +80,52 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
     }
     let run_id = ids::new_run_id();
     let start_time = m.start_time.unwrap_or_else(now_ms);
-    // Read before the write transaction: under Spin each statement is a round trip to
-    // the host, and the write lock is held from BEGIN to COMMIT.
-    let exp = get_active_experiment(db, &experiment_id)?;
-    let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
-    let info = RunInfo {
+    let mut info = RunInfo {
         run_uuid: run_id.clone(),
         run_id: run_id.clone(),
         run_name,
-        experiment_id: experiment_number.to_string(),
+        experiment_id: String::new(),
         user_id: m.user_id.clone().unwrap_or_default(),
         status: "RUNNING".into(),
         start_time: Some(start_time),
         end_time: None,
-        artifact_uri: format!("{}/{run_id}/artifacts", exp.artifact_location),
+        artifact_uri: String::new(),
         lifecycle_stage: ACTIVE.into(),
     };
+    // PostgreSQL: the experiment's check, the run and its tags in one statement (one
+    // round trip). When it writes nothing the experiment is missing or not active: the
+    // general path below reads it and answers why.
+    let given_number = experiment_id.trim().parse::<i64>().ok();
+    if let (Dialect::Postgres, Some(number)) = (db.dialect(), given_number) {
+        let distinct = tag_store::last_per_key(&tags);
+        if distinct.len() <= store::MAX_TAGS_WITH_RUN {
+            if let Some(uri) = store::insert_into_active_experiment(db, &info, number, &distinct)? {
+                info.experiment_id = number.to_string();
+                info.artifact_uri = uri;
+                return Ok(created_run(info, tags));
+            }
+        }
+    }
+    // Read before the write transaction: under Spin each statement is a round trip to
+    // the host, and the write lock is held from BEGIN to COMMIT.
+    let exp = get_active_experiment(db, &experiment_id)?;
+    let experiment_number = exp.experiment_id.parse::<i64>().unwrap_or(0);
+    info.experiment_id = experiment_number.to_string();
+    info.artifact_uri = format!("{}/{run_id}/artifacts", exp.artifact_location);
     transaction(db, || {
         store::insert(db, &info, experiment_number)?;
         // The tags (at least the run name) in as few statements as possible.
         tag_store::insert_all(db, &run_id, &tags)
     })?;
-    // A new run holds only its tags: answer from what was written instead of reading
-    // it back (the answer equals get-run's; a test checks that).
-    // Sorted by key, the last value of a repeated key winning, as the table holds them.
+    Ok(created_run(info, tags))
+}
+
+/// A new run holds only its tags: the answer is built from what was written instead of
+/// being read back (it equals get-run's; a test checks that), the tags sorted by key,
+/// the last value of a repeated key winning, as the table holds them.
+fn created_run(info: RunInfo, tags: Vec<(String, String)>) -> Run {
     let by_key: BTreeMap<String, String> = tags.into_iter().collect();
-    Ok(Run {
+    Run {
         info,
         data: RunData {
             tags: by_key
@@ -115,7 +135,7 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
             ..Default::default()
         },
         ..Default::default()
-    })
+    }
 }
 
 /// runs/get: the run a request names (by run_id or run_uuid), whole.
@@ -499,6 +519,39 @@ mod tests {
             .map(|t| t.key.clone().unwrap())
             .collect();
         assert_eq!(keys, ["a", "k", RUN_NAME_TAG, "z"]);
+    }
+
+    #[test]
+    fn a_run_goes_only_into_an_active_experiment() {
+        let db = testing::db();
+        let in_experiment = |id: &str| {
+            create_run(
+                &db,
+                &wire::CreateRun {
+                    experiment_id: Some(id.into()),
+                    tags: vec![KeyValue::new("t", "v")],
+                    ..Default::default()
+                },
+            )
+        };
+        let missing = in_experiment("12345").unwrap_err();
+        assert_eq!(missing.code, ErrorCode::ResourceDoesNotExist);
+        assert_eq!(in_experiment("x").unwrap_err().code, missing.code);
+        db.exec(
+            "UPDATE experiments SET lifecycle_stage = 'deleted' WHERE experiment_id = 0",
+            &[],
+        )
+        .unwrap();
+        let deleted = in_experiment("0").unwrap_err();
+        assert!(deleted.message.contains("must be in the 'active' state"));
+        for table in ["runs", "tags"] {
+            let rows = db
+                .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+                .unwrap()
+                .unwrap()
+                .int(0);
+            assert_eq!(rows, 0, "{table}");
+        }
     }
 
     #[test]

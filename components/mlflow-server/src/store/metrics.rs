@@ -2,7 +2,7 @@
 //! key (`latest_metrics`, kept by a trigger). SQLite has no NaN: a NaN point is stored as
 //! 0 flagged by `is_nan`.
 
-use super::db::{Db, DbExt, Row, SqlValue};
+use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::ACTIVE;
 use crate::error::ApiResult;
 use crate::params;
@@ -29,13 +29,21 @@ fn value_binds(value: f64) -> [SqlValue; 2] {
     }
 }
 
-const INSERT_ROWS: usize = 100;
+/// Points per INSERT: on PostgreSQL a whole log-batch (1000 points, 9000 parameters of
+/// its 65535) is one statement, so its `latest_metrics_follow` trigger runs once; SQLite
+/// keeps statements of 100 rows.
+fn insert_rows(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Postgres => 1000,
+        Dialect::Sqlite => 100,
+    }
+}
 
 /// Appends points (multi-row INSERTs; `latest_metrics` follows by itself, through the
 /// `latest_metrics_follow` trigger) and records the points logged with a model's id
 /// with that logged model. Callers hold a transaction.
 pub fn insert(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()> {
-    for chunk in metrics.chunks(INSERT_ROWS) {
+    for chunk in metrics.chunks(insert_rows(db.dialect())) {
         let mut sql = String::from(
             "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, model_id, dataset_name, dataset_digest) VALUES ",
         );

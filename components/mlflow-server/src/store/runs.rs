@@ -2,7 +2,7 @@
 //! params, tags, latest metrics, inputs and outputs (each read by its own module).
 
 use super::db::{Db, DbExt, Row, SqlValue};
-use super::lifecycle::ViewType;
+use super::lifecycle::{ViewType, ACTIVE};
 use super::{inputs, metrics, params as run_params, tags};
 use crate::error::{ApiResult, MlflowError};
 use crate::params;
@@ -51,6 +51,49 @@ pub fn insert(db: &dyn Db, info: &RunInfo, experiment_number: i64) -> ApiResult<
             info.artifact_uri.as_str()
         ],
     )
+}
+
+/// Most tags [`insert_into_active_experiment`] writes with the run (three bound values
+/// each, well within PostgreSQL's 65535).
+pub const MAX_TAGS_WITH_RUN: usize = 1000;
+
+/// PostgreSQL: inserts a new run, if its experiment (`experiment_number`) exists and is
+/// active, with its tags (distinct keys, at least one, at most [`MAX_TAGS_WITH_RUN`]) in
+/// one statement, all or nothing without a transaction (data-modifying CTEs). The run's
+/// artifact URI is the experiment's location followed by `/<run id>/artifacts`; it is
+/// returned, or `None` when the experiment is missing or not active (nothing written).
+pub fn insert_into_active_experiment(
+    db: &dyn Db,
+    info: &RunInfo,
+    experiment_number: i64,
+    tags: &[&(String, String)],
+) -> ApiResult<Option<String>> {
+    let rows = vec!["(?, ?)"; tags.len()].join(", ");
+    let sql = format!(
+        "WITH e AS (SELECT artifact_location FROM experiments WHERE experiment_id = ? AND lifecycle_stage = ?),
+         run AS (INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
+                 SELECT ?, ?, ?, ?, 'RUNNING', ?, NULL, ?, e.artifact_location || '/' || ? || '/artifacts' FROM e
+                 RETURNING run_uuid, artifact_uri),
+         tagged AS (INSERT INTO tags (run_uuid, key, value)
+                    SELECT run.run_uuid, t.key, t.value FROM run CROSS JOIN (VALUES {rows}) AS t (key, value))
+         SELECT artifact_uri FROM run"
+    );
+    let mut binds: Vec<SqlValue> = params![
+        experiment_number,
+        ACTIVE,
+        info.run_id.as_str(),
+        info.run_name.as_str(),
+        experiment_number,
+        info.user_id.as_str(),
+        info.start_time,
+        ACTIVE,
+        info.run_id.as_str()
+    ]
+    .into();
+    for (key, value) in tags {
+        binds.extend(params![key.as_str(), value.as_str()]);
+    }
+    Ok(db.query_one(&sql, &binds)?.map(|r| r.text(0)))
 }
 
 pub fn set_status(db: &dyn Db, run_id: &str, status: &str) -> ApiResult<()> {

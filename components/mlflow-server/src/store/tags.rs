@@ -17,10 +17,9 @@ pub fn set(db: &dyn Db, run_id: &str, key: &str, value: &str) -> ApiResult<()> {
     )
 }
 
-/// Sets many tags in as few statements as SQLite's limit on bound values allows.
-pub fn insert_all(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
-    // One row per key, the last value winning (as successive writes would): PostgreSQL
-    // refuses a statement that updates the same row twice.
+/// One tag per key, the last value winning (as successive writes would), in their
+/// order: PostgreSQL refuses a statement that writes the same row twice.
+pub fn last_per_key(tags: &[(String, String)]) -> Vec<&(String, String)> {
     let mut last: Vec<&(String, String)> = Vec::with_capacity(tags.len());
     for tag in tags.iter().rev() {
         if !last.iter().any(|t| t.0 == tag.0) {
@@ -28,7 +27,12 @@ pub fn insert_all(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiRe
         }
     }
     last.reverse();
-    for chunk in last.chunks(TAG_ROWS) {
+    last
+}
+
+/// Sets many tags in as few statements as SQLite's limit on bound values allows.
+pub fn insert_all(db: &dyn Db, run_id: &str, tags: &[(String, String)]) -> ApiResult<()> {
+    for chunk in last_per_key(tags).chunks(TAG_ROWS) {
         let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
         let binds: Vec<SqlValue> = chunk
             .iter()

@@ -209,4 +209,35 @@ pub const TRACKING_MIGRATIONS: &[Migration] = &[
              FOR EACH ROW EXECUTE FUNCTION latest_metrics_follow()",
         ],
     },
+    Migration {
+        area: "tracking",
+        version: 5,
+        // PostgreSQL: `latest_metrics` follows each INSERT statement once instead of each
+        // point: the statement's new points (its transition table) reduced to the latest
+        // per (run, key), then one upsert of those, in (run, key) order as log-batch
+        // writes them. A batch of 1000 points costs one upsert of its keys instead of
+        // 1000 function calls and upserts. SQLite keeps its row trigger, which runs in
+        // the component's own process.
+        statements: &[],
+        postgres: &[
+            "DROP TRIGGER latest_metrics_follow ON metrics",
+            "CREATE OR REPLACE FUNCTION latest_metrics_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step)
+              SELECT DISTINCT ON (run_uuid, key) run_uuid, key, value, is_nan, timestamp, step
+              FROM new_points
+              ORDER BY run_uuid, key, step DESC, timestamp DESC,
+                       CASE WHEN is_nan = 1 THEN '-Infinity'::float8 ELSE value END DESC, is_nan
+              ON CONFLICT (run_uuid, key) DO UPDATE SET
+                value = excluded.value, is_nan = excluded.is_nan,
+                timestamp = excluded.timestamp, step = excluded.step
+              WHERE (excluded.step, excluded.timestamp, CASE WHEN excluded.is_nan = 1 THEN '-Infinity'::float8 ELSE excluded.value END)
+                  > (latest_metrics.step, latest_metrics.timestamp, CASE WHEN latest_metrics.is_nan = 1 THEN '-Infinity'::float8 ELSE latest_metrics.value END);
+              RETURN NULL;
+            END $$",
+            "CREATE TRIGGER latest_metrics_follow AFTER INSERT ON metrics
+             REFERENCING NEW TABLE AS new_points
+             FOR EACH STATEMENT EXECUTE FUNCTION latest_metrics_follow()",
+        ],
+    },
 ];
