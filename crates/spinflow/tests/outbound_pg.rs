@@ -904,6 +904,54 @@ fn execute_counts_rows_and_nulls_are_stored() {
     check(&app, &cases);
 }
 
+/// What a request leaves in its session (a setting, a temporary table, a session
+/// advisory lock) is gone for the next requests, whichever pooled connection they get;
+/// and a guest that deallocates every prepared statement still runs one the host had
+/// prepared before.
+#[test]
+fn each_request_gets_a_clean_session_and_working_statements() {
+    let pg = test_postgres::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let app = spinflow(&manifest(dir.path(), &pg, CLOSED_PORT), &[]);
+    let url = pg.url();
+    let leave = json!([
+        execute("SET application_name = 'left-behind'", json!([])),
+        execute("CREATE TEMP TABLE left_behind (id int4)", json!([])),
+        query("SELECT pg_advisory_lock(7) IS NULL AS locked", json!([])),
+    ]);
+    let look = json!([query(
+        "SELECT current_setting('application_name') = 'left-behind' OR to_regclass('pg_temp.left_behind') IS NOT NULL OR EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS dirty",
+        json!([])
+    )]);
+    let again = json!([
+        query("SELECT 1 AS one", json!([])),
+        execute("DEALLOCATE ALL", json!([])),
+        query("SELECT 1 AS one", json!([])),
+    ]);
+    let mut cases = Vec::new();
+    for i in 0..4 {
+        let left = ["{\"ok\":0},{\"ok\":0},{\"ok\":{"];
+        cases.push(case(
+            &format!("leave state {i}"),
+            4,
+            &url,
+            leave.clone(),
+            &left,
+        ));
+        let clean = ["DbValue::Boolean(false)"];
+        cases.push(case(
+            &format!("clean session {i}"),
+            4,
+            &url,
+            look.clone(),
+            &clean,
+        ));
+    }
+    let twice = [r#""rows":[["DbValue::Int32(1)"]]}},{"ok":0},{"ok":{"columns""#];
+    cases.push(case("after DEALLOCATE ALL", 4, &url, again, &twice));
+    check(&app, &cases);
+}
+
 #[test]
 fn statement_and_value_errors_are_reported_as_spin_reports_them() {
     let pg = test_postgres::start(false);

@@ -11,7 +11,8 @@
 //! port 5432 when not given). Connections come from a pool per connection
 //! string (deadpool-postgres, as in Spin: at most 64 connections each, 16
 //! connection strings kept, the least recently used pool dropped beyond),
-//! and are cleaned when handed back. TLS is used unless the string says
+//! and are cleaned when handed back, before another request can take them
+//! (`connection`; Spin cleans when it takes one). TLS is used unless the string says
 //! `sslmode=disable` (`tls`).
 //!
 //! Each connection keeps the statements it has prepared (`statements`), so a
@@ -152,8 +153,10 @@ async fn pool(address: &str) -> Result<Pool> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
+    // Connections are cleaned when handed back (`connection`): taking one only
+    // checks that it is still open.
     let manager_config = ManagerConfig {
-        recycling_method: RecyclingMethod::Clean,
+        recycling_method: RecyclingMethod::Fast,
     };
     let manager = if config.get_ssl_mode() == SslMode::Disable {
         Manager::from_config(config, NoTls, manager_config)
@@ -188,7 +191,7 @@ async fn open(outbound: &OutboundHooks, address: &str) -> Result<PgConnection, v
         v4::Error::ConnectionFailed(errors::anyhow_text(&e))
     })?;
     match pool.get().await {
-        Ok(client) => Ok(PgConnection(client)),
+        Ok(client) => Ok(PgConnection::new(client)),
         Err(e) => Err(v4::Error::ConnectionFailed(pool_error_text(&e))),
     }
 }
@@ -335,7 +338,7 @@ async fn execute(
 impl PgView<'_> {
     /// The driver's client (with its prepared statements) behind a guest's connection.
     fn client(&self, c: &wasmtime::component::Resource<PgConnection>) -> Result<&ClientWrapper> {
-        Ok(&self.table.get(c)?.0)
+        Ok(self.table.get(c)?.client())
     }
 }
 

@@ -37,7 +37,7 @@ impl pg::Host for PgView<'_> {
         let Some(params) = parameters(params) else {
             return Ok(Err(pg::PgError::ValueConversionFailed(UNSIGNED.into())));
         };
-        let result = super::query(&connection.0, &statement, &params).await;
+        let result = super::query(connection.client(), &statement, &params).await;
         Ok(result.map(rows).map_err(error))
     }
 
@@ -54,7 +54,7 @@ impl pg::Host for PgView<'_> {
         let Some(params) = parameters(params) else {
             return Ok(Err(pg::PgError::ValueConversionFailed(UNSIGNED.into())));
         };
-        let result = super::execute(&connection.0, &statement, &params).await;
+        let result = super::execute(connection.client(), &statement, &params).await;
         Ok(result.map_err(error))
     }
 }
