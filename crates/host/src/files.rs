@@ -3,7 +3,8 @@
 //! At load, every selected file is copied into one directory per component,
 //! under a temporary directory that is removed with the app; each instance
 //! gets that directory preopened at `/`, read-only unless
-//! `--allow-transient-write`. Copying (Spin's default, rather than its
+//! `--allow-transient-write`. Where the guest cannot write, a hard link
+//! stands in for the copy (same bytes, no copying time). Copying (Spin's default, rather than its
 //! `--direct-mounts`) is what lets globs, single files, `exclude_files` and
 //! several mounts share one guest tree. Which file lands where follows
 //! Spin 3.6's loader, quirks included, so that an app sees the same tree
@@ -98,6 +99,7 @@ impl Staging {
             excludes: None,
             exclude_files: &decl.exclude_files,
             escaped: false,
+            link: matches!(self.perms, FsPerms::ReadOnly),
         };
         for mount in &decl.files {
             copier.escaped = false;
@@ -149,6 +151,10 @@ struct Copier<'a> {
     exclude_files: &'a [String],
     /// The current mount selected a file whose guest path leaves `/`.
     escaped: bool,
+    /// The guest cannot write (no `--allow-transient-write`), so a hard link
+    /// serves as the copy: staging the MLflow UI's 40 MB takes milliseconds
+    /// instead of most of the app's start.
+    link: bool,
 }
 
 impl Copier<'_> {
@@ -276,6 +282,20 @@ impl Copier<'_> {
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create directory {}", parent.display()))?;
+        }
+        if self.link {
+            // A later mount replaces the file: unlink first, so that the copy
+            // below never writes through an earlier link into its source.
+            match std::fs::remove_file(&target) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(failed);
+                }
+                _ => {}
+            }
+            // Across file systems (or where links are refused) it copies.
+            if std::fs::hard_link(src, &target).is_ok() {
+                return Ok(());
+            }
         }
         std::fs::copy(src, &target)
             .with_context(|| format!("{} (for destination path {guest_dest:?})", failed()))?;
@@ -504,6 +524,36 @@ mod tests {
             let e = err(vec![pattern("/etc/host*")], &[]);
             assert!(e.contains("outside the application directory"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_later_mount_replaces_a_linked_file_without_touching_its_source() {
+        let fx = Fixture::new();
+        let mut decl = component();
+        decl.files = vec![
+            placement("assets/logo.txt", "/x.txt"),
+            placement("index.html", "/x.txt"),
+        ];
+        let mut staging = Staging::new(&fx.app(), false);
+        let (dir, _) = staging.stage("web", &decl).unwrap().mount.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("x.txt")).unwrap(),
+            "<h1>hi</h1>"
+        );
+        let logo = std::fs::read_to_string(fx.app().join("assets/logo.txt")).unwrap();
+        assert_eq!(logo, "logo");
+    }
+
+    #[test]
+    fn writable_files_are_copies_whose_writes_stay_in_the_app() {
+        let fx = Fixture::new();
+        let mut decl = component();
+        decl.files = vec![pattern("index.html")];
+        let mut staging = Staging::new(&fx.app(), true);
+        let (dir, _) = staging.stage("web", &decl).unwrap().mount.unwrap();
+        std::fs::write(dir.join("index.html"), "changed").unwrap();
+        let source = std::fs::read_to_string(fx.app().join("index.html")).unwrap();
+        assert_eq!(source, "<h1>hi</h1>");
     }
 
     #[test]
