@@ -255,6 +255,14 @@ fn parameters(params: &[v4::ParameterValue]) -> Result<Vec<Box<dyn ToSql + Send 
         .map_err(|e| errors::anyhow_text(&e))
 }
 
+/// The converted parameters as the driver takes them.
+fn borrowed(params: &[Box<dyn ToSql + Send + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
 /// Runs a statement that returns rows. A parameter that does not convert is
 /// `bad-parameter` here (and `value-conversion-failed` in `execute`), as in
 /// Spin. Columns are described from the first row: none when no row came.
@@ -264,11 +272,7 @@ async fn query(
     params: &[v4::ParameterValue],
 ) -> Result<v4::RowSet, v4::Error> {
     let params = parameters(params).map_err(v4::Error::BadParameter)?;
-    let params: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let params = &params;
+    let params = &borrowed(&params);
     let rows = statements::run(client, statement, |prepared| async move {
         client.query_raw(&prepared, params.iter().copied()).await
     })
@@ -323,11 +327,7 @@ async fn execute(
     params: &[v4::ParameterValue],
 ) -> Result<u64, v4::Error> {
     let params = parameters(params).map_err(v4::Error::ValueConversionFailed)?;
-    let params: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    let params = &params;
+    let params = &borrowed(&params);
     statements::run(client, statement, |prepared| async move {
         client.execute(&prepared, params).await
     })
