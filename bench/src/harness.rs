@@ -158,12 +158,28 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
     }
     for rep in 0..opts.reps {
         for system in in_rep_order(&predict, rep) {
+            let companion = match launch::tracking_companion(&paths, system, procs::free_port()?) {
+                Some(l) => match procs::start(l, &paths.work.join("logs")).await {
+                    Ok(server) => Some(server),
+                    Err(e) => {
+                        results.note(format!(
+                            "{system}: its tracking server did not start: {e:#}"
+                        ));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let tracking_uri = companion
+                .as_ref()
+                .map(|c| format!("http://{}", c.authority()));
             let launch = launch::predict_launch(
                 &paths,
                 system,
                 procs::free_port()?,
                 model_dir.as_ref(),
                 FLOOR_BODY,
+                tracking_uri.as_deref(),
             );
             info.command(system, &launch::command_line(&launch, &paths));
             match procs::start(launch, &paths.work.join("logs")).await {
@@ -175,6 +191,9 @@ pub async fn run(opts: Options) -> Result<PathBuf> {
                     }
                 },
                 Err(e) => results.note(format!("{system} did not start: {e:#}")),
+            }
+            if let Some(c) = companion {
+                c.stop();
             }
         }
     }
@@ -376,7 +395,8 @@ async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
         manifest::rewrite_manifest(&text, &paths.repo, "iris-api", &launch::baked_wasm(paths))?;
     fs::write(launch::baked_manifest(paths), copy)?;
     for system in systems_ {
-        let launch = launch::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY);
+        let launch =
+            launch::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY, None);
         let server = procs::start(launch, &paths.work.join("logs")).await?;
         let checked = check_served_model(&server, system).await;
         server.stop();

@@ -160,13 +160,29 @@ pub fn floor(paths: &Paths, name: &str, port: u16, body: &str) -> Launch {
     }
 }
 
-/// Launch of a prediction system; `model_dir` is the peers' MLflow model.
+/// The tracking server a variant serving iris-api alone talks to, as an iris-api pod
+/// talks to the mlflow-server Service: mlflow-server in a process of its own, served
+/// by the same runtime. `None` for the systems that need none.
+pub fn tracking_companion(paths: &Paths, system: &str, port: u16) -> Option<Launch> {
+    let v = variant(system).filter(|v| v.iris_api_alone)?;
+    let name = match v.runtime {
+        Runtime::Spinflow => "spinflow",
+        Runtime::Spin => "spin",
+    };
+    let mut launch = tracking_launch(paths, name, port);
+    launch.name = format!("{system}-tracking");
+    Some(launch)
+}
+
+/// Launch of a prediction system; `model_dir` is the peers' MLflow model, and
+/// `tracking_uri` the [`tracking_companion`] of a variant serving iris-api alone.
 pub fn predict_launch(
     paths: &Paths,
     system: &str,
     port: u16,
     model_dir: Option<&PathBuf>,
     floor_body: &str,
+    tracking_uri: Option<&str>,
 ) -> Launch {
     let model = model_dir
         .map(|m| m.display().to_string())
@@ -174,8 +190,9 @@ pub fn predict_launch(
     let state = paths.work.join(format!("state-{system}-{port}"));
     match system {
         "floor" => floor(paths, system, port, floor_body),
-        // The whole app, as `make up` serves it: iris-api declares the tracking server
-        // as an outbound host, and the host serves it only beside mlflow-server.
+        // The whole app, as `make up` serves it (iris-api declares the tracking server
+        // as an outbound host, and the host serves it only beside mlflow-server), or
+        // iris-api alone with its tracking server elsewhere.
         _ if variant(system).is_some() => {
             let v = variant(system).expect("matched");
             let state = if v.model == Model::Embedded {
@@ -183,7 +200,7 @@ pub fn predict_launch(
             } else {
                 registry_state_dir(paths, system)
             };
-            app(
+            let mut launch = app(
                 paths,
                 v.runtime,
                 system,
@@ -191,7 +208,18 @@ pub fn predict_launch(
                 port,
                 &state,
                 "/health",
-            )
+            );
+            if v.iris_api_alone {
+                launch
+                    .args
+                    .extend(["--component-id".into(), "iris-api".into()]);
+                if let Some(uri) = tracking_uri {
+                    launch
+                        .env
+                        .push(("SPIN_VARIABLE_MLFLOW_TRACKING_URI".into(), uri.into()));
+                }
+            }
+            launch
         }
         "fastapi-1w" | "fastapi-2w" | "fastapi-2w-nodelay" => {
             let mut args = vec![

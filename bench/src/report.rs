@@ -521,6 +521,9 @@ fn spin_headline(results: &Results) -> Vec<String> {
                 .unwrap_or_default()
         ));
     }
+    if let Some(line) = spin_pod_headline(results) {
+        lines.push(line);
+    }
     let ingest = med(results, "log-batch", "metrics/s", "spin");
     let lm = log_metric_workload(16);
     let lm_p99 = med(results, &lm, "p99", "spin");
@@ -550,6 +553,37 @@ fn spin_headline(results: &Results) -> Vec<String> {
         lines.push(format!("Tracking under real Spin: {}.", parts.join(", ")));
     }
     lines
+}
+
+/// iris-api alone under real Spin, as each iris-api pod serves it: `/predict` and the
+/// serving process's memory, against the FastAPI app (1 worker).
+fn spin_pod_headline(results: &Results) -> Option<String> {
+    let (p1, rp, fastapi) = ("predict 1 row", "resources (prediction)", "fastapi-1w");
+    let rps = med(results, p1, "req/s", "spin-pod")?;
+    let vs = |v: Option<f64>, peer: Option<f64>| {
+        times(v, peer)
+            .map(|t| format!(" ({t} the FastAPI app's)"))
+            .unwrap_or_default()
+    };
+    let p99 = med(results, p1, "p99", "spin-pod")
+        .map(|v| format!(", p99 {} ms", fmt(v)))
+        .unwrap_or_default();
+    let rss = med(results, rp, "RSS after load, serving process", "spin-pod")
+        .map(|m| {
+            let peer = med(results, rp, "RSS after load", fastapi);
+            format!(
+                "; its serving process after load {} MiB{}",
+                fmt(m),
+                vs(Some(m), peer)
+            )
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "Under real Spin, iris-api alone as each Kubernetes pod runs it (spin-pod): `/predict`, 1 row, 16 \
+         connections: {} req/s{}{p99}{rss}.",
+        fmt(rps),
+        vs(Some(rps), med(results, p1, "req/s", fastapi)),
+    ))
 }
 
 /// The metrics measured for `workload`.
@@ -672,6 +706,8 @@ const SPIN_PAIRS: &[(&str, &str)] = &[
     (postgres_names::SPIN, postgres_names::SPINFLOW),
     ("spin", "floor"),
     ("spin", "spinflow"),
+    ("spin-pod", "fastapi-1w"),
+    ("spin-pod", "spin"),
     ("spin-registry", "spin"),
     ("spin-registry", "spinflow-registry"),
     ("spin-baked", "spin"),
@@ -689,6 +725,7 @@ const SPIN_PAIRS: &[(&str, &str)] = &[
 /// iris-api keeps of the runtime's own floor.
 const TRIVIAL_PAIRS: &[(&str, &str)] = &[
     ("spin", "spin (trivial component)"),
+    ("spin-pod", "spin (trivial component)"),
     ("spin-registry", "spin (trivial component)"),
     ("spin-baked", "spin (trivial component)"),
     ("spinflow", "spinflow (trivial component)"),

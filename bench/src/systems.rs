@@ -17,6 +17,7 @@ pub const PREDICT_SYSTEMS: &[&str] = &[
     "spinflow-wasip3-registry",
     "spinflow-baked",
     "spin",
+    "spin-pod",
     "spin-registry",
     "spin-baked",
     "fastapi-1w",
@@ -100,6 +101,10 @@ pub struct Variant {
     pub manifest: &'static str,
     pub model: Model,
     pub app: App,
+    /// iris-api alone in its runtime (`--component-id iris-api`), as each iris-api pod
+    /// runs it (`SPIN_COMPONENTS_TO_RETAIN=iris-api`), with the tracking server in a
+    /// process of its own; otherwise the whole app, as `make up` serves it.
+    pub iris_api_alone: bool,
 }
 
 /// Our prediction variants; `None` for the floor and the peers.
@@ -112,7 +117,7 @@ pub fn variant(system: &str) -> Option<Variant> {
         "spinflow-registry" => (Spinflow, "spin.toml", Registry, This),
         "spinflow-wasip3-registry" => (Spinflow, "spin-wasip3.toml", Registry, This),
         "spinflow-baked" => (Spinflow, "spin.toml", Baked, This),
-        "spin" => (Spin, "spin.toml", Embedded, This),
+        "spin" | "spin-pod" => (Spin, "spin.toml", Embedded, This),
         "spin-registry" => (Spin, "spin.toml", Registry, This),
         "spin-baked" => (Spin, "spin.toml", Baked, This),
         _ => return None,
@@ -122,6 +127,7 @@ pub fn variant(system: &str) -> Option<Variant> {
         manifest,
         model,
         app,
+        iris_api_alone: system == "spin-pod",
     })
 }
 
@@ -136,6 +142,7 @@ pub fn describe(system: &str) -> &'static str {
         "spinflow-wasip3-registry" => "the WASIp3 build serving a model from its registry",
         "spinflow-baked" => "spinflow serving the registry model baked into iris-api at build time (`spinflow preinit --model`; manifest $WORK/spin-baked.toml)",
         "spin" => "real Spin: the same .wasm components and spin.toml in `spin up` (whole app for prediction; `--component-id mlflow-server` for tracking)",
+        "spin-pod" => "real Spin serving iris-api alone (`spin up --component-id iris-api`), as each iris-api pod of the Kubernetes deployment runs it (`SPIN_COMPONENTS_TO_RETAIN=iris-api`), with mlflow-server in a `spin up` of its own as its tracking server",
         "spin-registry" => "real Spin serving a model from the app's registry (trained with `spinflow train`, as for spinflow-registry)",
         "spin-baked" => "real Spin serving the registry model baked into iris-api (the same baked .wasm and manifest as spinflow-baked)",
         "fastapi-1w" => "reference FastAPI iris-api, uvicorn 1 worker",
