@@ -9,8 +9,8 @@ use std::sync::Arc;
 ///
 /// Each backend decides where its work runs, and says so where it is
 /// implemented: a call may run on the async executor's thread only if it can
-/// neither wait for a lock nor for I/O that may stall; anything else goes to a
-/// thread of its own or tokio's blocking pool.
+/// neither wait for I/O that may stall nor for a lock that is held across such
+/// waits; anything else goes to a thread of its own or tokio's blocking pool.
 #[async_trait]
 pub trait KeyValueBackend: Send + Sync {
     async fn get(&self, caller: InstanceId, key: String) -> Result<Option<Vec<u8>>, String>;
@@ -33,8 +33,8 @@ pub trait KeyValueBackend: Send + Sync {
 }
 
 /// A counter as `increment` stores it: 8 bytes, little-endian (as Spin does).
-pub fn encode_counter(n: i64) -> Vec<u8> {
-    n.to_le_bytes().to_vec()
+pub fn encode_counter(n: i64) -> [u8; 8] {
+    n.to_le_bytes()
 }
 
 /// The counter stored in `bytes`, if they are one.

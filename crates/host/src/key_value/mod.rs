@@ -2,12 +2,14 @@
 //! `fermyon:spin/key-value@2.0.0` (`spin_v2`) and
 //! `wasi:keyvalue/{store,atomics,batch}@0.2.0-draft2` (`wasi_keyvalue`), both on
 //! the same stores. Each binding talks to a store through the
-//! [`KeyValueBackend`] trait (`backend`); the one backend is SQLite
-//! (`sqlite_backend`, Spin's `spin` store type, file or in memory), and another
-//! one (Redis, ...) would be a module beside it, chosen in `stores`.
+//! [`KeyValueBackend`] trait (`backend`). Spin's `spin` store type has two:
+//! a SQLite file (`sqlite_backend`) for a store with a `path`, a map in memory
+//! (`memory_backend`) for one without; another type (Redis, ...) would be a
+//! module beside them, chosen in `stores`.
 
 mod backend;
 mod bindings;
+mod memory_backend;
 mod spin_v2;
 mod sqlite_backend;
 mod stores;

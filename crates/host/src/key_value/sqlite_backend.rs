@@ -1,30 +1,29 @@
-//! The key-value backend of Spin's `spin` store type: SQLite.
+//! The key-value backend of Spin's `spin` store type with a `path`: a SQLite
+//! file (a store without a path is a map in memory, `memory_backend`).
 //!
 //! A store labelled L lives in the table `spin_key_value(store, key, value)` of
 //! its database file with `store = L`, the layout Spin's own "spin" store uses;
 //! stores configured with the same file share one connection pool.
 //!
 //! Where the work runs (the executor's thread must never wait on a lock):
-//! * file stores: reads run on the executor thread, since a WAL read never waits
-//!   for the writer and takes microseconds (two thread switches cost more).
-//!   Writes take the file's write gate, then run on the executor thread too, each
-//!   in its own `BEGIN IMMEDIATE ... COMMIT`: under the gate no writer of this
-//!   process holds the file, so the write cannot wait (iris-api: ~8% less host
-//!   CPU per request than through a writer thread). If another process holds
-//!   the write lock, the `BEGIN IMMEDIATE`, tried without waiting, fails and the
-//!   write goes to the file's batch writer thread, which may wait.
-//! * in-memory stores (shared cache: table locks, not WAL): a read beside a
-//!   writer's transaction would fail with SQLITE_LOCKED, so reads take the gate
-//!   and run on tokio's blocking pool, and writes go to the batch writer.
+//! reads run on the executor thread, since a WAL read never waits for the
+//! writer and takes microseconds (two thread switches cost more). Writes take
+//! the file's write gate, then run on the executor thread too, each in its own
+//! `BEGIN IMMEDIATE ... COMMIT`: under the gate no writer of this process holds
+//! the file, so the write cannot wait (iris-api: ~8% less host CPU per request
+//! than through a writer thread). If another process holds the write lock, the
+//! `BEGIN IMMEDIATE`, tried without waiting, fails and the write goes to the
+//! file's batch writer thread, which may wait.
 
 use super::backend::{decode_counter, encode_counter, KeyValueBackend};
 use crate::instance_id::InstanceId;
 use crate::runtime_config::StorageLocation;
-use crate::sqlite_pool::{blocking, GateError, GatePass, Pool, WriteJob, BUSY_TIMEOUT};
+use crate::sqlite_pool::{GateError, GatePass, Pool, WriteJob, BUSY_TIMEOUT};
 use anyhow::Result;
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS spin_key_value (
@@ -40,22 +39,20 @@ pub struct SqliteStore {
     pool: Arc<Pool>,
 }
 
-/// Opens every store of `locations`; stores sharing a file share a pool.
+/// Opens the store of each label in its file; stores sharing a file share a pool.
 pub fn open_stores(
-    locations: &BTreeMap<String, StorageLocation>,
+    files: &BTreeMap<String, PathBuf>,
 ) -> Result<Vec<(String, Arc<dyn KeyValueBackend>)>> {
-    let mut pools: Vec<(StorageLocation, Arc<Pool>)> = Vec::new();
+    let mut pools: Vec<(&PathBuf, Arc<Pool>)> = Vec::new();
     let mut stores = Vec::new();
-    for (label, location) in locations {
-        let existing = pools
-            .iter()
-            .find(|(l, _)| l == location && *l != StorageLocation::InMemory);
+    for (label, path) in files {
+        let existing = pools.iter().find(|(p, _)| *p == path);
         let pool = match existing {
             Some((_, p)) => p.clone(),
             None => {
-                let p = Pool::open(location)?;
+                let p = Pool::open(&StorageLocation::File(path.clone()))?;
                 p.checkout()?.execute_batch(SCHEMA)?;
-                pools.push((location.clone(), p.clone()));
+                pools.push((path, p.clone()));
                 p
             }
         };
@@ -80,35 +77,18 @@ impl SqliteStore {
             .map_err(|e| e.to_string())
     }
 
-    /// Runs a read.
-    async fn run<R: Send + 'static>(
+    /// Runs a read. A read of a WAL database never waits for the writer and
+    /// takes microseconds: it runs right here, which saves two thread switches.
+    fn run<R>(
         &self,
-        caller: InstanceId,
-        f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
+        f: impl FnOnce(&mut rusqlite::Connection, &str) -> rusqlite::Result<R>,
     ) -> Result<R, String> {
-        if !self.pool.is_in_memory() {
-            // A read of a WAL database never waits for the writer and takes
-            // microseconds: it runs right here, which saves two thread switches.
-            let mut conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
-            return f(&mut conn, &self.label).map_err(|e| e.to_string());
-        }
-        // A shared-cache in-memory database has table locks, not WAL: a read
-        // beside the writer's transaction would fail with SQLITE_LOCKED.
-        let pass = self.enter_gate(caller).await?;
-        let (pool, label) = (self.pool.clone(), self.label.clone());
-        blocking(move || {
-            let mut conn = pool.checkout().map_err(|e| format!("{e:#}"))?;
-            let result = f(&mut conn, &label).map_err(|e| e.to_string());
-            drop(conn);
-            drop(pass);
-            result
-        })
-        .await
-        .map_err(|e| format!("{e:#}"))?
+        let mut conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
+        f(&mut conn, &self.label).map_err(|e| e.to_string())
     }
 
-    /// Runs a write: inline for a file store when the file is free, else through the
-    /// database's batch writer (see `Pool::submit_write`).
+    /// Runs a write: inline when the file is free, else through the database's
+    /// batch writer (see `Pool::submit_write`).
     async fn run_write<R: Send + 'static>(
         &self,
         caller: InstanceId,
@@ -117,30 +97,28 @@ impl SqliteStore {
         if self.pool.gate().is_held_by(caller) {
             return Err(GateError::HeldBySelf.to_string());
         }
-        if !self.pool.is_in_memory() {
-            // Under the gate no writer of this process holds the file, so the write
-            // can run right here unless another process is writing to it: it then
-            // goes to the writer thread, which may wait. Inline, a write costs no
-            // thread switch (iris-api: ~8% less host CPU per request).
-            let pass = self.enter_gate(caller).await?;
-            let conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
-            if begin_without_waiting(&conn).map_err(|e| e.to_string())? {
-                let outcome =
-                    f(&conn, &self.label).and_then(|v| run_cached(&conn, "COMMIT").map(|()| v));
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                let value = outcome.map_err(|e| e.to_string())?;
-                let ticket = self.pool.committed();
-                // The next writer goes on while this one waits for the sync.
-                drop(conn);
-                drop(pass);
-                self.pool.durable(ticket).await?;
-                return Ok(value);
+        // Under the gate no writer of this process holds the file, so the write
+        // can run right here unless another process is writing to it: it then
+        // goes to the writer thread, which may wait. Inline, a write costs no
+        // thread switch (iris-api: ~8% less host CPU per request).
+        let pass = self.enter_gate(caller).await?;
+        let conn = self.pool.checkout().map_err(|e| format!("{e:#}"))?;
+        if begin_without_waiting(&conn).map_err(|e| e.to_string())? {
+            let outcome =
+                f(&conn, &self.label).and_then(|v| run_cached(&conn, "COMMIT").map(|()| v));
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
             }
+            let value = outcome.map_err(|e| e.to_string())?;
+            let ticket = self.pool.committed();
+            // The next writer goes on while this one waits for the sync.
             drop(conn);
             drop(pass);
+            self.pool.durable(ticket).await?;
+            return Ok(value);
         }
+        drop(conn);
+        drop(pass);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let job = KvJob {
             label: self.label.clone(),
@@ -229,8 +207,8 @@ where
 
 #[async_trait]
 impl KeyValueBackend for SqliteStore {
-    async fn get(&self, caller: InstanceId, key: String) -> Result<Option<Vec<u8>>, String> {
-        self.run(caller, move |c, s| read(c, s, &key)).await
+    async fn get(&self, _caller: InstanceId, key: String) -> Result<Option<Vec<u8>>, String> {
+        self.run(|c, s| read(c, s, &key))
     }
 
     async fn set(&self, caller: InstanceId, key: String, value: Vec<u8>) -> Result<(), String> {
@@ -247,21 +225,19 @@ impl KeyValueBackend for SqliteStore {
         .await
     }
 
-    async fn exists(&self, caller: InstanceId, key: String) -> Result<bool, String> {
-        self.run(caller, move |c, s| {
+    async fn exists(&self, _caller: InstanceId, key: String) -> Result<bool, String> {
+        self.run(|c, s| {
             c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .exists(params![s, key])
         })
-        .await
     }
 
-    async fn keys(&self, caller: InstanceId) -> Result<Vec<String>, String> {
-        self.run(caller, |c, s| {
+    async fn keys(&self, _caller: InstanceId) -> Result<Vec<String>, String> {
+        self.run(|c, s| {
             c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1 ORDER BY key")?
                 .query_map(params![s], |row| row.get(0))?
                 .collect()
         })
-        .await
     }
 
     async fn increment(&self, caller: InstanceId, key: String, delta: i64) -> Result<i64, String> {
@@ -306,46 +282,7 @@ impl KeyValueBackend for SqliteStore {
 mod tests {
     use super::*;
     use crate::instance_id::new_instance_id;
-    use crate::key_value::{KvStores, Store};
-
-    fn stores() -> KvStores {
-        KvStores::open(&BTreeMap::from([
-            ("default".to_string(), StorageLocation::InMemory),
-            ("other".to_string(), StorageLocation::InMemory),
-        ]))
-        .unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn labels_are_separate_namespaces() {
-        let s = stores();
-        let (a, b) = (s.get("default").unwrap(), s.get("other").unwrap());
-        a.set("k".into(), b"1".to_vec()).await.unwrap();
-        assert_eq!(a.get("k".into()).await.unwrap(), Some(b"1".to_vec()));
-        assert_eq!(b.get("k".into()).await.unwrap(), None);
-        assert_eq!(a.keys().await.unwrap(), vec!["k".to_string()]);
-        a.delete("k".into()).await.unwrap();
-        assert!(!a.exists("k".into()).await.unwrap());
-    }
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn increment_and_cas() {
-        let s = stores();
-        let a = s.get("default").unwrap();
-        assert_eq!(a.increment("n".into(), 5).await.unwrap(), 5);
-        assert_eq!(a.increment("n".into(), -2).await.unwrap(), 3);
-        assert!(!a
-            .compare_and_swap("c".into(), Some(b"x".to_vec()), b"y".to_vec())
-            .await
-            .unwrap());
-        assert!(a
-            .compare_and_swap("c".into(), None, b"y".to_vec())
-            .await
-            .unwrap());
-        assert_eq!(a.get("c".into()).await.unwrap(), Some(b"y".to_vec()));
-        a.set("text".into(), b"abc".to_vec()).await.unwrap();
-        assert!(a.increment("text".into(), 1).await.is_err());
-    }
+    use crate::key_value::Store;
 
     /// A file store, and its pool.
     fn file_store_and_pool(dir: &tempfile::TempDir) -> (Store, Arc<Pool>) {
@@ -360,46 +297,6 @@ mod tests {
 
     fn file_store(dir: &tempfile::TempDir) -> Store {
         file_store_and_pool(dir).0
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_increments_and_cas_stay_exact() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = file_store(&dir);
-        const WRITERS: i64 = 24;
-        const ROUNDS: i64 = 40;
-        let tasks: Vec<_> = (0..WRITERS)
-            .map(|w| {
-                let store = store.for_instance(new_instance_id());
-                tokio::spawn(async move {
-                    for _ in 0..ROUNDS {
-                        store.increment("n".into(), w + 1).await?;
-                        // A compare-and-swap loop, as a guest would write it.
-                        loop {
-                            let current = store.get("c".into()).await?;
-                            let next =
-                                current.as_deref().map_or(0, |b| decode_counter(b).unwrap()) + 1;
-                            let swapped = store
-                                .compare_and_swap("c".into(), current, next.to_le_bytes().to_vec())
-                                .await?;
-                            if swapped {
-                                break;
-                            }
-                        }
-                        store.set(format!("k{w}"), b"v".to_vec()).await?;
-                    }
-                    Ok::<_, String>(())
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap().unwrap();
-        }
-        let expected: i64 = (1..=WRITERS).sum::<i64>() * ROUNDS;
-        assert_eq!(store.increment("n".into(), 0).await.unwrap(), expected);
-        let c = store.get("c".into()).await.unwrap().unwrap();
-        assert_eq!(decode_counter(&c), Some(WRITERS * ROUNDS));
-        assert_eq!(store.keys().await.unwrap().len() as i64, WRITERS + 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

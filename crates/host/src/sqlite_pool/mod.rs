@@ -108,10 +108,6 @@ impl Pool {
         Ok(Arc::new(pool))
     }
 
-    pub fn is_in_memory(&self) -> bool {
-        self.in_memory
-    }
-
     /// Counts a commit that just completed on this database; wait for the ticket
     /// with [`Pool::durable`] before acknowledging the write. `None` in memory.
     pub fn committed(&self) -> Option<Ticket> {
