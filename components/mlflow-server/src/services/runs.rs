@@ -5,7 +5,7 @@
 use super::experiments::get_active_experiment;
 use super::validation::{self as v, checked_param, checked_tag, validate_key, validate_metric};
 use crate::error::{required, ApiResult, MlflowError};
-use crate::store::db::{transaction, Db, Dialect};
+use crate::store::db::{transaction, Db};
 use crate::store::inputs::{self, NewDatasetInput};
 use crate::store::lifecycle::{ACTIVE, DELETED};
 use crate::store::metrics::{self as metric_store, NewMetric};
@@ -92,11 +92,10 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
         artifact_uri: String::new(),
         lifecycle_stage: ACTIVE.into(),
     };
-    // PostgreSQL: the experiment's check, the run and its tags in one statement (one
-    // round trip). When it writes nothing the experiment is missing or not active: the
-    // general path below reads it and answers why.
-    let given_number = experiment_id.trim().parse::<i64>().ok();
-    if let (Dialect::Postgres, Some(number)) = (db.dialect(), given_number) {
+    // The experiment's check, the run and its tags in one statement (one round trip).
+    // When it writes nothing the experiment is missing or not active: the general path
+    // below reads it and answers why.
+    if let Ok(number) = experiment_id.trim().parse::<i64>() {
         let distinct = tag_store::last_per_key(&tags);
         if distinct.len() <= store::MAX_TAGS_WITH_RUN {
             if let Some(uri) = store::insert_into_active_experiment(db, &info, number, &distinct)? {

@@ -1,7 +1,7 @@
 //! Runs (`runs`): their info rows, run search, and whole runs assembled from their
 //! params, tags, latest metrics, inputs and outputs (each read by its own module).
 
-use super::db::{Db, DbExt, Row, SqlValue};
+use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::{ViewType, ACTIVE};
 use super::{inputs, metrics, params as run_params, tags};
 use crate::error::{ApiResult, MlflowError};
@@ -53,16 +53,61 @@ pub fn insert(db: &dyn Db, info: &RunInfo, experiment_number: i64) -> ApiResult<
     )
 }
 
-/// Most tags [`insert_into_active_experiment`] writes with the run (three bound values
-/// each, well within PostgreSQL's 65535).
+/// Most tags [`insert_into_active_experiment`] writes with the run (on PostgreSQL three
+/// bound values each, well within its 65535).
 pub const MAX_TAGS_WITH_RUN: usize = 1000;
 
-/// PostgreSQL: inserts a new run, if its experiment (`experiment_number`) exists and is
-/// active, with its tags (distinct keys, at least one, at most [`MAX_TAGS_WITH_RUN`]) in
-/// one statement, all or nothing without a transaction (data-modifying CTEs). The run's
-/// artifact URI is the experiment's location followed by `/<run id>/artifacts`; it is
-/// returned, or `None` when the experiment is missing or not active (nothing written).
+/// Inserts a new run, if its experiment (`experiment_number`) exists and is active, with
+/// its tags (distinct keys, at least one, at most [`MAX_TAGS_WITH_RUN`]) in one
+/// statement, all or nothing without a transaction: on SQLite an INSERT into the view
+/// `new_runs` (its trigger writes the run and the tags, given as JSON), on PostgreSQL
+/// data-modifying CTEs. The run's artifact URI is the experiment's location followed by
+/// `/<run id>/artifacts`; it is returned, or `None` when the experiment is missing or
+/// not active (nothing written).
 pub fn insert_into_active_experiment(
+    db: &dyn Db,
+    info: &RunInfo,
+    experiment_number: i64,
+    tags: &[&(String, String)],
+) -> ApiResult<Option<String>> {
+    match db.dialect() {
+        Dialect::Sqlite => insert_through_view(db, info, experiment_number, tags),
+        Dialect::Postgres => insert_with_ctes(db, info, experiment_number, tags),
+    }
+}
+
+/// SQLite: one INSERT into `new_runs`; the location it returns is read in the same
+/// statement, so it is NULL exactly when the trigger wrote nothing.
+fn insert_through_view(
+    db: &dyn Db,
+    info: &RunInfo,
+    experiment_number: i64,
+    tags: &[&(String, String)],
+) -> ApiResult<Option<String>> {
+    let pairs: Vec<[&str; 2]> = tags.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+    let tags_json = serde_json::to_string(&pairs).expect("strings serialize");
+    let row = db.query_one(
+        "INSERT INTO new_runs (run_uuid, name, experiment_id, user_id, start_time, tags)
+         VALUES (?, ?, ?, ?, ?, ?)
+         RETURNING (SELECT artifact_location FROM experiments WHERE experiment_id = ? AND lifecycle_stage = ?)",
+        &params![
+            info.run_id.as_str(),
+            info.run_name.as_str(),
+            experiment_number,
+            info.user_id.as_str(),
+            info.start_time,
+            tags_json,
+            experiment_number,
+            ACTIVE
+        ],
+    )?;
+    Ok(row
+        .and_then(|r| r.opt_text(0))
+        .map(|location| format!("{location}/{}/artifacts", info.run_id)))
+}
+
+/// PostgreSQL: the experiment's check, the run and its tags as data-modifying CTEs.
+fn insert_with_ctes(
     db: &dyn Db,
     info: &RunInfo,
     experiment_number: i64,

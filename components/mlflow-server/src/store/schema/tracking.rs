@@ -240,4 +240,29 @@ pub const TRACKING_MIGRATIONS: &[Migration] = &[
              FOR EACH STATEMENT EXECUTE FUNCTION latest_metrics_follow()",
         ],
     },
+    Migration {
+        area: "tracking",
+        version: 6,
+        // SQLite: `runs/create` in one statement, an INSERT into the view `new_runs`,
+        // whose trigger inserts the run and its tags (a JSON array of [key, value]
+        // pairs, the last value of a key winning) only if the experiment exists and is
+        // active: all or nothing without a transaction. Under Spin a transaction is
+        // four more statements, each a round trip to the host, with the write lock
+        // held across them. PostgreSQL does the same with data-modifying CTEs.
+        statements: &[
+            "CREATE VIEW new_runs (run_uuid, name, experiment_id, user_id, start_time, tags) AS
+                SELECT NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
+            "CREATE TRIGGER new_runs_insert INSTEAD OF INSERT ON new_runs BEGIN
+                INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
+                SELECT new.run_uuid, new.name, new.experiment_id, new.user_id, 'RUNNING', new.start_time, NULL, 'active',
+                       artifact_location || '/' || new.run_uuid || '/artifacts'
+                FROM experiments WHERE experiment_id = new.experiment_id AND lifecycle_stage = 'active';
+                INSERT INTO tags (run_uuid, key, value)
+                SELECT new.run_uuid, tag.value ->> 0, tag.value ->> 1 FROM json_each(new.tags) AS tag
+                WHERE EXISTS (SELECT 1 FROM experiments WHERE experiment_id = new.experiment_id AND lifecycle_stage = 'active')
+                ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value;
+            END",
+        ],
+        postgres: &[],
+    },
 ];
