@@ -10,7 +10,7 @@ use crate::handlers::artifacts as artifact_http;
 use crate::handlers::server_info::{unmigrated_store, unusable_store};
 use crate::handlers::web_ui::artifact_files;
 use crate::http::route::Ctx;
-use crate::http::router::dispatch;
+use crate::http::router::{checks_schema_itself, dispatch};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::artifacts as artifact_service;
 use crate::store::artifact_destination::LazyDestination;
@@ -33,8 +33,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         Ok(db) => db,
         Err(e) => return send(out, unusable_store(&path, e)),
     };
-    if let Err(e) = ensure_schema(&db) {
-        return send(out, unmigrated_store(&path, e));
+    if !checks_schema_itself(method, &path) {
+        if let Err(e) = ensure_schema(&db) {
+            return send(out, unmigrated_store(&path, e));
+        }
     }
     // Read from the variables only if the request touches an artifact.
     let destination = LazyDestination::new(&db);

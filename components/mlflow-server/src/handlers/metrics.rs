@@ -3,13 +3,13 @@
 //! decode the request, call `services::metrics`, encode the answer.
 
 use crate::error::ApiResult;
-use crate::http::route::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, route_checking_schema, Ctx, PathParams, Route};
 use crate::http::{ajax_only, ApiRequest, ApiResponse, Method};
 use crate::services::metrics as service;
 use mlflow_wire::tracking as wire;
 
 pub const ROUTES: &[Route] = &[
-    route(Method::Post, "runs/log-metric", log_metric),
+    route_checking_schema(Method::Post, "runs/log-metric", log_metric),
     route(Method::Get, "metrics/get-history", get_history),
     route(
         Method::Get,

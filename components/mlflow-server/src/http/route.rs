@@ -34,6 +34,10 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub handler: Handler,
+    /// The handler brings the schema up to date itself, when its first statement finds
+    /// it behind (`store::migrations::SCHEMA_IS_CURRENT`), so the request skips the
+    /// separate check that every other request makes first.
+    pub checks_schema: bool,
 }
 
 /// Shorthand for building route tables.
@@ -42,5 +46,14 @@ pub const fn route(method: Method, path: &'static str, handler: Handler) -> Rout
         method,
         path,
         handler,
+        checks_schema: false,
+    }
+}
+
+/// A route whose handler checks the schema itself (see [`Route::checks_schema`]).
+pub const fn route_checking_schema(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        checks_schema: true,
+        ..route(method, path, handler)
     }
 }

@@ -117,6 +117,16 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<PathParams> {
 
 /// Finds the handler for a request, if any table claims it.
 pub fn find(method: Method, path: &str) -> Option<(Handler, PathParams)> {
+    find_route(method, path).map(|(r, params)| (r.handler, params))
+}
+
+/// Whether the request's handler checks the schema itself ([`Route::checks_schema`]).
+pub fn checks_schema_itself(method: Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    find_route(method, path).is_some_and(|(r, _)| r.checks_schema)
+}
+
+fn find_route(method: Method, path: &str) -> Option<(&'static Route, PathParams)> {
     for area in AREAS {
         for prefix in area.prefixes {
             let Some(rest) = path.strip_prefix(prefix) else {
@@ -127,7 +137,7 @@ pub fn find(method: Method, path: &str) -> Option<(Handler, PathParams)> {
                     continue;
                 }
                 if let Some(params) = match_pattern(r.path, rest) {
-                    return Some((r.handler, params));
+                    return Some((r, params));
                 }
             }
         }

@@ -6,6 +6,7 @@ use super::validation::{self as v, validate_metric};
 use crate::error::{required, ApiResult, MlflowError};
 use crate::store::db::{transaction, Db};
 use crate::store::metrics::{self as store, NewMetric};
+use crate::store::migrations::ensure_schema;
 use crate::util::page_token;
 use mlflow_wire::tracking::{self as wire, Metric};
 
@@ -24,6 +25,7 @@ pub fn log_metric(db: &dyn Db, m: &wire::LogMetric) -> ApiResult<()> {
     if point.model_id.is_none() {
         log_point(db, run_id, &point)?;
     } else {
+        ensure_schema(db)?;
         transaction(db, || {
             get_active_run(db, run_id)?;
             store::insert(db, run_id, std::slice::from_ref(&point))
@@ -33,8 +35,14 @@ pub fn log_metric(db: &dyn Db, m: &wire::LogMetric) -> ApiResult<()> {
 }
 
 /// Logs one point without a logged model in a single statement (no transaction): the
-/// point goes in only if the run exists and is active.
+/// point goes in only if the run exists and is active. That statement also checks the
+/// schema (the route skips the separate check); when it writes nothing, the schema is
+/// brought up to date and the point tried again before the answer says why.
 fn log_point(db: &dyn Db, run_id: &str, point: &NewMetric) -> ApiResult<()> {
+    if let Ok(true) = store::insert_point(db, run_id, point) {
+        return Ok(());
+    }
+    ensure_schema(db)?;
     if !store::insert_point(db, run_id, point)? {
         // The run is missing or not active (answered as MLflow does), or the point was
         // logged already (identical points are one).
@@ -246,6 +254,40 @@ mod tests {
         assert_eq!((latest[0].value, latest[0].step), (5.0, 2));
         log(&db, &id, &[point("loss", 0.5, 11, 2)]);
         assert_eq!(store::latest_for(&db, &id).unwrap()[0].value, 0.5);
+    }
+
+    #[test]
+    fn log_metric_brings_a_schema_that_is_behind_up_to_date() {
+        let db = testing::db();
+        let id = run(&db);
+        // Tracking step 5 changes nothing on SQLite and replaces a trigger on PostgreSQL,
+        // so it can be applied again: without its record the schema is one step behind.
+        db.exec(
+            "DELETE FROM schema_migrations WHERE area = 'tracking' AND version = 5",
+            &[],
+        )
+        .unwrap();
+        let m = wire::LogMetric {
+            run: wire::RunRef {
+                run_id: Some(id.clone()),
+                ..Default::default()
+            },
+            key: Some("loss".into()),
+            value: Some(0.5),
+            timestamp: Some(7),
+            step: Some(1),
+            ..Default::default()
+        };
+        log_metric(&db, &m).unwrap();
+        assert_eq!(store::history(&db, &id, "loss", 10, 0).unwrap().len(), 1);
+        let recorded = db
+            .query_one(
+                "SELECT COUNT(*) FROM schema_migrations WHERE area = 'tracking' AND version = 5",
+                &[],
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.int(0), 1);
     }
 
     #[test]

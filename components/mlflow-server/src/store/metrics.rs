@@ -4,7 +4,8 @@
 
 use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::ACTIVE;
-use crate::error::ApiResult;
+use super::migrations::{SCHEMA_IS_CURRENT, STEPS};
+use crate::error::{ApiResult, StoreError};
 use crate::params;
 use mlflow_wire::tracking::Metric;
 
@@ -87,9 +88,11 @@ pub fn insert(db: &dyn Db, run_id: &str, metrics: &[NewMetric]) -> ApiResult<()>
 }
 
 /// Logs one point (without a logged model) in a single statement, which needs no
-/// transaction: the point goes in only if the run exists and is active. False when
-/// nothing was inserted (no such active run, or the identical point exists already).
-pub fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> ApiResult<bool> {
+/// transaction: the point goes in only if the run exists and is active and the schema is
+/// current ([`SCHEMA_IS_CURRENT`]). False when nothing was inserted (no such active run,
+/// the identical point exists already, or the schema is behind). The error is the
+/// database's own (not logged here): before the first migration the statement fails.
+pub fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> Result<bool, StoreError> {
     let mut binds = vec![SqlValue::from(run_id), SqlValue::from(m.key.as_str())];
     binds.extend(value_binds(m.value));
     binds.extend(params![
@@ -98,13 +101,16 @@ pub fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> ApiResult<bool>
         m.dataset_name.clone(),
         m.dataset_digest.clone(),
         run_id,
-        ACTIVE
+        ACTIVE,
+        STEPS
     ]);
-    let inserted = db.query(
-        "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = ? AND lifecycle_stage = ?)
-         ON CONFLICT DO NOTHING RETURNING 1",
+    let inserted = db.execute(
+        &format!(
+            "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step, dataset_name, dataset_digest)
+             SELECT ?, ?, ?, ?, ?, ?, ?, ?
+             WHERE EXISTS (SELECT 1 FROM runs WHERE run_uuid = ? AND lifecycle_stage = ?) AND {SCHEMA_IS_CURRENT}
+             ON CONFLICT DO NOTHING RETURNING 1"
+        ),
         &binds,
     )?;
     Ok(!inserted.is_empty())

@@ -7,8 +7,9 @@
 //! shipped step: old databases are migrated in place by running the steps they lack).
 //! Applied steps are recorded in `schema_migrations(area, version)`.
 //!
-//! Every request checks the recorded versions with one read; only when something is
-//! missing does it take the write lock and migrate, re-checking under the lock so that
+//! Every request checks the recorded versions with one read (or, on a hot path, its
+//! first statement carries [`SCHEMA_IS_CURRENT`]); only when something is missing does
+//! it take the write lock and migrate, re-checking under the lock so that
 //! concurrent first requests migrate once. On PostgreSQL that lock is a transaction-scoped
 //! advisory lock ([`MIGRATION_LOCK`]): replicas starting together queue on it, and the
 //! DDL commits (or not) with the versions it records.
@@ -24,6 +25,26 @@ pub const AREAS: &[&[Migration]] = &[
     schema::artifacts::ARTIFACT_MIGRATIONS,
     schema::registry::REGISTRY_MIGRATIONS,
 ];
+
+/// How many steps this build knows, over every area.
+pub const STEPS: i64 = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < AREAS.len() {
+        n += AREAS[i].len();
+        i += 1;
+    }
+    n as i64
+};
+
+/// A condition that holds when the database has every step of this build, with
+/// [`STEPS`] bound to its `?`. A hot statement carries it so that its request needs no
+/// separate check: when the statement writes nothing (or fails, before the first
+/// migration) its caller runs [`ensure_schema`] and tries again. Steps are applied in
+/// order and newer builds know every older step, so the count alone says it; a file
+/// database with them all writes ahead already ([`ensure_schema`] switches it before
+/// migrating).
+pub const SCHEMA_IS_CURRENT: &str = "(SELECT COUNT(*) FROM schema_migrations) >= ?";
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     area TEXT NOT NULL, version INTEGER NOT NULL, applied_at INTEGER NOT NULL,
