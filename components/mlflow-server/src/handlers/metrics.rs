@@ -10,7 +10,7 @@ use mlflow_wire::tracking as wire;
 
 pub const ROUTES: &[Route] = &[
     route_checking_schema(Method::Post, "runs/log-metric", log_metric),
-    route(Method::Get, "metrics/get-history", get_history),
+    route_checking_schema(Method::Get, "metrics/get-history", get_history),
     route(
         Method::Get,
         "metrics/get-history-bulk-interval",

@@ -2,14 +2,14 @@
 //! call `services::runs`, encode the answer.
 
 use crate::error::{ApiResult, MlflowError};
-use crate::http::route::{route, Ctx, PathParams, Route};
+use crate::http::route::{route, route_checking_schema, Ctx, PathParams, Route};
 use crate::http::{ApiRequest, ApiResponse, Method};
 use crate::services::runs as service;
 use crate::services::validation::MAX_BATCH_BODY_BYTES;
 use mlflow_wire::tracking as wire;
 
 pub const ROUTES: &[Route] = &[
-    route(Method::Post, "runs/create", create),
+    route_checking_schema(Method::Post, "runs/create", create),
     route(Method::Get, "runs/get", get),
     route(Method::Post, "runs/update", update),
     route(Method::Post, "runs/delete", delete),

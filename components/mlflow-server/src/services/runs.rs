@@ -9,6 +9,7 @@ use crate::store::db::{transaction, Db};
 use crate::store::inputs::{self, NewDatasetInput};
 use crate::store::lifecycle::{ACTIVE, DELETED};
 use crate::store::metrics::{self as metric_store, NewMetric};
+use crate::store::migrations::ensure_schema;
 use crate::store::runs::{self as store, SearchQuery};
 use crate::store::{params as param_store, tags as tag_store};
 use crate::util::{ids, names, page_token, time::now_ms};
@@ -92,19 +93,23 @@ pub fn create_run(db: &dyn Db, m: &wire::CreateRun) -> ApiResult<Run> {
         artifact_uri: String::new(),
         lifecycle_stage: ACTIVE.into(),
     };
-    // The experiment's check, the run and its tags in one statement (one round trip).
-    // When it writes nothing the experiment is missing or not active: the general path
-    // below reads it and answers why.
+    // The experiment's check, the run and its tags in one statement (one round trip),
+    // which checks the schema too (the route skips the separate check). When it writes
+    // nothing, the schema is brought up to date, and the general path below reads the
+    // experiment and answers why (missing or not active), or writes the run.
     if let Ok(number) = experiment_id.trim().parse::<i64>() {
         let distinct = tag_store::last_per_key(&tags);
         if distinct.len() <= store::MAX_TAGS_WITH_RUN {
-            if let Some(uri) = store::insert_into_active_experiment(db, &info, number, &distinct)? {
+            if let Ok(Some(uri)) =
+                store::insert_into_active_experiment(db, &info, number, &distinct)
+            {
                 info.experiment_id = number.to_string();
                 info.artifact_uri = uri;
                 return Ok(created_run(info, tags));
             }
         }
     }
+    ensure_schema(db)?;
     // Read before the write transaction: under Spin each statement is a round trip to
     // the host, and the write lock is held from BEGIN to COMMIT.
     let exp = get_active_experiment(db, &experiment_id)?;
@@ -518,6 +523,24 @@ mod tests {
             .map(|t| t.key.clone().unwrap())
             .collect();
         assert_eq!(keys, ["a", "k", RUN_NAME_TAG, "z"]);
+    }
+
+    #[test]
+    fn create_run_brings_a_schema_that_is_behind_up_to_date() {
+        let db = testing::db();
+        // Tracking step 5 can be applied again (see the same test for log-metric).
+        let step_5 = "FROM schema_migrations WHERE area = 'tracking' AND version = 5";
+        db.exec(&format!("DELETE {step_5}"), &[]).unwrap();
+        let run = new_run(&db, Some("behind"));
+        assert_eq!(
+            get_run_info(&db, &run.info.run_id).unwrap().run_name,
+            "behind"
+        );
+        let recorded = db
+            .query_one(&format!("SELECT COUNT(*) {step_5}"), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.int(0), 1);
     }
 
     #[test]

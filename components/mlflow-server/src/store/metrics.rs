@@ -179,20 +179,24 @@ pub fn latest_of_runs(
 }
 
 /// Up to `limit` points of a metric's history from `offset`, ordered by (timestamp,
-/// step, value).
+/// step, value); none when the schema is behind ([`SCHEMA_IS_CURRENT`]). The error is
+/// the database's own (not logged here): before the first migration the query fails.
 pub fn history(
     db: &dyn Db,
     run_id: &str,
     key: &str,
     limit: i64,
     offset: i64,
-) -> ApiResult<Vec<Metric>> {
+) -> Result<Vec<Metric>, StoreError> {
     // The key is known: not reading it back saves one string per point.
     Ok(db
-        .query(
-            "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ?
-             ORDER BY timestamp, step, value LIMIT ? OFFSET ?",
-            &params![run_id, key, limit, offset],
+        .execute(
+            &format!(
+                "SELECT value, is_nan, timestamp, step FROM metrics
+                 WHERE run_uuid = ? AND key = ? AND {SCHEMA_IS_CURRENT}
+                 ORDER BY timestamp, step, value LIMIT ? OFFSET ?"
+            ),
+            &params![run_id, key, STEPS, limit, offset],
         )?
         .iter()
         .map(|r| point_from_row(key, r, 0))

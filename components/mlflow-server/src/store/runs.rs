@@ -3,8 +3,9 @@
 
 use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::{ViewType, ACTIVE};
+use super::migrations::{SCHEMA_IS_CURRENT, STEPS};
 use super::{inputs, metrics, params as run_params, tags};
-use crate::error::{ApiResult, MlflowError};
+use crate::error::{ApiResult, MlflowError, StoreError};
 use crate::params;
 use crate::search;
 use mlflow_wire::tracking::{Run, RunInfo};
@@ -63,13 +64,15 @@ pub const MAX_TAGS_WITH_RUN: usize = 1000;
 /// `new_runs` (its trigger writes the run and the tags, given as JSON), on PostgreSQL
 /// data-modifying CTEs. The run's artifact URI is the experiment's location followed by
 /// `/<run id>/artifacts`; it is returned, or `None` when the experiment is missing or
-/// not active (nothing written).
+/// not active or the schema is behind ([`SCHEMA_IS_CURRENT`]): nothing written. The
+/// error is the database's own (not logged here): on an older schema the statement may
+/// fail.
 pub fn insert_into_active_experiment(
     db: &dyn Db,
     info: &RunInfo,
     experiment_number: i64,
     tags: &[&(String, String)],
-) -> ApiResult<Option<String>> {
+) -> Result<Option<String>, StoreError> {
     match db.dialect() {
         Dialect::Sqlite => insert_through_view(db, info, experiment_number, tags),
         Dialect::Postgres => insert_with_ctes(db, info, experiment_number, tags),
@@ -83,13 +86,15 @@ fn insert_through_view(
     info: &RunInfo,
     experiment_number: i64,
     tags: &[&(String, String)],
-) -> ApiResult<Option<String>> {
+) -> Result<Option<String>, StoreError> {
     let pairs: Vec<[&str; 2]> = tags.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
     let tags_json = serde_json::to_string(&pairs).expect("strings serialize");
-    let row = db.query_one(
-        "INSERT INTO new_runs (run_uuid, name, experiment_id, user_id, start_time, tags)
-         VALUES (?, ?, ?, ?, ?, ?)
-         RETURNING (SELECT artifact_location FROM experiments WHERE experiment_id = ? AND lifecycle_stage = ?)",
+    let rows = db.execute(
+        &format!(
+            "INSERT INTO new_runs (run_uuid, name, experiment_id, user_id, start_time, tags)
+             SELECT ?, ?, ?, ?, ?, ? WHERE {SCHEMA_IS_CURRENT}
+             RETURNING (SELECT artifact_location FROM experiments WHERE experiment_id = ? AND lifecycle_stage = ?)"
+        ),
         &params![
             info.run_id.as_str(),
             info.run_name.as_str(),
@@ -97,11 +102,13 @@ fn insert_through_view(
             info.user_id.as_str(),
             info.start_time,
             tags_json,
+            STEPS,
             experiment_number,
             ACTIVE
         ],
     )?;
-    Ok(row
+    Ok(rows
+        .first()
         .and_then(|r| r.opt_text(0))
         .map(|location| format!("{location}/{}/artifacts", info.run_id)))
 }
@@ -112,10 +119,11 @@ fn insert_with_ctes(
     info: &RunInfo,
     experiment_number: i64,
     tags: &[&(String, String)],
-) -> ApiResult<Option<String>> {
+) -> Result<Option<String>, StoreError> {
     let rows = vec!["(?, ?)"; tags.len()].join(", ");
     let sql = format!(
-        "WITH e AS (SELECT artifact_location FROM experiments WHERE experiment_id = ? AND lifecycle_stage = ?),
+        "WITH e AS (SELECT artifact_location FROM experiments
+                    WHERE experiment_id = ? AND lifecycle_stage = ? AND {SCHEMA_IS_CURRENT}),
          run AS (INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, lifecycle_stage, artifact_uri)
                  SELECT ?, ?, ?, ?, 'RUNNING', ?, NULL, ?, e.artifact_location || '/' || ? || '/artifacts' FROM e
                  RETURNING run_uuid, artifact_uri),
@@ -126,6 +134,7 @@ fn insert_with_ctes(
     let mut binds: Vec<SqlValue> = params![
         experiment_number,
         ACTIVE,
+        STEPS,
         info.run_id.as_str(),
         info.run_name.as_str(),
         experiment_number,
@@ -138,7 +147,7 @@ fn insert_with_ctes(
     for (key, value) in tags {
         binds.extend(params![key.as_str(), value.as_str()]);
     }
-    Ok(db.query_one(&sql, &binds)?.map(|r| r.text(0)))
+    Ok(db.execute(&sql, &binds)?.first().map(|r| r.text(0)))
 }
 
 pub fn set_status(db: &dyn Db, run_id: &str, status: &str) -> ApiResult<()> {
