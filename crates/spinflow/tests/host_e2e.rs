@@ -190,6 +190,53 @@ fn key_value_and_sqlite_survive_requests_and_restarts() {
     );
 }
 
+/// A store without a `path` lives in memory: the guest gets the same answers,
+/// increments from concurrent requests stay exact, and nothing outlives the host.
+#[test]
+fn an_in_memory_key_value_store_is_exact_and_ends_with_the_host() {
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("runtime-config.toml");
+    std::fs::write(&config, "[key_value_store.default]\ntype = \"spin\"\n").unwrap();
+    let start = || {
+        probe_host()
+            .state_dir(state.path())
+            .arg("--runtime-config-file")
+            .arg(config.to_str().unwrap())
+            .start()
+    };
+    let host = start();
+    assert_eq!(
+        host.get("/?op=kv-set&store=default&key=colour&value=blue")
+            .status,
+        200
+    );
+    assert_eq!(
+        host.get("/?op=kv-get&store=default&key=colour").body,
+        "blue"
+    );
+    assert_eq!(host.get("/?op=kv-get&store=default&key=absent").status, 404);
+    let (threads, rounds) = (8, 10);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                for _ in 0..rounds {
+                    let reply = host.get("/?op=incr&store=default&key=hits&delta=1");
+                    assert_eq!(reply.status, 200, "{reply:?}");
+                }
+            });
+        }
+    });
+    assert_eq!(
+        host.get("/?op=incr&store=default&key=hits&delta=0").body,
+        (threads * rounds).to_string()
+    );
+    assert!(host.terminate(), "host did not shut down cleanly");
+    assert!(!state.path().join("sqlite_key_value.db").exists());
+
+    let host = start();
+    assert_eq!(host.get("/?op=kv-get&store=default&key=colour").status, 404);
+}
+
 #[test]
 fn undeclared_stores_and_databases_are_denied() {
     let host = probe_host().start();
