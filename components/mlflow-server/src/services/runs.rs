@@ -526,7 +526,7 @@ mod tests {
     }
 
     #[test]
-    fn create_run_brings_a_schema_that_is_behind_up_to_date() {
+    fn create_run_and_search_runs_bring_a_schema_that_is_behind_up_to_date() {
         let db = testing::db();
         // Tracking step 5 can be applied again (see the same test for log-metric).
         let step_5 = "FROM schema_migrations WHERE area = 'tracking' AND version = 5";
@@ -536,6 +536,22 @@ mod tests {
             get_run_info(&db, &run.info.run_id).unwrap().run_name,
             "behind"
         );
+        let recorded = db
+            .query_one(&format!("SELECT COUNT(*) {step_5}"), &[])
+            .unwrap()
+            .unwrap();
+        assert_eq!(recorded.int(0), 1);
+        // runs/search too: its page finds nothing on a schema that is behind.
+        db.exec(&format!("DELETE {step_5}"), &[]).unwrap();
+        let found = search_runs(
+            &db,
+            &wire::SearchRuns {
+                experiment_ids: vec!["0".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(found.runs.len(), 1);
         let recorded = db
             .query_one(&format!("SELECT COUNT(*) {step_5}"), &[])
             .unwrap()

@@ -3,7 +3,7 @@
 
 use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::{ViewType, ACTIVE};
-use super::migrations::{SCHEMA_IS_CURRENT, STEPS};
+use super::migrations::{ensure_schema, SCHEMA_IS_CURRENT, STEPS};
 use super::{inputs, metrics, params as run_params, tags};
 use crate::error::{ApiResult, MlflowError, StoreError};
 use crate::params;
@@ -278,10 +278,12 @@ pub fn search_sql(
     }
     let marks = vec!["?"; exp_ids.len()].join(", ");
     let sql = format!(
-        "SELECT {COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) AND {view}{}{} LIMIT ? OFFSET ?",
+        "SELECT {COLUMNS} FROM runs r
+         WHERE r.experiment_id IN ({marks}) AND {view} AND {SCHEMA_IS_CURRENT}{}{} LIMIT ? OFFSET ?",
         filter.sql, order.sql
     );
     let mut binds = exp_ids;
+    binds.push(SqlValue::Integer(STEPS));
     binds.extend(filter.params);
     binds.extend(order.params);
     binds.extend(params![limit + 1, offset]);
@@ -289,7 +291,9 @@ pub fn search_sql(
 }
 
 /// The runs a search statement finds (at most its page size), whole, and whether more
-/// exist.
+/// exist. The statement checks the schema too ([`SCHEMA_IS_CURRENT`]; the route skips
+/// the separate check): when it finds nothing, or fails before the first migration, the
+/// schema is brought up to date and the page read again.
 pub fn search(db: &dyn Db, query: &SearchQuery) -> ApiResult<(Vec<Run>, bool)> {
     let (sql, binds, limit, _) = query;
     let statement = search::sql::Fragment {
@@ -297,7 +301,13 @@ pub fn search(db: &dyn Db, query: &SearchQuery) -> ApiResult<(Vec<Run>, bool)> {
         params: binds.clone(),
     }
     .in_dialect(db.dialect());
-    let rows = db.query(&statement.sql, &statement.params)?;
+    let rows = match db.execute(&statement.sql, &statement.params) {
+        Ok(rows) if !rows.is_empty() => rows,
+        _ => {
+            ensure_schema(db)?;
+            db.query(&statement.sql, &statement.params)?
+        }
+    };
     let has_more = rows.len() as i64 > *limit;
     let infos: Vec<RunInfo> = rows
         .iter()
