@@ -4,7 +4,6 @@
 use super::db::{Db, DbExt, SqlValue};
 use crate::error::ApiResult;
 use crate::params;
-use mlflow_wire::tracking::{Dataset, DatasetInput, ModelInput, ModelOutput};
 
 /// A dataset input as stored (its fields checked by the caller).
 pub struct NewDatasetInput<'a> {
@@ -49,84 +48,6 @@ pub fn set_model_output(db: &dyn Db, run_id: &str, model_id: &str, step: i64) ->
          ON CONFLICT (run_uuid, model_id) DO UPDATE SET step = excluded.step",
         &params![run_id, model_id, step],
     )
-}
-
-/// (run id, dataset input) of the runs bound in `binds`, in logging order.
-pub fn datasets_of_runs(
-    db: &dyn Db,
-    marks: &str,
-    binds: &[SqlValue],
-) -> ApiResult<Vec<(String, DatasetInput)>> {
-    Ok(db
-        .query(
-            &format!(
-                "SELECT run_uuid, name, digest, source_type, source, schema, profile, tags_json FROM run_dataset_inputs WHERE run_uuid IN ({marks}) ORDER BY rowid"
-            ),
-            binds,
-        )?
-        .iter()
-        .map(|r| {
-            let input = DatasetInput {
-                tags: serde_json::from_str(&r.text(7)).unwrap_or_default(),
-                dataset: Some(Dataset {
-                    name: r.opt_text(1),
-                    digest: r.opt_text(2),
-                    source_type: r.opt_text(3),
-                    source: r.opt_text(4),
-                    schema: r.opt_text(5),
-                    profile: r.opt_text(6),
-                }),
-            };
-            (r.text(0), input)
-        })
-        .collect())
-}
-
-/// (run id, model input) of the runs bound in `binds`, by model id.
-pub fn model_inputs_of_runs(
-    db: &dyn Db,
-    marks: &str,
-    binds: &[SqlValue],
-) -> ApiResult<Vec<(String, ModelInput)>> {
-    Ok(db
-        .query(
-            &format!("SELECT run_uuid, model_id FROM run_model_inputs WHERE run_uuid IN ({marks}) ORDER BY model_id"),
-            binds,
-        )?
-        .iter()
-        .map(|r| {
-            (
-                r.text(0),
-                ModelInput {
-                    model_id: r.opt_text(1),
-                },
-            )
-        })
-        .collect())
-}
-
-/// (run id, model output) of the runs bound in `binds`, by model id.
-pub fn model_outputs_of_runs(
-    db: &dyn Db,
-    marks: &str,
-    binds: &[SqlValue],
-) -> ApiResult<Vec<(String, ModelOutput)>> {
-    Ok(db
-        .query(
-            &format!("SELECT run_uuid, model_id, step FROM run_model_outputs WHERE run_uuid IN ({marks}) ORDER BY model_id"),
-            binds,
-        )?
-        .iter()
-        .map(|r| {
-            (
-                r.text(0),
-                ModelOutput {
-                    model_id: r.opt_text(1),
-                    step: r.opt_int(2),
-                },
-            )
-        })
-        .collect())
 }
 
 /// One dataset some run of an experiment logged as input.

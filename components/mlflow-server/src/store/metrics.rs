@@ -117,7 +117,7 @@ pub fn insert_point(db: &dyn Db, run_id: &str, m: &NewMetric) -> Result<bool, St
 }
 
 /// Reads (key, value, is_nan, timestamp, step) starting at column `at`.
-fn metric_from_row(r: &Row, at: usize) -> Metric {
+pub(super) fn metric_from_row(r: &Row, at: usize) -> Metric {
     let value = if r.int(at + 2) == 1 {
         f64::NAN
     } else {
@@ -157,24 +157,6 @@ pub fn latest_for(db: &dyn Db, run_id: &str) -> ApiResult<Vec<Metric>> {
         )?
         .iter()
         .map(|r| metric_from_row(r, 0))
-        .collect())
-}
-
-/// (run id, latest point) of each metric of the runs bound in `binds`, by key.
-pub fn latest_of_runs(
-    db: &dyn Db,
-    marks: &str,
-    binds: &[SqlValue],
-) -> ApiResult<Vec<(String, Metric)>> {
-    Ok(db
-        .query(
-            &format!(
-                "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics WHERE run_uuid IN ({marks}) ORDER BY key"
-            ),
-            binds,
-        )?
-        .iter()
-        .map(|r| (r.text(0), metric_from_row(r, 1)))
         .collect())
 }
 

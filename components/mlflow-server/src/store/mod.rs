@@ -38,6 +38,7 @@ pub mod pg_native;
 pub mod pg_spin;
 pub mod pg_sql;
 pub mod registered_models;
+pub mod run_data;
 pub mod runs;
 pub mod s3;
 pub mod schema;

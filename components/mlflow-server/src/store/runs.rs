@@ -1,10 +1,10 @@
 //! Runs (`runs`): their info rows, run search, and whole runs assembled from their
-//! params, tags, latest metrics, inputs and outputs (each read by its own module).
+//! params, tags, latest metrics, inputs and outputs (read together by `run_data`).
 
 use super::db::{Db, DbExt, Dialect, Row, SqlValue};
 use super::lifecycle::{ViewType, ACTIVE};
 use super::migrations::{ensure_schema, SCHEMA_IS_CURRENT, STEPS};
-use super::{inputs, metrics, params as run_params, tags};
+use super::run_data::{self, Datum, RUNS_PER_STATEMENT};
 use crate::error::{ApiResult, MlflowError, StoreError};
 use crate::params;
 use crate::search;
@@ -204,8 +204,8 @@ pub fn restore_deleted_of_experiment(
     )
 }
 
-/// Loads params, tags, latest metrics, inputs and outputs of many runs with a few IN
-/// queries per 400 runs, not six per run.
+/// Loads params, tags, latest metrics, inputs and outputs of many runs: one statement
+/// per [`RUNS_PER_STATEMENT`] runs (none for no runs), not six per run.
 pub fn load(db: &dyn Db, infos: Vec<RunInfo>) -> ApiResult<Vec<Run>> {
     let mut runs: Vec<Run> = infos
         .into_iter()
@@ -220,26 +220,17 @@ pub fn load(db: &dyn Db, infos: Vec<RunInfo>) -> ApiResult<Vec<Run>> {
         .map(|(i, r)| (r.info.run_id.clone(), i))
         .collect();
     let ids: Vec<String> = index.keys().cloned().collect();
-    for chunk in ids.chunks(400) {
-        let marks = vec!["?"; chunk.len()].join(", ");
-        let binds: Vec<SqlValue> = chunk.iter().map(SqlValue::from).collect();
-        for (run, kv) in run_params::of_runs(db, &marks, &binds)? {
-            runs[index[&run]].data.params.push(kv);
-        }
-        for (run, kv) in tags::of_runs(db, &marks, &binds)? {
-            runs[index[&run]].data.tags.push(kv);
-        }
-        for (run, metric) in metrics::latest_of_runs(db, &marks, &binds)? {
-            runs[index[&run]].data.metrics.push(metric);
-        }
-        for (run, input) in inputs::datasets_of_runs(db, &marks, &binds)? {
-            runs[index[&run]].inputs.dataset_inputs.push(input);
-        }
-        for (run, input) in inputs::model_inputs_of_runs(db, &marks, &binds)? {
-            runs[index[&run]].inputs.model_inputs.push(input);
-        }
-        for (run, output) in inputs::model_outputs_of_runs(db, &marks, &binds)? {
-            runs[index[&run]].outputs.model_outputs.push(output);
+    for chunk in ids.chunks(RUNS_PER_STATEMENT) {
+        for (run, datum) in run_data::of_runs(db, chunk)? {
+            let run = &mut runs[index[&run]];
+            match datum {
+                Datum::Param(kv) => run.data.params.push(kv),
+                Datum::Tag(kv) => run.data.tags.push(kv),
+                Datum::Metric(metric) => run.data.metrics.push(metric),
+                Datum::DatasetInput(input) => run.inputs.dataset_inputs.push(input),
+                Datum::ModelInput(input) => run.inputs.model_inputs.push(input),
+                Datum::ModelOutput(output) => run.outputs.model_outputs.push(output),
+            }
         }
     }
     Ok(runs)

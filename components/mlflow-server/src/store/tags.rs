@@ -3,7 +3,6 @@
 use super::db::{Db, DbExt, SqlValue};
 use crate::error::ApiResult;
 use crate::params;
-use mlflow_wire::tracking::KeyValue;
 
 /// Tag rows per INSERT in [`insert_all`].
 const TAG_ROWS: usize = 100;
@@ -69,18 +68,4 @@ pub fn delete(db: &dyn Db, run_id: &str, key: &str) -> ApiResult<()> {
         "DELETE FROM tags WHERE run_uuid = ? AND key = ?",
         &params![run_id, key],
     )
-}
-
-/// (run id, tag) of the runs bound in `binds` (`marks` holds their placeholders), by key.
-pub fn of_runs(db: &dyn Db, marks: &str, binds: &[SqlValue]) -> ApiResult<Vec<(String, KeyValue)>> {
-    Ok(db
-        .query(
-            &format!(
-                "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks}) ORDER BY key"
-            ),
-            binds,
-        )?
-        .iter()
-        .map(|r| (r.text(0), KeyValue::new(r.text(1), r.text(2))))
-        .collect())
 }
