@@ -393,7 +393,10 @@ async fn prepare_baked(paths: &Paths, systems_: &[&str]) -> Result<()> {
     let text = fs::read_to_string(&manifest)?;
     let copy =
         manifest::rewrite_manifest(&text, &paths.repo, "iris-api", &launch::baked_wasm(paths))?;
-    fs::write(launch::baked_manifest(paths), copy)?;
+    let baked_manifest = launch::baked_manifest(paths);
+    let copy_dir = baked_manifest.parent().expect("the work dir");
+    manifest::link_file_mounts(&text, &paths.repo, copy_dir)?;
+    fs::write(&baked_manifest, copy)?;
     for system in systems_ {
         let launch =
             launch::predict_launch(paths, system, procs::free_port()?, None, FLOOR_BODY, None);

@@ -138,36 +138,43 @@ pub fn built_app_manifest(dir: &Path) -> Result<PathBuf> {
     Ok(manifest)
 }
 
-/// A `files = [...]` line with each `{ source = "dir", ... }` made absolute, so that the
-/// mounts of a manifest copied elsewhere still name the app's directories.
-fn absolute_file_sources(line: &str, dir: &Path) -> String {
-    const KEY: &str = "source = \"";
-    let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    while let Some(at) = rest.find(KEY) {
-        let (head, tail) = rest.split_at(at + KEY.len());
-        out.push_str(&head[..at]);
-        let Some(end) = tail.find('"') else {
-            out.push_str(&head[at..]);
-            rest = tail;
-            break;
-        };
-        let path = &tail[..end];
-        let path = if Path::new(path).is_absolute() {
-            path.to_string()
-        } else {
-            dir.join(path).display().to_string()
-        };
-        out.push_str(&format!("source = {}", toml_string(&path)));
-        rest = &tail[end + 1..];
+/// Links each relative `files` mount source (`{ source = "dir", ... }`) of `manifest` (the text of a spin.toml in
+/// `dir`) at the same relative path under `copy_dir`, so that a copy of the manifest in
+/// `copy_dir` mounts the app's files: a mount must lie within the directory of the
+/// manifest that names it (Spin refuses one outside), so it cannot be made absolute.
+pub fn link_file_mounts(manifest: &str, dir: &Path, copy_dir: &Path) -> Result<()> {
+    let mut section = String::new();
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if let Some(s) = section_of(trimmed) {
+            section = s;
+        }
+        if !section.starts_with("component.") || !trimmed.starts_with("files") {
+            continue;
+        }
+        for source in mount_sources(trimmed) {
+            let relative = Path::new(source);
+            if relative.is_absolute() || source.contains("://") {
+                continue;
+            }
+            let link = copy_dir.join(relative);
+            if let Some(parent) = link.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            if fs::symlink_metadata(&link).is_ok() {
+                fs::remove_file(&link)?;
+            }
+            std::os::unix::fs::symlink(dir.join(relative), &link)
+                .with_context(|| format!("linking {}", link.display()))?;
+        }
     }
-    out.push_str(rest);
-    out
+    Ok(())
 }
 
 /// `manifest` (the text of a spin.toml in `dir`) with every component `source` made
 /// absolute, `component`'s replaced by `wasm`, and the build sections dropped: a copy
-/// that can live anywhere and serves `wasm` in place of the built component.
+/// that serves `wasm` in place of the built component from any directory where
+/// [`link_file_mounts`] has linked its `files` mounts.
 pub fn rewrite_manifest(
     manifest: &str,
     dir: &Path,
@@ -187,13 +194,7 @@ pub fn rewrite_manifest(
         if in_build {
             continue;
         }
-        let source = source_value(trimmed);
-        if section.starts_with("component.") && trimmed.starts_with("files") {
-            out.push_str(&absolute_file_sources(line, dir));
-            out.push('\n');
-            continue;
-        }
-        match source {
+        match source_value(trimmed) {
             Some(_) if section == target => {
                 replaced = true;
                 out.push_str(&format!(
@@ -267,10 +268,9 @@ mod tests {
             .filter(|l| l.trim_start().starts_with("source"))
             .collect();
         assert_eq!(sources.len(), 3, "{copy}");
-        let site = repo.join("target/mlflow-ui/site");
         assert!(
-            copy.contains(&format!("source = \"{}\"", site.display())),
-            "the UI's files mount is not absolute:\n{copy}"
+            copy.contains("files = [{ source = \"target/mlflow-ui/site\", destination = \"/\" }]"),
+            "the UI's files mount is not kept as it is:\n{copy}"
         );
         let mlflow = repo.join("target/wasm32-wasip2/wasm-release/mlflow_server.wasm");
         assert!(
@@ -288,6 +288,20 @@ mod tests {
         ] {
             assert!(copy.contains(kept), "lost {kept}:\n{copy}");
         }
+    }
+
+    #[test]
+    fn file_mounts_are_linked_beside_a_copy() {
+        let text = "[component.ui]\nsource = \"ui.wasm\"\nfiles = [{ source = \"site/dist\", destination = \"/\" }, { source = \"/abs\", destination = \"/x\" }]\n";
+        let copy_dir = std::env::temp_dir().join(format!("bench-mounts-{}", std::process::id()));
+        let app = Path::new("/app dir");
+        link_file_mounts(text, app, &copy_dir).unwrap();
+        // Linking again (another repetition) replaces the link.
+        link_file_mounts(text, app, &copy_dir).unwrap();
+        let link = copy_dir.join("site/dist");
+        assert_eq!(fs::read_link(&link).unwrap(), app.join("site/dist"));
+        assert!(fs::symlink_metadata(copy_dir.join("abs")).is_err());
+        fs::remove_dir_all(copy_dir).unwrap();
     }
 
     #[test]
@@ -354,14 +368,5 @@ mod tests {
         // A component whose source cannot be replaced is an error, not a silent copy.
         assert!(rewrite_manifest(text, Path::new("/app"), "b", Path::new("/b.wasm")).is_err());
         assert!(rewrite_manifest(text, Path::new("/app"), "d", Path::new("/d.wasm")).is_err());
-    }
-
-    #[test]
-    fn file_mount_sources_become_absolute() {
-        let line = r#"files = [{ source = "site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#;
-        assert_eq!(
-            absolute_file_sources(line, Path::new("/app")),
-            r#"files = [{ source = "/app/site", destination = "/" }, "static/*", { source = "/abs", destination = "/x" }]"#
-        );
     }
 }
