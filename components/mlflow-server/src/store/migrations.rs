@@ -16,7 +16,7 @@
 
 use super::db::{transaction, Db, DbExt, Dialect};
 use super::schema::{self, Migration};
-use crate::error::MlflowError;
+use crate::error::{MlflowError, StoreError};
 use crate::params;
 
 /// Every area's steps. New areas plug in here.
@@ -66,9 +66,10 @@ fn applied(db: &dyn Db) -> Result<Vec<(String, i64)>, MlflowError> {
 }
 
 /// The applied steps, and whether the database already writes ahead (WAL), in one
-/// statement: every request asks.
-fn applied_and_journal(db: &dyn Db) -> Result<(Vec<(String, i64)>, bool), MlflowError> {
-    let rows = db.query(
+/// statement: every request asks. Before the first migration the table does not exist
+/// and the read fails, quietly (a `StoreError`, not an `MlflowError`, which logs).
+fn applied_and_journal(db: &dyn Db) -> Result<(Vec<(String, i64)>, bool), StoreError> {
+    let rows = db.execute(
         "SELECT area, version, (SELECT journal_mode FROM pragma_journal_mode) FROM schema_migrations",
         &[],
     )?;
