@@ -18,23 +18,24 @@ pub struct KvStores {
 impl KvStores {
     /// Opens every configured store.
     pub fn open(locations: &BTreeMap<String, StorageLocation>) -> Result<Self> {
-        let files = locations
-            .iter()
-            .filter_map(|(label, location)| match location {
-                StorageLocation::File(path) => Some((label.clone(), path.clone())),
-                StorageLocation::InMemory => None,
-            })
-            .collect();
-        let mut stores: HashMap<String, Store> = sqlite_backend::open_stores(&files)?
-            .into_iter()
-            .map(|(label, backend)| (label, Store::new(backend)))
-            .collect();
+        let mut files = BTreeMap::new();
+        let mut stores = HashMap::new();
         for (label, location) in locations {
-            if *location == StorageLocation::InMemory {
-                let backend: Arc<dyn KeyValueBackend> = Arc::new(MemoryStore::default());
-                stores.insert(label.clone(), Store::new(backend));
+            match location {
+                StorageLocation::File(path) => {
+                    files.insert(label.clone(), path.clone());
+                }
+                StorageLocation::InMemory => {
+                    let backend: Arc<dyn KeyValueBackend> = Arc::new(MemoryStore::default());
+                    stores.insert(label.clone(), Store::new(backend));
+                }
             }
         }
+        stores.extend(
+            sqlite_backend::open_stores(&files)?
+                .into_iter()
+                .map(|(label, backend)| (label, Store::new(backend))),
+        );
         Ok(Self { stores })
     }
 
